@@ -1,0 +1,68 @@
+// Package checkpoint reads model weights from the file formats CLIP and MobileCLIP are published
+// in, without Python and without executing anything a file names:
+//
+//   - safetensors (HF transformers model.safetensors, OpenCLIP open_clip_model.safetensors),
+//   - PyTorch zip archives written by torch.save (open_clip_pytorch_model.bin, MobileCLIP .pt),
+//   - TorchScript zip archives (OpenAI's original ViT-B-32.pt ... files).
+//
+// Every reader returns a StateDict: tensors by their name in the file, floating tensors converted
+// to float32 (fp16 and bf16 upcast exactly). Mapping the names of a source layout onto the
+// project's internal naming (OpenAI / open_clip names) is done by the layout functions of this
+// package.
+package checkpoint
+
+import "fmt"
+
+// DType is the element type of a tensor as stored in the file, in safetensors' spelling.
+type DType string
+
+// Element types found in CLIP checkpoints.
+const (
+	F64  DType = "F64"
+	F32  DType = "F32"
+	F16  DType = "F16"
+	BF16 DType = "BF16"
+	I64  DType = "I64"
+	I32  DType = "I32"
+	I16  DType = "I16"
+	I8   DType = "I8"
+	U8   DType = "U8"
+	Bool DType = "BOOL"
+)
+
+// IsFloat reports whether d is a floating-point type.
+func (d DType) IsFloat() bool { return d == F64 || d == F32 || d == F16 || d == BF16 }
+
+// Tensor is one tensor of a checkpoint. Floating tensors are converted to float32 in Data;
+// integer and boolean tensors are kept in Ints. Shape is row-major; a scalar has an empty shape.
+type Tensor struct {
+	Shape []int
+	DType DType     // the type stored in the file
+	Data  []float32 // floating tensors, as float32
+	Ints  []int64   // integer / bool tensors
+}
+
+// NumElements returns the product of the dimensions (1 for a scalar).
+func (t *Tensor) NumElements() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// String describes the tensor's type and shape.
+func (t *Tensor) String() string { return fmt.Sprintf("%s%v", t.DType, t.Shape) }
+
+// StateDict maps tensor names to tensors.
+type StateDict map[string]*Tensor
+
+// Format names a checkpoint file format.
+type Format string
+
+// Supported formats.
+const (
+	FormatSafetensors Format = "safetensors"
+	FormatTorchZip    Format = "torch-zip"   // torch.save archive (pickle + raw storages)
+	FormatTorchScript Format = "torchscript" // torch.jit.save archive
+)

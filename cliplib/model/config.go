@@ -1,0 +1,145 @@
+// Package model describes CLIP-family architectures as plain configuration structs (with the
+// papers' names), holds the registry of named architectures, and infers an architecture from a
+// checkpoint's tensor shapes the way OpenAI's build_model does.
+//
+// The graph builders live in sub-packages, one per family: vit (CLIP ViT image tower), textenc
+// (CLIP text transformer), resnet (CLIP ModifiedResNet) and mobileclip (MCi and MobileCLIP text
+// towers). They share the blocks of package nn.
+package model
+
+import (
+	"fmt"
+
+	"github.com/clipkit/clipkit/cliplib/model/nn"
+)
+
+// VisionFamily names the kind of image tower.
+type VisionFamily string
+
+const (
+	// ViT is CLIP's vision transformer: patch conv, class token, ln_pre, pre-LN blocks, ln_post, proj.
+	ViT VisionFamily = "vit"
+	// ResNet is CLIP's ModifiedResNet with the attention-pooling head.
+	ResNet VisionFamily = "resnet"
+	// MCi is MobileCLIP's FastViT-style hybrid image encoder (mci0..mci4).
+	MCi VisionFamily = "mci"
+	// MobileViT is MobileCLIP-B's ViT-B/16 with a convolutional stem (timm vit_base_mci_224).
+	MobileViT VisionFamily = "vit_mci"
+)
+
+// TextFamily names the kind of text tower.
+type TextFamily string
+
+const (
+	// TextTransformer is CLIP's text transformer (also MobileCLIP's "base" text tower).
+	TextTransformer TextFamily = "transformer"
+	// TextMCT is MobileCLIP-S0's hybrid RepMixer + transformer text tower.
+	TextMCT TextFamily = "mct"
+)
+
+// VisionConfig describes an image tower.
+type VisionConfig struct {
+	Family    VisionFamily
+	ImageSize int // input resolution R (pixels); inputs are [batch, 3, R, R]
+	// ViT (and MobileViT):
+	PatchSize int // P: the patch conv's kernel and stride
+	Width     int // W: transformer width (ResNet: the stem width w; the final width is 32·w)
+	Layers    int // number of transformer blocks
+	Heads     int // attention heads (width/64 for CLIP)
+	// ResNet:
+	StageBlocks []int // bottleneck blocks per stage, e.g. [3, 4, 6, 3] for RN50
+	// MCi:
+	Variant string // "mci0".."mci4"
+	// Shared:
+	Activation   nn.Activation
+	LayerNormEps float64
+}
+
+// TextConfig describes a text tower.
+type TextConfig struct {
+	Family        TextFamily
+	ContextLength int // 77
+	VocabSize     int // 49408
+	Width         int
+	Layers        int
+	Heads         int
+	// Causal masking: true for every OpenAI CLIP and MobileCLIP-B text tower; false for the other
+	// MobileCLIP ones, which then attend over all ContextLength positions including zero padding.
+	Causal       bool
+	Activation   nn.Activation
+	LayerNormEps float64
+}
+
+// Config is a whole CLIP-style model: two towers projecting into a joint embedding space.
+type Config struct {
+	Name     string
+	EmbedDim int // E: dimension of the joint embedding space
+	Vision   VisionConfig
+	Text     TextConfig
+}
+
+// Validate checks that the configuration is complete and self-consistent.
+func (c *Config) Validate() error {
+	if c.EmbedDim <= 0 {
+		return fmt.Errorf("model %q: embed dim must be positive, got %d", c.Name, c.EmbedDim)
+	}
+	v := c.Vision
+	if v.ImageSize <= 0 {
+		return fmt.Errorf("model %q: image size must be positive, got %d", c.Name, v.ImageSize)
+	}
+	if err := v.Activation.Validate(); err != nil {
+		return fmt.Errorf("model %q vision tower: %w", c.Name, err)
+	}
+	switch v.Family {
+	case ViT, MobileViT:
+		if v.PatchSize <= 0 || v.ImageSize%v.PatchSize != 0 {
+			return fmt.Errorf("model %q: image size %d is not a multiple of patch size %d", c.Name, v.ImageSize, v.PatchSize)
+		}
+		if v.Width <= 0 || v.Layers <= 0 || v.Heads <= 0 || v.Width%v.Heads != 0 {
+			return fmt.Errorf("model %q: vision width %d must be positive and divisible by %d heads (layers %d)",
+				c.Name, v.Width, v.Heads, v.Layers)
+		}
+	case ResNet:
+		if len(v.StageBlocks) != 4 || v.Width <= 0 || v.Heads <= 0 {
+			return fmt.Errorf("model %q: ResNet needs 4 stage block counts, a stem width and heads (got %v, %d, %d)",
+				c.Name, v.StageBlocks, v.Width, v.Heads)
+		}
+		if v.ImageSize%32 != 0 {
+			return fmt.Errorf("model %q: ResNet image size %d is not a multiple of 32", c.Name, v.ImageSize)
+		}
+	case MCi:
+		if v.Variant == "" {
+			return fmt.Errorf("model %q: MCi image tower needs a variant (mci0..mci4)", c.Name)
+		}
+	default:
+		return fmt.Errorf("model %q: unknown vision family %q", c.Name, v.Family)
+	}
+	t := c.Text
+	if err := t.Activation.Validate(); err != nil {
+		return fmt.Errorf("model %q text tower: %w", c.Name, err)
+	}
+	switch t.Family {
+	case TextTransformer, TextMCT:
+	default:
+		return fmt.Errorf("model %q: unknown text family %q", c.Name, t.Family)
+	}
+	if t.ContextLength <= 0 || t.VocabSize <= 0 || t.Width <= 0 || t.Heads <= 0 || t.Width%t.Heads != 0 {
+		return fmt.Errorf("model %q: text tower context %d, vocab %d, width %d, heads %d must be positive (width divisible by heads)",
+			c.Name, t.ContextLength, t.VocabSize, t.Width, t.Heads)
+	}
+	return nil
+}
+
+// eps returns the layer-norm epsilon, defaulting to PyTorch's 1e-5.
+func eps(e float64) float64 {
+	if e == 0 {
+		return 1e-5
+	}
+	return e
+}
+
+// Eps returns the vision tower's LayerNorm epsilon (PyTorch's default 1e-5 when unset).
+func (v VisionConfig) Eps() float64 { return eps(v.LayerNormEps) }
+
+// Eps returns the text tower's LayerNorm epsilon (PyTorch's default 1e-5 when unset).
+func (t TextConfig) Eps() float64 { return eps(t.LayerNormEps) }
