@@ -76,6 +76,9 @@ type Config struct {
 	EmbedDim int // E: dimension of the joint embedding space
 	Vision   VisionConfig
 	Text     TextConfig
+	// CustomText is set for open_clip CustomTextCLIP models (MobileCLIP): their text-tower
+	// parameters are named "text.*" instead of sitting at the model root.
+	CustomText bool
 }
 
 // Validate checks that the configuration is complete and self-consistent.

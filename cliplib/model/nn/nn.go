@@ -18,8 +18,8 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
-	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
@@ -223,7 +223,7 @@ func ScaledDotProductAttention(q, k, v, additiveMask *Node) *Node {
 		probs = ConvertDType(probs, dtype)
 	}
 	out := DotGeneral(probs, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2}) // [B, H, Tq, D]
-	return TransposeAllDims(out, 0, 2, 1, 3)                                     // [B, Tq, H, D]
+	return TransposeAllDims(out, 0, 2, 1, 3)                                  // [B, Tq, H, D]
 }
 
 // AttentionOut merges heads of a [B, T, H, D] attention result and applies the output Linear
@@ -324,4 +324,53 @@ func NormalizeFeatures(x *Node) *Node {
 // shapes and missing weights; the encoder recovers such panics and returns them as errors.
 func Panicf(format string, args ...any) {
 	panic(fmt.Errorf(format, args...))
+}
+
+// Shapes maps PyTorch parameter names to their dimensions. Tower packages describe the parameters
+// they expect with it (see vit.ParamShapes), so that a checkpoint can be validated (missing,
+// unexpected and mis-shaped tensors) before any graph is built.
+type Shapes map[string][]int
+
+// AddLinear records "prefix.weight" [out, in] and, if bias, "prefix.bias" [out].
+func (s Shapes) AddLinear(prefix string, in, out int, bias bool) {
+	s[prefix+".weight"] = []int{out, in}
+	if bias {
+		s[prefix+".bias"] = []int{out}
+	}
+}
+
+// AddNorm records the affine parameters "prefix.weight" and "prefix.bias" of a LayerNorm over width.
+func (s Shapes) AddNorm(prefix string, width int) {
+	s[prefix+".weight"] = []int{width}
+	s[prefix+".bias"] = []int{width}
+}
+
+// AddBatchNorm records a BatchNorm2d's weight, bias, running_mean and running_var over channels.
+// (num_batches_tracked is a training counter and is not part of the inference parameters.)
+func (s Shapes) AddBatchNorm(prefix string, channels int) {
+	s.AddNorm(prefix, channels)
+	s[prefix+".running_mean"] = []int{channels}
+	s[prefix+".running_var"] = []int{channels}
+}
+
+// AddTransformer records the parameters of nn.Transformer: layers residual attention blocks of the
+// given width with a 4·width MLP, under prefix ("visual.transformer", "transformer", ...).
+func (s Shapes) AddTransformer(prefix string, layers, width int) {
+	for i := 0; i < layers; i++ {
+		p := fmt.Sprintf("%s.resblocks.%d.", prefix, i)
+		s.AddNorm(p+"ln_1", width)
+		s[p+"attn.in_proj_weight"] = []int{3 * width, width}
+		s[p+"attn.in_proj_bias"] = []int{3 * width}
+		s.AddLinear(p+"attn.out_proj", width, width, true)
+		s.AddNorm(p+"ln_2", width)
+		s.AddLinear(p+"mlp.c_fc", width, 4*width, true)
+		s.AddLinear(p+"mlp.c_proj", 4*width, width, true)
+	}
+}
+
+// Merge copies every entry of other into s.
+func (s Shapes) Merge(other Shapes) {
+	for k, v := range other {
+		s[k] = v
+	}
 }

@@ -11,8 +11,8 @@
 package textenc
 
 import (
-	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/clipkit/clipkit/cliplib/model"
@@ -70,4 +70,18 @@ func Encode(ctx *context.Context, cfg model.TextConfig, ids *Node, dtype dtypes.
 	x = PoolEOT(x, ids) // ln_final is per token, so pooling first gives the same result
 	x = nn.LayerNorm(ctx.In("ln_final"), x, cfg.Eps())
 	return nn.MatMulParam(ctx, x, "text_projection")
+}
+
+// ParamShapes returns the parameters the text tower reads, with their shapes, each name prefixed
+// by prefix ("" for OpenAI CLIP, "text." for open_clip's CustomTextCLIP).
+func ParamShapes(cfg model.TextConfig, embedDim int, prefix string) nn.Shapes {
+	w := cfg.Width
+	s := nn.Shapes{
+		prefix + "token_embedding.weight": {cfg.VocabSize, w},
+		prefix + "positional_embedding":   {cfg.ContextLength, w},
+		prefix + "text_projection":        {w, embedDim},
+	}
+	s.AddNorm(prefix+"ln_final", w)
+	s.AddTransformer(prefix+"transformer", cfg.Layers, w)
+	return s
 }

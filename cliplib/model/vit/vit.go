@@ -70,3 +70,19 @@ func Encode(ctx *context.Context, cfg model.VisionConfig, pixels *Node) *Node {
 	x = nn.LayerNorm(ctx.In("ln_post"), x, cfg.Eps())
 	return nn.MatMulParam(ctx, x, "proj")
 }
+
+// ParamShapes returns the parameters the image tower reads, with their shapes, under the
+// "visual." prefix, for a joint embedding of size embedDim.
+func ParamShapes(cfg model.VisionConfig, embedDim int) nn.Shapes {
+	w, grid := cfg.Width, cfg.ImageSize/cfg.PatchSize
+	s := nn.Shapes{
+		"visual.conv1.weight":         {w, 3, cfg.PatchSize, cfg.PatchSize},
+		"visual.class_embedding":      {w},
+		"visual.positional_embedding": {grid*grid + 1, w},
+		"visual.proj":                 {w, embedDim},
+	}
+	s.AddNorm("visual.ln_pre", w)
+	s.AddNorm("visual.ln_post", w)
+	s.AddTransformer("visual.transformer", cfg.Layers, w)
+	return s
+}

@@ -1,0 +1,444 @@
+// Package encoder runs CLIP-family towers on a GoMLX backend: it validates a state dict against an
+// architecture, places the weights in a GoMLX context, compiles one graph per batch bucket (GoMLX
+// caches one compiled graph per input shape), pads the tail batch, converts precisions, and, for
+// causal text towers, cuts token sequences to a length bucket after the batch's last end-of-text
+// token (exact: no position attends to a later one).
+//
+// Outputs are L2-normalised float32 embeddings [N][E], in input order.
+package encoder
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/x448/float16"
+
+	"github.com/clipkit/clipkit/cliplib/backend"
+	"github.com/clipkit/clipkit/cliplib/checkpoint"
+	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/clipkit/clipkit/cliplib/model/nn"
+)
+
+// Precision is the floating-point type weights and activations are computed in.
+type Precision string
+
+const (
+	// F32 is float32 everywhere (the default, and the reference's precision on CPU).
+	F32 Precision = "f32"
+	// BF16 stores weights and runs activations in bfloat16; LayerNorm statistics, softmax and the
+	// final normalisation stay in float32.
+	BF16 Precision = "bf16"
+	// F16 is like BF16 with IEEE float16. GoMLX v0.26.0's simplego backend has no float16, so F16
+	// needs an XLA backend.
+	F16 Precision = "f16"
+)
+
+// ParsePrecision accepts "f32"/"fp32"/"float32", "bf16"/"bfloat16", "f16"/"fp16"/"float16".
+func ParsePrecision(s string) (Precision, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "f32", "fp32", "float32":
+		return F32, nil
+	case "bf16", "bfloat16":
+		return BF16, nil
+	case "f16", "fp16", "float16", "half":
+		return F16, nil
+	}
+	return "", fmt.Errorf("unknown precision %q (want f32, bf16 or f16)", s)
+}
+
+// DType returns the GoMLX dtype of the precision.
+func (p Precision) DType() dtypes.DType {
+	switch p {
+	case BF16:
+		return dtypes.BFloat16
+	case F16:
+		return dtypes.Float16
+	}
+	return dtypes.Float32
+}
+
+// Options configure an Encoder. The zero value is valid: default backend, float32, default buckets.
+type Options struct {
+	// Backend is a GoMLX backend configuration ("go", "xla:cpu", "xla:cuda", ...); empty means
+	// $GOMLX_BACKEND or "go". Ignored when BackendInstance is set.
+	Backend string
+	// BackendInstance, if set, is used instead of creating a backend (and is not finalised by Close).
+	BackendInstance backends.Backend
+	// Precision of weights and activations (default F32).
+	Precision Precision
+	// BatchBuckets are the batch sizes graphs are compiled for; requests are padded up to the
+	// smallest bucket that fits and split by the largest. Default: 1, 2, 4, 8, 16, 32.
+	BatchBuckets []int
+	// TextBuckets are the sequence lengths causal text towers are cut to (the smallest bucket that
+	// holds the batch's last end-of-text token). Default: 8, 16, 24, 32, 48, 77 (capped at the
+	// context length). Non-causal towers always run the full context.
+	TextBuckets []int
+	// FullTextLength disables text length bucketing (always run the full context).
+	FullTextLength bool
+}
+
+// DefaultBatchBuckets are the batch sizes compiled by default.
+var DefaultBatchBuckets = []int{1, 2, 4, 8, 16, 32}
+
+// DefaultTextBuckets are the token lengths causal text towers are cut to by default.
+var DefaultTextBuckets = []int{8, 16, 24, 32, 48, 77}
+
+// Encoder runs the image and text towers of one model. It is safe for concurrent use; calls are
+// serialised on the backend.
+type Encoder struct {
+	cfg        *model.Config
+	opt        Options
+	backend    backends.Backend
+	ownBackend bool
+	ctx        *context.Context
+	imageExec  *context.Exec
+	textExec   *context.Exec
+	logitScale float32
+	numParams  int64
+	mu         sync.Mutex
+}
+
+// New validates weights against cfg (every expected tensor present with its shape, no unexpected
+// tensor), places them in a context on the backend, and prepares the executors. weights use the
+// internal (OpenAI / open_clip) naming; see package checkpoint for conversions.
+func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Precision == "" {
+		opt.Precision = F32
+	}
+	if _, err := ParsePrecision(string(opt.Precision)); err != nil {
+		return nil, err
+	}
+	if len(opt.BatchBuckets) == 0 {
+		opt.BatchBuckets = DefaultBatchBuckets
+	}
+	if len(opt.TextBuckets) == 0 {
+		opt.TextBuckets = DefaultTextBuckets
+	}
+	opt.BatchBuckets = sortedPositive(opt.BatchBuckets)
+	opt.TextBuckets = sortedPositive(opt.TextBuckets)
+	if len(opt.BatchBuckets) == 0 || len(opt.TextBuckets) == 0 {
+		return nil, fmt.Errorf("encoder: batch and text buckets must hold positive sizes")
+	}
+	expected, err := ParamShapes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckWeights(cfg.Name, expected, weights); err != nil {
+		return nil, err
+	}
+
+	e := &Encoder{cfg: cfg, opt: opt, backend: opt.BackendInstance}
+	if e.backend == nil {
+		if e.backend, err = backend.New(opt.Backend); err != nil {
+			return nil, err
+		}
+		e.ownBackend = true
+	}
+	if name := e.backend.Name(); opt.Precision == F16 && strings.Contains(strings.ToLower(name), "simplego") {
+		e.Close()
+		return nil, fmt.Errorf("precision f16 is not supported by the %s backend (GoMLX v0.26.0's simplego has no float16); "+
+			"use bf16 here, or f16 on an XLA backend (GOMLX_BACKEND=xla:cpu or xla:cuda)", name)
+	}
+	e.logitScale = float32(math.Exp(float64(weights["logit_scale"].Data[0])))
+	e.ctx = context.New()
+	for name := range expected {
+		if name == "logit_scale" {
+			continue
+		}
+		t := weights[name]
+		scope, leaf := splitName(name)
+		e.ctx.InAbsPath(scope).VariableWithValue(leaf, toTensor(t, opt.Precision.DType()))
+		e.numParams += int64(t.NumElements())
+	}
+	e.ctx = e.ctx.Reuse()
+	dtype := opt.Precision.DType()
+	it, tt := imageTowers[cfg.Vision.Family], textTowers[cfg.Text.Family]
+	e.imageExec, err = context.NewExecAny(e.backend, e.ctx, func(ctx *context.Context, pixels *Node) *Node {
+		x := pixels
+		if dtype != dtypes.Float32 {
+			x = ConvertDType(pixels, dtype)
+		}
+		return nn.NormalizeFeatures(it.Build(ctx, cfg, x))
+	})
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.textExec, err = context.NewExecAny(e.backend, e.ctx, func(ctx *context.Context, ids *Node) *Node {
+		return nn.NormalizeFeatures(tt.Build(ctx, cfg, ids, dtype))
+	})
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	// Several buckets of several lengths: raise GoMLX's default cache of 32 graphs per executor.
+	e.textExec.SetMaxCache(len(opt.BatchBuckets)*len(opt.TextBuckets) + 4)
+	e.imageExec.SetMaxCache(len(opt.BatchBuckets) + 4)
+	return e, nil
+}
+
+func sortedPositive(xs []int) []int {
+	out := slices.DeleteFunc(slices.Clone(xs), func(x int) bool { return x <= 0 })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// CheckWeights compares a state dict with the expected parameter shapes and reports, in one
+// error, every missing tensor, every unexpected tensor and every shape mismatch.
+func CheckWeights(arch string, expected nn.Shapes, weights checkpoint.StateDict) error {
+	var missing, extra, wrong []string
+	for name, dims := range expected {
+		t, ok := weights[name]
+		switch {
+		case !ok:
+			missing = append(missing, name)
+		case !t.DType.IsFloat():
+			wrong = append(wrong, fmt.Sprintf("%s is %s, want a floating-point tensor", name, t))
+		case !slices.Equal(t.Shape, dims) && !(len(dims) == 0 && t.NumElements() == 1):
+			wrong = append(wrong, fmt.Sprintf("%s has shape %v, want %v", name, t.Shape, dims))
+		}
+	}
+	for name := range weights {
+		if _, ok := expected[name]; !ok {
+			extra = append(extra, name)
+		}
+	}
+	if len(missing)+len(extra)+len(wrong) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	sort.Strings(extra)
+	sort.Strings(wrong)
+	var b strings.Builder
+	fmt.Fprintf(&b, "weights do not match architecture %q:", arch)
+	list := func(title string, xs []string) {
+		if len(xs) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, " %d %s (", len(xs), title)
+		for i, x := range xs {
+			if i == 5 {
+				fmt.Fprintf(&b, ", ... %d more", len(xs)-5)
+				break
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(x)
+		}
+		b.WriteString(")")
+	}
+	list("missing", missing)
+	list("unexpected", extra)
+	list("mis-shaped", wrong)
+	return fmt.Errorf("%s", b.String())
+}
+
+// splitName turns "visual.transformer.resblocks.0.attn.in_proj_weight" into the context scope
+// "/visual/transformer/resblocks/0/attn" and the variable name "in_proj_weight".
+func splitName(name string) (scope, leaf string) {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return context.ScopeSeparator, name
+	}
+	return context.ScopeSeparator + strings.ReplaceAll(name[:i], ".", context.ScopeSeparator), name[i+1:]
+}
+
+// toTensor converts a float32 checkpoint tensor to a host tensor of dtype.
+func toTensor(t *checkpoint.Tensor, dtype dtypes.DType) *tensors.Tensor {
+	dims := slices.Clone(t.Shape)
+	switch dtype {
+	case dtypes.BFloat16:
+		data := make([]bfloat16.BFloat16, len(t.Data))
+		for i, v := range t.Data {
+			data[i] = bfloat16.FromFloat32(v)
+		}
+		return tensors.FromFlatDataAndDimensions(data, dims...)
+	case dtypes.Float16:
+		data := make([]float16.Float16, len(t.Data))
+		for i, v := range t.Data {
+			data[i] = float16.Fromfloat32(v)
+		}
+		return tensors.FromFlatDataAndDimensions(data, dims...)
+	}
+	return tensors.FromFlatDataAndDimensions(slices.Clone(t.Data), dims...)
+}
+
+// Config returns the architecture.
+func (e *Encoder) Config() *model.Config { return e.cfg }
+
+// LogitScale returns exp(logit_scale), the factor applied to cosine similarities (100 for the
+// released OpenAI weights).
+func (e *Encoder) LogitScale() float32 { return e.logitScale }
+
+// NumParams returns the number of weights loaded (excluding logit_scale).
+func (e *Encoder) NumParams() int64 { return e.numParams }
+
+// Precision returns the compute precision.
+func (e *Encoder) Precision() Precision { return e.opt.Precision }
+
+// Backend returns the backend the encoder runs on.
+func (e *Encoder) Backend() backends.Backend { return e.backend }
+
+// Close releases the compiled graphs and, if the encoder created it, the backend.
+func (e *Encoder) Close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.imageExec != nil {
+		e.imageExec.Finalize()
+		e.imageExec = nil
+	}
+	if e.textExec != nil {
+		e.textExec.Finalize()
+		e.textExec = nil
+	}
+	if e.ctx != nil {
+		e.ctx.Finalize()
+		e.ctx = nil
+	}
+	if e.ownBackend && e.backend != nil {
+		e.backend.Finalize()
+		e.backend = nil
+	}
+}
+
+// bucketFor returns the smallest bucket ≥ n, or the largest bucket if n exceeds them all.
+func bucketFor(buckets []int, n int) int {
+	for _, b := range buckets {
+		if b >= n {
+			return b
+		}
+	}
+	return buckets[len(buckets)-1]
+}
+
+// run executes exec on one input tensor, turning panics into errors, and returns [n][E] rows.
+func (e *Encoder) run(exec *context.Exec, input *tensors.Tensor, n int) (rows [][]float32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rows, err = nil, fmt.Errorf("encoder (%s): %v", e.cfg.Name, r)
+		}
+	}()
+	if exec == nil {
+		return nil, fmt.Errorf("encoder (%s) is closed", e.cfg.Name)
+	}
+	outs, err := exec.Exec(input)
+	if err != nil {
+		return nil, fmt.Errorf("encoder (%s): %w", e.cfg.Name, err)
+	}
+	out := outs[0]
+	defer out.FinalizeAll()
+	flat, err := tensors.CopyFlatData[float32](out)
+	if err != nil {
+		return nil, err
+	}
+	dim := out.Shape().Dimensions[1]
+	rows = make([][]float32, n)
+	for i := range rows {
+		rows[i] = flat[i*dim : (i+1)*dim : (i+1)*dim]
+	}
+	return rows, nil
+}
+
+// EncodeImages encodes n preprocessed images given as a flat [n, 3, R, R] float32 slice
+// (normalised as the model's preprocessing prescribes) and returns n L2-normalised embeddings.
+func (e *Encoder) EncodeImages(pixels []float32, n int) ([][]float32, error) {
+	r := e.cfg.Vision.ImageSize
+	per := 3 * r * r
+	if n < 0 || len(pixels) != n*per {
+		return nil, fmt.Errorf("encoder (%s): got %d pixel values for %d images, want %d (= n·3·%d·%d)",
+			e.cfg.Name, len(pixels), n, n*per, r, r)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([][]float32, 0, n)
+	maxB := e.opt.BatchBuckets[len(e.opt.BatchBuckets)-1]
+	for start := 0; start < n; start += maxB {
+		count := min(maxB, n-start)
+		b := bucketFor(e.opt.BatchBuckets, count)
+		buf := make([]float32, b*per)
+		copy(buf, pixels[start*per:(start+count)*per])
+		rows, err := e.run(e.imageExec, tensors.FromFlatDataAndDimensions(buf, b, 3, r, r), count)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
+// TextLength returns the sequence length the text tower runs for this batch of token ids: the
+// smallest text bucket holding every sequence's end-of-text token (the first occurrence of the
+// row's largest id) for causal towers, the full context otherwise.
+func (e *Encoder) TextLength(ids [][]int32) int {
+	ctxLen := e.cfg.Text.ContextLength
+	if !e.cfg.Text.Causal || e.opt.FullTextLength {
+		return ctxLen
+	}
+	need := 1
+	for _, row := range ids {
+		best := 0
+		for j, id := range row {
+			if id > row[best] {
+				best = j
+			}
+		}
+		need = max(need, best+1)
+	}
+	for _, b := range e.opt.TextBuckets {
+		if b >= need && b <= ctxLen {
+			return b
+		}
+	}
+	return ctxLen
+}
+
+// EncodeTokens encodes token-id sequences (each of length ContextLength, as the tokenizer
+// returns them) and returns L2-normalised embeddings in input order.
+func (e *Encoder) EncodeTokens(ids [][]int32) ([][]float32, error) {
+	ctxLen := e.cfg.Text.ContextLength
+	for i, row := range ids {
+		if len(row) != ctxLen {
+			return nil, fmt.Errorf("encoder (%s): token sequence %d has %d ids, want %d", e.cfg.Name, i, len(row), ctxLen)
+		}
+		for _, id := range row {
+			if id < 0 || int(id) >= e.cfg.Text.VocabSize {
+				return nil, fmt.Errorf("encoder (%s): token sequence %d has id %d outside the vocabulary [0, %d)",
+					e.cfg.Name, i, id, e.cfg.Text.VocabSize)
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([][]float32, 0, len(ids))
+	maxB := e.opt.BatchBuckets[len(e.opt.BatchBuckets)-1]
+	for start := 0; start < len(ids); start += maxB {
+		chunk := ids[start:min(start+maxB, len(ids))]
+		b := bucketFor(e.opt.BatchBuckets, len(chunk))
+		length := e.TextLength(chunk)
+		buf := make([]int32, b*length)
+		for i, row := range chunk {
+			copy(buf[i*length:(i+1)*length], row[:length])
+		}
+		// Padding rows are all zeros: their (meaningless) outputs are dropped.
+		rows, err := e.run(e.textExec, tensors.FromFlatDataAndDimensions(buf, b, length), len(chunk))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}

@@ -1,0 +1,169 @@
+package encoder
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/clipkit/clipkit/cliplib/checkpoint"
+	"github.com/clipkit/clipkit/cliplib/model"
+)
+
+func tinyEncoder(t *testing.T, opt Options) *Encoder {
+	t.Helper()
+	cfg, err := model.Lookup("tiny-vit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := RandomWeights(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opt.Backend == "" {
+		opt.Backend = "go"
+	}
+	e, err := New(cfg, sd, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+func norm(v []float32) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
+
+func TestEncodeImagesIsNormalisedAndBatchInvariant(t *testing.T) {
+	e := tinyEncoder(t, Options{})
+	r := e.Config().Vision.ImageSize
+	n := 3
+	pixels := make([]float32, n*3*r*r)
+	for i := range pixels {
+		pixels[i] = float32(math.Sin(float64(i) * 0.37))
+	}
+	all, err := e.EncodeImages(pixels, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != n || len(all[0]) != e.Config().EmbedDim {
+		t.Fatalf("got %d×%d embeddings, want %d×%d", len(all), len(all[0]), n, e.Config().EmbedDim)
+	}
+	for i := 0; i < n; i++ {
+		if d := math.Abs(norm(all[i]) - 1); d > 1e-5 {
+			t.Errorf("image %d embedding norm differs from 1 by %g", i, d)
+		}
+		one, err := e.EncodeImages(pixels[i*3*r*r:(i+1)*3*r*r], 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range one[0] {
+			if d := math.Abs(float64(one[0][j] - all[i][j])); d > 1e-5 {
+				t.Fatalf("image %d dim %d: batch of 1 gives %g, batch of %d gives %g", i, j, one[0][j], n, all[i][j])
+			}
+		}
+	}
+}
+
+func TestEncodeImagesRejectsWrongSize(t *testing.T) {
+	e := tinyEncoder(t, Options{})
+	_, err := e.EncodeImages(make([]float32, 10), 1)
+	if err == nil || !strings.Contains(err.Error(), "pixel values") {
+		t.Fatalf("want an error about pixel values, got %v", err)
+	}
+}
+
+func tokens(ids ...int32) []int32 {
+	row := make([]int32, model.ContextLength)
+	copy(row, ids)
+	return row
+}
+
+func TestTextLengthBucketingIsExact(t *testing.T) {
+	cut := tinyEncoder(t, Options{})
+	full := tinyEncoder(t, Options{FullTextLength: true})
+	batch := [][]int32{
+		tokens(49406, 320, 1125, 539, 320, 2368, 49407),
+		tokens(49406, 320, 1929, 49407),
+		tokens(49406, 3306, 1002, 256, 320, 1125, 539, 320, 2368, 320, 1125, 539, 49407),
+	}
+	if got := cut.TextLength(batch); got != 16 {
+		t.Errorf("TextLength = %d, want the 16 bucket for a last EOT at position 12", got)
+	}
+	a, err := cut.EncodeTokens(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := full.EncodeTokens(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		for j := range a[i] {
+			if d := math.Abs(float64(a[i][j] - b[i][j])); d > 1e-6 {
+				t.Fatalf("text %d dim %d: cut %g vs full %g", i, j, a[i][j], b[i][j])
+			}
+		}
+	}
+}
+
+func TestEncodeTokensValidatesIDs(t *testing.T) {
+	e := tinyEncoder(t, Options{})
+	if _, err := e.EncodeTokens([][]int32{{1, 2}}); err == nil {
+		t.Error("short sequence accepted")
+	}
+	if _, err := e.EncodeTokens([][]int32{tokens(49406, 60000, 49407)}); err == nil {
+		t.Error("out-of-vocabulary id accepted")
+	}
+}
+
+func TestCheckWeightsReportsEveryProblem(t *testing.T) {
+	cfg, _ := model.Lookup("tiny-vit")
+	sd, err := RandomWeights(cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(sd, "visual.ln_pre.bias")
+	sd["visual.extra"] = &checkpoint.Tensor{Shape: []int{1}, DType: checkpoint.F32, Data: []float32{0}}
+	sd["visual.proj"].Shape = []int{3, 4}
+	_, err = New(cfg, sd, Options{Backend: "go"})
+	if err == nil {
+		t.Fatal("New accepted a broken state dict")
+	}
+	for _, want := range []string{"1 missing (visual.ln_pre.bias)", "1 unexpected (visual.extra)", "visual.proj has shape [3 4]"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestF16IsRefusedOnSimpleGo(t *testing.T) {
+	cfg, _ := model.Lookup("tiny-vit")
+	sd, _ := RandomWeights(cfg, 3)
+	_, err := New(cfg, sd, Options{Backend: "go", Precision: F16})
+	if err == nil || !strings.Contains(err.Error(), "f16") {
+		t.Fatalf("want a clear f16 refusal, got %v", err)
+	}
+}
+
+func TestBF16CloseToF32(t *testing.T) {
+	f32 := tinyEncoder(t, Options{})
+	bf16 := tinyEncoder(t, Options{Precision: BF16})
+	batch := [][]int32{tokens(49406, 320, 1125, 539, 320, 2368, 49407)}
+	a, _ := f32.EncodeTokens(batch)
+	b, err := bf16.EncodeTokens(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cos := 0.0
+	for j := range a[0] {
+		cos += float64(a[0][j]) * float64(b[0][j])
+	}
+	if cos < 0.99 {
+		t.Errorf("bf16 vs f32 cosine = %.4f, want ≥ 0.99", cos)
+	}
+}
