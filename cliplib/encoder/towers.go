@@ -3,8 +3,8 @@ package encoder
 import (
 	"fmt"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/clipkit/clipkit/cliplib/model"
