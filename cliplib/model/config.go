@@ -76,9 +76,37 @@ type Config struct {
 	EmbedDim int // E: dimension of the joint embedding space
 	Vision   VisionConfig
 	Text     TextConfig
+	// Preprocess is how images must be prepared for this model's weights (the image size is
+	// Vision.ImageSize). The zero value means OpenAI's (bicubic, CLIP mean/std).
+	Preprocess Preprocess
 	// CustomText is set for open_clip CustomTextCLIP models (MobileCLIP): their text-tower
 	// parameters are named "text.*" instead of sitting at the model root.
 	CustomText bool
+}
+
+// Preprocess describes the image preprocessing a model's weights were trained with: resize of
+// the shortest side to the model resolution with Interpolation, centre crop, then
+// (x/255 - Mean) / Std per RGB channel.
+type Preprocess struct {
+	Interpolation string     // "bicubic" (OpenAI, OpenCLIP) or "bilinear" (MobileCLIP)
+	Mean, Std     [3]float32 // per RGB channel; MobileCLIP S0-S2/B use mean 0 and std 1
+}
+
+// OpenAIMean and OpenAIStd are CLIP's normalisation constants (R, G, B).
+var (
+	OpenAIMean = [3]float32{0.48145466, 0.4578275, 0.40821073}
+	OpenAIStd  = [3]float32{0.26862954, 0.26130258, 0.27577711}
+)
+
+// OpenAIPreprocess is the preprocessing of OpenAI's and OpenCLIP's CLIP models.
+var OpenAIPreprocess = Preprocess{Interpolation: "bicubic", Mean: OpenAIMean, Std: OpenAIStd}
+
+// PreprocessOrDefault returns c.Preprocess, or OpenAIPreprocess when it is unset.
+func (c *Config) PreprocessOrDefault() Preprocess {
+	if c.Preprocess.Interpolation == "" {
+		return OpenAIPreprocess
+	}
+	return c.Preprocess
 }
 
 // Validate checks that the configuration is complete and self-consistent.
