@@ -50,6 +50,9 @@ type VisionConfig struct {
 	StageBlocks []int // bottleneck blocks per stage, e.g. [3, 4, 6, 3] for RN50
 	// MCi:
 	Variant string // "mci0".."mci4"
+	// BatchNormFolded is set by the loader when every convolution+BatchNorm pair of a ResNet tower
+	// was folded into a convolution with a bias (the default at load time).
+	BatchNormFolded bool
 	// Shared:
 	Activation   nn.Activation
 	LayerNormEps float64
