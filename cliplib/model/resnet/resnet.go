@@ -71,8 +71,8 @@ func AttentionPool(ctx *context.Context, x *Node, heads int) *Node {
 	d := x.Shape().Dimensions
 	batch, c, tokens := d[0], d[1], d[2]*d[3]
 	x = TransposeAllDims(Reshape(x, batch, c, tokens), 0, 2, 1) // [B, HW, C]
-	mean := ReduceAndKeep(x, ReduceMean, 1)                      // [B, 1, C]
-	x = Concatenate([]*Node{mean, x}, 1)                         // [B, HW+1, C]
+	mean := ReduceAndKeep(x, ReduceMean, 1)                     // [B, 1, C]
+	x = Concatenate([]*Node{mean, x}, 1)                        // [B, HW+1, C]
 	pos := nn.Weight(ctx, g, "positional_embedding", tokens+1, c)
 	if pos.DType() != x.DType() {
 		pos = ConvertDType(pos, x.DType())
