@@ -285,7 +285,7 @@ def main():
             model = build(cfg, seed=100 + i)
             pixels, names = load_images(cfg["vision_cfg"]["image_size"])
             ids = open_clip.tokenize(CAPTIONS)
-            write(args.full, name, cfg, model, pixels, ids, is_vit="patch_size" in cfg["vision_cfg"], eos=49407)
+            write(args.full, name, cfg, model, pixels, ids, is_vit=isinstance(cfg["vision_cfg"]["layers"], int), eos=49407)
             with open(os.path.join(args.full, name, "inputs.json"), "w") as f:
                 json.dump({"images": names, "captions": CAPTIONS}, f, indent=2)
         return
@@ -295,7 +295,7 @@ def main():
         if cfg["vision_cfg"]["image_size"] > 32:
             pixels = pixels[:10]  # keeps the committed fixture small
         ids = synthetic_tokens(cfg["text_cfg"]["vocab_size"])
-        write(args.out, name, cfg, model, pixels, ids, is_vit="patch_size" in cfg["vision_cfg"], eos=999)
+        write(args.out, name, cfg, model, pixels, ids, is_vit=isinstance(cfg["vision_cfg"]["layers"], int), eos=999)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,201 @@
+package cliplib
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/clipkit/clipkit/cliplib/checkpoint"
+	"github.com/clipkit/clipkit/cliplib/encoder"
+	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/clipkit/clipkit/cliplib/model/nn"
+	"github.com/clipkit/clipkit/cliplib/model/resnet"
+	"github.com/clipkit/clipkit/cliplib/tokenizer"
+)
+
+// RandomSeed is the seed of the random weights used when no trained weights are loaded, so that
+// every machine computes the same (meaningless) numbers.
+const RandomSeed = 2021
+
+// Load loads a model by registry name ("ViT-B/32", "RN50", "MobileCLIP-S0", ...; see
+// weights.List and model.Names) or from a checkpoint path: a weights file (.pt, .bin,
+// .safetensors) or a model directory in the HF (config.json + model.safetensors) or OpenCLIP
+// (open_clip_config.json + open_clip_model.safetensors / open_clip_pytorch_model.bin) layout.
+func Load(nameOrPath string, opt Options) (*Model, error) {
+	cfg, sd, src, err := resolve(nameOrPath, opt)
+	if err != nil {
+		return nil, err
+	}
+	return build(nameOrPath, cfg, sd, src, opt)
+}
+
+// build turns a resolved configuration and state dict into a Model.
+func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, opt Options) (*Model, error) {
+	prep, err := preprocessFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Default()
+	if err != nil {
+		return nil, err
+	}
+	eopt := opt.Encoder
+	if opt.Backend != "" {
+		eopt.Backend = opt.Backend
+	}
+	if opt.Precision != "" {
+		p, err := encoder.ParsePrecision(opt.Precision)
+		if err != nil {
+			return nil, err
+		}
+		eopt.Precision = p
+	}
+	enc, err := encoder.New(cfg, sd, eopt)
+	if err != nil {
+		if src.Path != "" {
+			return nil, fmt.Errorf("loading %s: %w", src.Path, err)
+		}
+		return nil, err
+	}
+	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc}, nil
+}
+
+// resolve finds the configuration and weights for a name or path.
+func resolve(nameOrPath string, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	if _, err := os.Stat(nameOrPath); err == nil {
+		return loadPath(nameOrPath, opt)
+	}
+	if entry, ok := lookupWeights(nameOrPath); ok {
+		arch, err := model.Lookup(entry.Arch)
+		if err != nil {
+			return nil, nil, Source{}, fmt.Errorf("model %q: %w", nameOrPath, err)
+		}
+		if opt.RandomWeights {
+			return randomModel(arch, opt, "random weights requested")
+		}
+		path, err := fetchWeights(entry, opt)
+		if err != nil {
+			if opt.FallbackToRandom {
+				return randomModel(arch, opt, fmt.Sprintf("trained weights unavailable: %v", err))
+			}
+			return nil, nil, Source{}, err
+		}
+		o := opt
+		o.Arch = entry.Arch
+		cfg, sd, src, err := loadPath(path, o)
+		if err != nil {
+			return nil, nil, Source{}, err
+		}
+		return cfg, sd, src, nil
+	}
+	if arch, err := model.Lookup(nameOrPath); err == nil {
+		return randomModel(arch, opt, fmt.Sprintf("%q is an architecture without published weights", nameOrPath))
+	}
+	return nil, nil, Source{}, fmt.Errorf("%q is neither a file, a model directory, nor a registered model (see `clipx models`)", nameOrPath)
+}
+
+// randomModel returns cfg with deterministic random weights (folded the way loaded weights are).
+func randomModel(cfg *model.Config, opt Options, reason string) (*model.Config, checkpoint.StateDict, Source, error) {
+	sd, err := encoder.RandomWeights(cfg, RandomSeed)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	return cfg, sd, Source{Format: "random", Random: true, Reason: reason}, nil
+}
+
+// weightFiles are the file names looked for in a model directory, in order of preference.
+var weightFiles = []string{"open_clip_model.safetensors", "model.safetensors", "open_clip_pytorch_model.bin",
+	"pytorch_model.bin"}
+
+// loadPath reads a checkpoint file or model directory.
+func loadPath(path string, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	dir, file := path, ""
+	if st.IsDir() {
+		for _, name := range weightFiles {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				file = filepath.Join(dir, name)
+				break
+			}
+		}
+		if file == "" {
+			matches, _ := filepath.Glob(filepath.Join(dir, "*.pt"))
+			if len(matches) == 1 {
+				file = matches[0]
+			}
+		}
+		if file == "" {
+			return nil, nil, Source{}, fmt.Errorf("%s: no weights file found (looked for %s or one *.pt)", dir,
+				strings.Join(weightFiles, ", "))
+		}
+	} else {
+		dir, file = filepath.Dir(path), path
+	}
+	raw, format, err := checkpoint.ReadFile(file)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	sd, layout, err := checkpoint.ToOpenAI(raw)
+	if err != nil {
+		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
+	}
+	src := Source{Path: file, Format: string(format), Layout: string(layout)}
+	cfg, err := configFor(dir, file, sd, opt)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	if cfg.Vision.Family == model.ResNet && !opt.NoFold {
+		if sd, err = resnet.FoldBatchNorm(sd); err != nil {
+			return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
+		}
+		cfg.Vision.BatchNormFolded = true
+	}
+	// num_batches_tracked counters are training state, never inference parameters.
+	for name := range sd {
+		if strings.HasSuffix(name, ".num_batches_tracked") {
+			delete(sd, name)
+		}
+	}
+	return cfg, sd, src, nil
+}
+
+// configFor chooses the architecture of a checkpoint: an explicit Arch, else a config file in the
+// checkpoint's directory (HF config.json or open_clip_config.json), else inference from shapes.
+func configFor(dir, file string, sd checkpoint.StateDict, opt Options) (*model.Config, error) {
+	if opt.Arch != "" {
+		cfg, err := model.Lookup(opt.Arch)
+		if err != nil {
+			return nil, err
+		}
+		return cfg, nil
+	}
+	for _, name := range []string{"open_clip_config.json", "config.json"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			cfg, err := model.ReadConfigFile(p)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Name = filepath.Base(dir)
+			return cfg, nil
+		}
+	}
+	shapes := model.Shapes{}
+	for name, t := range sd {
+		shapes[name] = t.Shape
+	}
+	cfg, err := model.InferCLIP(shapes, nn.QuickGELU)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (give the architecture explicitly)", file, err)
+	}
+	cfg.Name = filepath.Base(file)
+	return cfg, nil
+}
+
+// errNoWeightsRegistry is returned when the weights registry does not know a name.
+var errNoWeightsRegistry = errors.New("not in the weights registry")
