@@ -2,7 +2,10 @@ module github.com/clipkit/clipkit
 
 go 1.26.8
 
-require github.com/gomlx/gomlx v0.26.0
+require (
+	github.com/gomlx/gomlx v0.26.0
+	golang.org/x/image v0.48.0
+)
 
 require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
