@@ -7,6 +7,7 @@ require (
 	github.com/nlpodyssey/gopickle v0.2.0
 	github.com/x448/float16 v0.8.4
 	golang.org/x/text v0.28.0
+	golang.org/x/image v0.48.0
 )
 
 require (
