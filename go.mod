@@ -6,8 +6,8 @@ require (
 	github.com/gomlx/gomlx v0.26.0
 	github.com/nlpodyssey/gopickle v0.2.0
 	github.com/x448/float16 v0.8.4
-	golang.org/x/text v0.28.0
 	golang.org/x/image v0.48.0
+	golang.org/x/text v0.44.0
 )
 
 require (
