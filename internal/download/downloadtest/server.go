@@ -71,8 +71,10 @@ func (s *Server) AddOpenAIFile(name string, content []byte) string {
 }
 
 // AddHFRepo serves a Hugging Face model repository at one commit: /{repo}/resolve/{main|commit}/{file}.
-// Files named in lfs are served like LFS files (a 302 redirect to a CDN path, X-Linked-Etag = sha256,
-// X-Linked-Size); others directly with ETag = git blob sha1. Every answer carries X-Repo-Commit.
+// Files named in lfs are served like LFS files (a 302 redirect to an absolute CDN URL, X-Linked-Etag =
+// sha256, X-Linked-Size); others through a relative 307 redirect to /api/resolve-cache/..., which
+// answers with ETag = git blob sha1. Resolve answers carry X-Repo-Commit. /api/models/{repo}/revision/
+// {rev} lists the files, like the hub's API.
 // gated repos need the server's token (see RequireToken).
 func (s *Server) AddHFRepo(repo, commit string, files map[string][]byte, lfs []string, gated bool) {
 	s.mu.Lock()
@@ -169,6 +171,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/resolve-cache/models/") {
+		s.serveResolveCache(w, r)
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/models/") {
 		s.serveInfo(w, r)
 		return
@@ -238,10 +244,37 @@ func (s *Server) serveResolve(w http.ResponseWriter, r *http.Request, repoID, re
 		w.Header().Set("X-Linked-Etag", `"`+sum+`"`)
 		w.Header().Set("X-Linked-Size", strconv.Itoa(len(content)))
 		w.Header().Set("ETag", `"`+GitSHA1([]byte("version https://git-lfs.github.com/spec/v1\noid sha256:"+sum+"\n"))+`"`)
-		w.Header().Set("Location", "/cdn/"+sum)
+		// Like the hub, an absolute redirect to the CDN host (here the same server).
+		w.Header().Set("Location", "http://"+r.Host+"/cdn/"+sum)
 		w.WriteHeader(http.StatusFound)
 		return
 	}
+	// Like the hub, small files take a relative redirect to a commit-pinned cache path.
+	w.Header().Set("Location", "/api/resolve-cache/models/"+repoID+"/"+repo.commit+"/"+file)
+	w.WriteHeader(http.StatusTemporaryRedirect)
+}
+
+// serveResolveCache answers /api/resolve-cache/models/{org}/{name}/{commit}/{file...}.
+func (s *Server) serveResolveCache(w http.ResponseWriter, r *http.Request) {
+	parts := strings.SplitN(strings.TrimPrefix(r.URL.Path, "/api/resolve-cache/models/"), "/", 4)
+	if len(parts) != 4 {
+		http.Error(w, "bad path", http.StatusNotFound)
+		return
+	}
+	s.mu.Lock()
+	repo := s.repos[parts[0]+"/"+parts[1]]
+	s.mu.Unlock()
+	var content []byte
+	ok := false
+	if repo != nil && parts[2] == repo.commit {
+		content, ok = repo.files[parts[3]]
+	}
+	if !ok {
+		w.Header().Set("X-Error-Message", "Entry not found")
+		http.Error(w, "Entry not found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("X-Repo-Commit", repo.commit)
 	s.serveContent(w, r, content, `"`+GitSHA1(content)+`"`)
 }
 
