@@ -1,7 +1,7 @@
 package cliplib
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +13,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib/model/nn"
 	"github.com/clipkit/clipkit/cliplib/model/resnet"
 	"github.com/clipkit/clipkit/cliplib/tokenizer"
+	"github.com/clipkit/clipkit/weights"
 )
 
 // RandomSeed is the seed of the random weights used when no trained weights are loaded, so that
@@ -72,23 +73,20 @@ func resolve(nameOrPath string, opt Options) (*model.Config, checkpoint.StateDic
 		if err != nil {
 			return nil, nil, Source{}, fmt.Errorf("model %q: %w", nameOrPath, err)
 		}
+		if err := applyEntry(arch, entry); err != nil {
+			return nil, nil, Source{}, err
+		}
 		if opt.RandomWeights {
 			return randomModel(arch, opt, "random weights requested")
 		}
-		path, err := fetchWeights(entry, opt)
+		local, err := weights.FetchEntry(context.Background(), entry, weights.Options{Offline: opt.Offline})
 		if err != nil {
 			if opt.FallbackToRandom {
 				return randomModel(arch, opt, fmt.Sprintf("trained weights unavailable: %v", err))
 			}
 			return nil, nil, Source{}, err
 		}
-		o := opt
-		o.Arch = entry.Arch
-		cfg, sd, src, err := loadPath(path, o)
-		if err != nil {
-			return nil, nil, Source{}, err
-		}
-		return cfg, sd, src, nil
+		return loadFile(local.WeightsPath, arch, opt)
 	}
 	if arch, err := model.Lookup(nameOrPath); err == nil {
 		return randomModel(arch, opt, fmt.Sprintf("%q is an architecture without published weights", nameOrPath))
@@ -108,6 +106,42 @@ func randomModel(cfg *model.Config, opt Options, reason string) (*model.Config, 
 // weightFiles are the file names looked for in a model directory, in order of preference.
 var weightFiles = []string{"open_clip_model.safetensors", "model.safetensors", "open_clip_pytorch_model.bin",
 	"pytorch_model.bin"}
+
+// lookupWeights finds a registry entry of the weights registry by name or alias.
+func lookupWeights(name string) (weights.Entry, bool) {
+	e, err := weights.Lookup(name)
+	return e, err == nil
+}
+
+// applyEntry sets what a weights-registry entry says about its weights on the architecture:
+// activation, preprocessing, resolution.
+func applyEntry(cfg *model.Config, e weights.Entry) error {
+	cfg.Name = e.Name
+	switch e.Activation {
+	case weights.ActivationQuickGELU:
+		cfg.Vision.Activation, cfg.Text.Activation = nn.QuickGELU, nn.QuickGELU
+	case weights.ActivationGELU:
+		cfg.Vision.Activation, cfg.Text.Activation = nn.GELU, nn.GELU
+	}
+	if cfg.Vision.Family == model.ResNet {
+		cfg.Vision.Activation = nn.ReLU
+	}
+	switch e.Preprocess {
+	case weights.PreprocessOpenAI:
+		cfg.Preprocess = model.OpenAIPreprocess
+	case weights.PreprocessMobileCLIP:
+		cfg.Preprocess = model.Preprocess{Interpolation: "bilinear", Std: [3]float32{1, 1, 1}}
+	case weights.PreprocessMobileCLIP2OpenAI:
+		cfg.Preprocess = model.Preprocess{Interpolation: "bilinear", Mean: model.OpenAIMean, Std: model.OpenAIStd}
+	default:
+		return fmt.Errorf("weights %q: unknown preprocessing %q", e.Name, e.Preprocess)
+	}
+	if e.ImageSize != 0 && e.ImageSize != cfg.Vision.ImageSize {
+		return fmt.Errorf("weights %q are for %d px images but architecture %q takes %d px", e.Name, e.ImageSize,
+			e.Arch, cfg.Vision.ImageSize)
+	}
+	return cfg.Validate()
+}
 
 // loadPath reads a checkpoint file or model directory.
 func loadPath(path string, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
@@ -136,6 +170,17 @@ func loadPath(path string, opt Options) (*model.Config, checkpoint.StateDict, So
 	} else {
 		dir, file = filepath.Dir(path), path
 	}
+	return loadWith(file, func(sd checkpoint.StateDict) (*model.Config, error) { return configFor(dir, file, sd, opt) }, opt)
+}
+
+// loadFile reads a checkpoint file for a known architecture.
+func loadFile(file string, cfg *model.Config, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	return loadWith(file, func(checkpoint.StateDict) (*model.Config, error) { return cfg, nil }, opt)
+}
+
+// loadWith reads file, maps it to the internal naming, picks the configuration with configure,
+// and applies load-time folding.
+func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, error), opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
 	raw, format, err := checkpoint.ReadFile(file)
 	if err != nil {
 		return nil, nil, Source{}, err
@@ -145,7 +190,7 @@ func loadPath(path string, opt Options) (*model.Config, checkpoint.StateDict, So
 		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
 	}
 	src := Source{Path: file, Format: string(format), Layout: string(layout)}
-	cfg, err := configFor(dir, file, sd, opt)
+	cfg, err := configure(sd)
 	if err != nil {
 		return nil, nil, Source{}, err
 	}
@@ -196,6 +241,3 @@ func configFor(dir, file string, sd checkpoint.StateDict, opt Options) (*model.C
 	cfg.Name = filepath.Base(file)
 	return cfg, nil
 }
-
-// errNoWeightsRegistry is returned when the weights registry does not know a name.
-var errNoWeightsRegistry = errors.New("not in the weights registry")
