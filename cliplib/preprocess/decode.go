@@ -49,6 +49,12 @@ func (d *Decoded) Mode() string { return d.mode.String() }
 // Decode reads a PNG, JPEG, GIF (first frame), WebP, BMP or TIFF image under DefaultLimits. It
 // returns a *Decoded and the format name ("png", "jpeg", "gif", "webp", "bmp", "tiff"). Errors
 // name the input (the file name when r has a Name method, as *os.File does, else "input").
+//
+// The pixels are what Pillow would hold: Y'CbCr JPEGs and lossy WebPs come back as RGB(A)
+// converted with libjpeg-turbo's / libwebp's upsampling and tables (not Go's color.YCbCrToRGB),
+// a GIF's first frame is placed on its logical screen, and the Pillow mode is recorded. Pixel
+// memory is only allocated after the header passed the limits; a decoder panic on malformed data
+// is returned as an error.
 func Decode(r io.Reader) (image.Image, string, error) {
 	name := "input"
 	if n, ok := r.(interface{ Name() string }); ok {
