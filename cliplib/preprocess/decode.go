@@ -17,7 +17,8 @@ import (
 	"golang.org/x/image/webp"
 )
 
-// Limits bounds what Decode accepts, checked before any pixel memory is allocated.
+// Limits bounds what Decode accepts, checked before any pixel memory is allocated. A zero field
+// takes its value from DefaultLimits.
 type Limits struct {
 	// MaxSide is the largest width or height, in pixels.
 	MaxSide int
@@ -75,6 +76,7 @@ func DecodeFile(path string) (image.Image, string, error) {
 
 // DecodeReader is Decode with an explicit input name (used in errors) and limits.
 func DecodeReader(r io.Reader, name string, lim Limits) (image.Image, string, error) {
+	lim = lim.orDefaults()
 	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: reading image: %w", name, err)
@@ -93,6 +95,10 @@ var ErrUnknownFormat = errors.New("unrecognised image format (want PNG, JPEG, GI
 
 // DecodeBytes decodes an image held in memory; name is used in errors.
 func DecodeBytes(data []byte, name string, lim Limits) (img image.Image, format string, err error) {
+	lim = lim.orDefaults()
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, "", fmt.Errorf("%s: image data is larger than the %d-byte limit", name, lim.MaxBytes)
+	}
 	format = sniffFormat(data)
 	if format == "" {
 		head := data[:min(len(data), 12)]
@@ -121,6 +127,19 @@ func DecodeBytes(data []byte, name string, lim Limits) (img image.Image, format 
 		return nil, format, fmt.Errorf("%s: decoded %s is %d×%d: %w", name, format, b.Dx(), b.Dy(), err)
 	}
 	return d, format, nil
+}
+
+func (lim Limits) orDefaults() Limits {
+	if lim.MaxSide <= 0 {
+		lim.MaxSide = DefaultLimits.MaxSide
+	}
+	if lim.MaxPixels <= 0 {
+		lim.MaxPixels = DefaultLimits.MaxPixels
+	}
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultLimits.MaxBytes
+	}
+	return lim
 }
 
 func (lim Limits) check(w, h int) error {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -16,10 +17,16 @@ import (
 // crafted 30-byte header can claim; here the same checks run with smaller bounds.
 var fuzzLimits = Limits{MaxSide: 4096, MaxPixels: 1 << 20, MaxBytes: 1 << 20}
 
+// fuzzMaxAlloc bounds the bytes one input may allocate (decode + ResizeCrop + Apply). With at
+// most 2^20 pixels, the largest legitimate use is a few copies of an 8-byte-per-pixel image plus
+// decoder state (progressive JPEG coefficients), well under this; anything above means memory
+// that grows with something other than the checked dimensions.
+const fuzzMaxAlloc = 256 << 20
+
 // FuzzDecode feeds arbitrary bytes through DecodeBytes and, when they decode, through
-// ResizeCrop and Apply. It checks that nothing panics, that decoded images respect the limits and
-// that the tensor has the right length with finite values. Seeds: the fixture inputs (one file
-// per format and mode) plus a few headers.
+// ResizeCrop and Apply. It checks that nothing panics, that decoded images respect the limits,
+// that the tensor has the right length with finite values, and that one input allocates at most
+// fuzzMaxAlloc bytes. Seeds: the fixture inputs (one file per format and mode) plus a few headers.
 //
 //	go test ./cliplib/preprocess -run '^$' -fuzz FuzzDecode -fuzztime 5m
 func FuzzDecode(f *testing.F) {
@@ -45,6 +52,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("II*\x00"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		defer func() {
+			runtime.ReadMemStats(&after)
+			if n := after.TotalAlloc - before.TotalAlloc; n > fuzzMaxAlloc {
+				t.Fatalf("one %d-byte input allocated %d MiB", len(data), n>>20)
+			}
+		}()
 		img, _, err := DecodeBytes(data, "fuzz", fuzzLimits)
 		if err != nil {
 			return
