@@ -246,14 +246,28 @@ func applyInto(dst []float32, img image.Image, cfg Config, scratch []uint8) erro
 	if err := resizeCropInto(scratch, img, cfg); err != nil {
 		return err
 	}
-	Normalize(dst, scratch, cfg)
+	normalize(dst, scratch, cfg)
 	return nil
 }
 
-// Normalize converts an RGBA byte crop (Size·Size·4 bytes, alpha ignored) into the CHW tensor dst
-// (3·Size·Size floats) exactly as torchvision's ToTensor + Normalize do in float32:
-// (float32(v)/255 - mean) / std, one rounding per operation.
-func Normalize(dst []float32, rgba []uint8, cfg Config) {
+// Normalize converts an RGBA byte crop (Size·Size·4 bytes, alpha ignored; e.g. the Pix of
+// ResizeCrop's result) into the CHW tensor dst (3·Size·Size floats) exactly as torchvision's
+// ToTensor + Normalize do in float32: (float32(v)/255 - mean) / std, one rounding per operation.
+func Normalize(dst []float32, rgba []uint8, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	n := cfg.Size * cfg.Size
+	if len(dst) != 3*n || len(rgba) != 4*n {
+		return fmt.Errorf("preprocess: Normalize got %d floats and %d bytes, want 3·%d·%d = %d and 4·%d·%d = %d",
+			len(dst), len(rgba), cfg.Size, cfg.Size, 3*n, cfg.Size, cfg.Size, 4*n)
+	}
+	normalize(dst, rgba, cfg)
+	return nil
+}
+
+// normalize is Normalize without the checks.
+func normalize(dst []float32, rgba []uint8, cfg Config) {
 	n := cfg.Size * cfg.Size
 	for c := range 3 {
 		// Per-channel lookup table: 256 values, each computed with the reference's float32 ops.
