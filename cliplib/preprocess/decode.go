@@ -17,7 +17,8 @@ import (
 	"golang.org/x/image/webp"
 )
 
-// Limits bounds what Decode accepts, checked before any pixel memory is allocated.
+// Limits bounds what Decode accepts, checked before any pixel memory is allocated. A zero field
+// takes its value from DefaultLimits.
 type Limits struct {
 	// MaxSide is the largest width or height, in pixels.
 	MaxSide int
@@ -49,6 +50,12 @@ func (d *Decoded) Mode() string { return d.mode.String() }
 // Decode reads a PNG, JPEG, GIF (first frame), WebP, BMP or TIFF image under DefaultLimits. It
 // returns a *Decoded and the format name ("png", "jpeg", "gif", "webp", "bmp", "tiff"). Errors
 // name the input (the file name when r has a Name method, as *os.File does, else "input").
+//
+// The pixels are what Pillow would hold: Y'CbCr JPEGs and lossy WebPs come back as RGB(A)
+// converted with libjpeg-turbo's / libwebp's upsampling and tables (not Go's color.YCbCrToRGB),
+// a GIF's first frame is placed on its logical screen, and the Pillow mode is recorded. Pixel
+// memory is only allocated after the header passed the limits; a decoder panic on malformed data
+// is returned as an error.
 func Decode(r io.Reader) (image.Image, string, error) {
 	name := "input"
 	if n, ok := r.(interface{ Name() string }); ok {
@@ -69,6 +76,7 @@ func DecodeFile(path string) (image.Image, string, error) {
 
 // DecodeReader is Decode with an explicit input name (used in errors) and limits.
 func DecodeReader(r io.Reader, name string, lim Limits) (image.Image, string, error) {
+	lim = lim.orDefaults()
 	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: reading image: %w", name, err)
@@ -87,6 +95,10 @@ var ErrUnknownFormat = errors.New("unrecognised image format (want PNG, JPEG, GI
 
 // DecodeBytes decodes an image held in memory; name is used in errors.
 func DecodeBytes(data []byte, name string, lim Limits) (img image.Image, format string, err error) {
+	lim = lim.orDefaults()
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, "", fmt.Errorf("%s: image data is larger than the %d-byte limit", name, lim.MaxBytes)
+	}
 	format = sniffFormat(data)
 	if format == "" {
 		head := data[:min(len(data), 12)]
@@ -115,6 +127,19 @@ func DecodeBytes(data []byte, name string, lim Limits) (img image.Image, format 
 		return nil, format, fmt.Errorf("%s: decoded %s is %d×%d: %w", name, format, b.Dx(), b.Dy(), err)
 	}
 	return d, format, nil
+}
+
+func (lim Limits) orDefaults() Limits {
+	if lim.MaxSide <= 0 {
+		lim.MaxSide = DefaultLimits.MaxSide
+	}
+	if lim.MaxPixels <= 0 {
+		lim.MaxPixels = DefaultLimits.MaxPixels
+	}
+	if lim.MaxBytes <= 0 {
+		lim.MaxBytes = DefaultLimits.MaxBytes
+	}
+	return lim
 }
 
 func (lim Limits) check(w, h int) error {

@@ -70,6 +70,10 @@ func TestDecodeRefusesHugeImagesBeforeDecoding(t *testing.T) {
 			}
 		})
 	}
+	// Zero limits mean the defaults.
+	if _, _, err := DecodeBytes(pngHeader(20000, 10), "zero.png", Limits{}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("zero Limits: error %v, want ErrTooLarge from the default MaxSide", err)
+	}
 	// A custom limit applies too.
 	var buf bytes.Buffer
 	png.Encode(&buf, image.NewGray(image.Rect(0, 0, 300, 20)))

@@ -18,10 +18,16 @@
 // paletted ("P") and bilevel ("1") images are resized with nearest neighbour whatever filter is
 // asked, "RGBA"/"LA" images are resized in premultiplied alpha and converted back, convert("RGB")
 // drops alpha without compositing, 16-bit grayscale ("I;16") is clipped to 255, CMYK uses
-// Pillow's cmyk2rgb. [Decode] records the mode Pillow would open a file in, so that a PNG, GIF,
-// BMP, TIFF or lossless WebP input gives the same uint8 crop as the reference, bit for bit. JPEG
-// and lossy WebP decoders differ from libjpeg-turbo/libwebp (IDCT, chroma upsampling), so those
-// inputs match only to a few levels; the parity test reports the difference per image.
+// Pillow's cmyk2rgb. [Decode] records the mode Pillow would open a file in, and converts JPEG and
+// lossy WebP colour the way libjpeg-turbo and libwebp do (fancy chroma upsampling, their
+// fixed-point YCbCr tables). With that, PNG, GIF, BMP, TIFF and WebP inputs give the reference's
+// uint8 crop bit for bit; JPEG differs only through the IDCT (Go's is not libjpeg-turbo's
+// jidctint), by at most a few levels in a small fraction of samples. The parity test in this
+// package measures both against fixtures made by tools/reference/make_preprocess_fixtures.py.
+//
+// Like the reference, nothing applies EXIF orientation or ICC profiles. HuggingFace's
+// CLIPImageProcessor converts to RGB before resizing; this package always follows OpenAI's order
+// and offers only HF's crop rounding ([CropFloor]).
 //
 // Everything here is pure Go (no GoMLX): the output is a plain []float32 in [N,3,S,S] layout.
 package preprocess
@@ -240,14 +246,28 @@ func applyInto(dst []float32, img image.Image, cfg Config, scratch []uint8) erro
 	if err := resizeCropInto(scratch, img, cfg); err != nil {
 		return err
 	}
-	Normalize(dst, scratch, cfg)
+	normalize(dst, scratch, cfg)
 	return nil
 }
 
-// Normalize converts an RGBA byte crop (Size·Size·4 bytes, alpha ignored) into the CHW tensor dst
-// (3·Size·Size floats) exactly as torchvision's ToTensor + Normalize do in float32:
-// (float32(v)/255 - mean) / std, one rounding per operation.
-func Normalize(dst []float32, rgba []uint8, cfg Config) {
+// Normalize converts an RGBA byte crop (Size·Size·4 bytes, alpha ignored; e.g. the Pix of
+// ResizeCrop's result) into the CHW tensor dst (3·Size·Size floats) exactly as torchvision's
+// ToTensor + Normalize do in float32: (float32(v)/255 - mean) / std, one rounding per operation.
+func Normalize(dst []float32, rgba []uint8, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	n := cfg.Size * cfg.Size
+	if len(dst) != 3*n || len(rgba) != 4*n {
+		return fmt.Errorf("preprocess: Normalize got %d floats and %d bytes, want 3·%d·%d = %d and 4·%d·%d = %d",
+			len(dst), len(rgba), cfg.Size, cfg.Size, 3*n, cfg.Size, cfg.Size, 4*n)
+	}
+	normalize(dst, rgba, cfg)
+	return nil
+}
+
+// normalize is Normalize without the checks.
+func normalize(dst []float32, rgba []uint8, cfg Config) {
 	n := cfg.Size * cfg.Size
 	for c := range 3 {
 		// Per-channel lookup table: 256 values, each computed with the reference's float32 ops.

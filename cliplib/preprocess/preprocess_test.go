@@ -292,6 +292,28 @@ func TestBatchEqualsApplyPerImage(t *testing.T) {
 	}
 }
 
+func TestNormalizeOfResizeCropEqualsApply(t *testing.T) {
+	img := testImage(90, 70)
+	cfg := OpenAI(32)
+	crop, err := ResizeCrop(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 3*32*32)
+	if err := Normalize(got, crop.Pix, cfg); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Apply(img, cfg)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("element %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	if err := Normalize(got[:5], crop.Pix, cfg); err == nil {
+		t.Error("Normalize accepted a short destination")
+	}
+}
+
 func TestApplyIntoChecksLength(t *testing.T) {
 	err := ApplyInto(make([]float32, 10), testImage(8, 8), OpenAI(8))
 	if err == nil || !strings.Contains(err.Error(), "length 10") {

@@ -189,20 +189,13 @@ func reader8(img image.Image, mode pilMode) func(y int, dst []uint8) {
 				dst[x] = color.GrayModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.Gray).Y
 			}
 		}
-	case modeLA:
+	case modeLA: // 8-bit gray+alpha PNG (Pillow opens 16-bit ones as "RGBA")
 		switch m := img.(type) {
 		case *image.NRGBA:
 			return func(y int, dst []uint8) {
 				i := m.PixOffset(b.Min.X, b.Min.Y+y)
 				for x := range w {
 					dst[2*x], dst[2*x+1] = m.Pix[i+4*x], m.Pix[i+4*x+3]
-				}
-			}
-		case *image.NRGBA64: // 16-bit LA: Pillow's "LA;16B" keeps the high bytes
-			return func(y int, dst []uint8) {
-				i := m.PixOffset(b.Min.X, b.Min.Y+y)
-				for x := range w {
-					dst[2*x], dst[2*x+1] = m.Pix[i+8*x], m.Pix[i+8*x+6]
 				}
 			}
 		}

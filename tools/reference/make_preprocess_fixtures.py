@@ -31,6 +31,7 @@ import json
 import os
 import struct
 import sys
+import warnings
 import zlib
 
 import numpy as np
@@ -41,6 +42,10 @@ import torch
 import torchvision
 from PIL import Image
 from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
+
+# Pillow warns when converting a "P" image whose transparency is a byte string; the reference
+# pipeline does exactly that (convert("RGB") ignores it), so the warning is expected here.
+warnings.filterwarnings("ignore", message="Palette images with Transparency")
 
 ROOT = os.getcwd()
 # The shared data lives beside the repository (../shared); CLIPKIT_SHARED overrides it (e.g. for a
