@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/model"
 )
@@ -38,4 +39,15 @@ func runModels(args []string) error {
 			name, c.EmbedDim, vision, v.Activation, t.Family, t.Width, t.Layers, t.Heads, t.ContextLength, t.VocabSize, causal)
 	}
 	return nil
+}
+
+// allModels lists every registered architecture except the tiny test ones.
+func allModels() []string {
+	var out []string
+	for _, n := range model.Names() {
+		if !strings.HasPrefix(n, "tiny") {
+			out = append(out, n)
+		}
+	}
+	return out
 }
