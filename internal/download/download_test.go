@@ -124,6 +124,43 @@ func TestFetchResumesAfterServerDropsConnection(t *testing.T) {
 	}
 }
 
+func TestFetchResumesWithIfRangeWhenNoChecksumIsKnown(t *testing.T) {
+	srv := downloadtest.New(t)
+	content := payload(500_000, 11)
+	srv.AddFile("/f.bin", content)
+	srv.DropAfter("/f.bin", 200_000)
+	dest := filepath.Join(t.TempDir(), "f.bin")
+	if _, err := testClient(t, nil).Fetch(context.Background(), Request{URL: srv.URL + "/f.bin", Dest: dest}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustRead(t, dest), content) {
+		t.Fatal("content differs")
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 || reqs[1].Range != "bytes=200000-" || reqs[1].IfRange == "" {
+		t.Fatalf("requests %+v, want a resume with Range and If-Range", reqs)
+	}
+}
+
+func TestFetchStartsOverWhenTheFileChangedBetweenAttempts(t *testing.T) {
+	srv := downloadtest.New(t)
+	oldContent, newContent := payload(300_000, 12), payload(300_000, 13)
+	srv.AddFile("/f.bin", oldContent)
+	srv.DropAfter("/f.bin", 100_000)
+	srv.OnRequest(func(n int, r downloadtest.Req) {
+		if n == 2 {
+			srv.AddFile("/f.bin", newContent) // the file changes on the server after the drop
+		}
+	})
+	dest := filepath.Join(t.TempDir(), "f.bin")
+	if _, err := testClient(t, nil).Fetch(context.Background(), Request{URL: srv.URL + "/f.bin", Dest: dest}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustRead(t, dest), newContent) {
+		t.Fatal("the result splices two versions of the file")
+	}
+}
+
 func TestFetchResumesPartialFileLeftByEarlierRun(t *testing.T) {
 	srv := downloadtest.New(t)
 	content := payload(200_000, 3)
