@@ -349,7 +349,8 @@ func (c *CIFAR) Classes() []string { return slices.Clone(c.classes) }
 // CoarseClasses are CIFAR-100's 20 superclasses (nil for CIFAR-10).
 func (c *CIFAR) CoarseClasses() []string { return slices.Clone(c.coarseClasses) }
 
-// Label returns item i's label without building the image.
+// Label returns item i's label without building the image; like Item it needs 0 <= i < Len()
+// (it panics otherwise, as slice indexing does).
 func (c *CIFAR) Label(i int) int { return int(c.labels[i]) }
 
 // CoarseLabel returns item i's CIFAR-100 superclass, or -1 for CIFAR-10.

@@ -178,6 +178,8 @@ func TestLoadCIFARRejectsBrokenFiles(t *testing.T) {
 		w.op(0x85, 'R')
 	})
 	fullPickle := cifar10Test.pickle(false)
+	// BINBYTES8 declaring 2^62 bytes: gopickle would try to allocate them.
+	absurd := append([]byte{0x80, 4, 0x8e}, 0, 0, 0, 0, 0, 0, 0, 0x40)
 
 	for _, tc := range []struct {
 		name    string
@@ -207,6 +209,8 @@ func TestLoadCIFARRejectsBrokenFiles(t *testing.T) {
 			[]string{"shape [2 1024]", "want uint8 [n, 3072]"}},
 		{"pickle calling os.system", replaceMember(py10, "test_batch", sneaky), Test,
 			[]string{"os.system", "never does"}},
+		{"absurd length in a pickle", replaceMember(py10, "test_batch", absurd), Test,
+			[]string{"test_batch", "malformed pickle"}},
 		{"CIFAR-100 pickle without coarse labels", replaceMember(py100, "test", cifar10Test.pickle(false)), Test,
 			[]string{"no key \"fine_labels\""}},
 	} {

@@ -303,10 +303,11 @@ func (f *Folder) Len() int { return len(f.paths) }
 // Classes implements Dataset: class folder names, distinct captions, or empty.
 func (f *Folder) Classes() []string { return slices.Clone(f.classes) }
 
-// Label returns item i's label without decoding the image.
+// Label returns item i's label without decoding the image; i must be in [0, Len()) (it panics
+// otherwise, as slice indexing does).
 func (f *Folder) Label(i int) int { return f.labels[i] }
 
-// Path implements Pathed.
+// Path implements Pathed (i in [0, Len())).
 func (f *Folder) Path(i int) string { return f.paths[i] }
 
 // Caption implements Captioned: the item's caption, or its class name for class folders, or "".

@@ -168,7 +168,8 @@ func (m *MNIST) Len() int { return len(m.labels) }
 // Classes implements Dataset.
 func (m *MNIST) Classes() []string { return append([]string(nil), m.classes...) }
 
-// Label returns item i's label without decoding the image.
+// Label returns item i's label without decoding the image; i must be in [0, Len()) (it panics
+// otherwise, as slice indexing does).
 func (m *MNIST) Label(i int) int { return int(m.labels[i]) }
 
 // Item implements Dataset: a *image.Gray of rows×cols (28×28) pixels, 0 = background.

@@ -203,8 +203,15 @@ func allowedGlobal(module, name string) (any, error) {
 	return nil, fmt.Errorf("pickle refers to %s.%s, which a CIFAR batch never does (allowed: numpy arrays, lists, dicts, strings, numbers)", module, name)
 }
 
-// unpickle decodes one pickle from r with the numpy allowlist.
-func unpickle(r io.Reader) (any, error) {
+// unpickle decodes one pickle from r with the numpy allowlist. gopickle allocates the lengths a
+// pickle declares before reading them, so an absurd length in a damaged file can panic inside it;
+// that panic becomes an error here.
+func unpickle(r io.Reader) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, fmt.Errorf("malformed pickle: %v", p)
+		}
+	}()
 	u := pickle.NewUnpickler(r)
 	u.FindClass = allowedGlobal
 	u.PersistentLoad = func(any) (any, error) { return nil, fmt.Errorf("pickle uses persistent ids") }
