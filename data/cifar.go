@@ -3,7 +3,6 @@ package data
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -211,7 +210,7 @@ func readCIFARDir(p string, split Split) (cifarLayout, map[string][]byte, error)
 func (c *CIFAR) parseMeta(l cifarLayout, files map[string][]byte) error {
 	var err error
 	if l.python {
-		v, perr := unpickle(bytes.NewReader(files[l.meta[0]]))
+		v, perr := unpickle(files[l.meta[0]])
 		if perr != nil {
 			return fmt.Errorf("%s/%s: %w", l.dir, l.meta[0], perr)
 		}
@@ -289,7 +288,7 @@ func (c *CIFAR) addBinaryBatch(l cifarLayout, name string, b []byte) error {
 // (CIFAR-10) or "fine_labels" and "coarse_labels" (CIFAR-100).
 func (c *CIFAR) addPickleBatch(l cifarLayout, name string, b []byte) error {
 	file := l.dir + "/" + name
-	v, err := unpickle(bytes.NewReader(b))
+	v, err := unpickle(b)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: %w (the pickle is truncated, or the file is not %s)", file, err, l.name())
 	}

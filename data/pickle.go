@@ -6,9 +6,9 @@ package data
 // global is an error, so a file that is not a plain CIFAR batch is rejected instead of half-read.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math/big"
 
 	"github.com/nlpodyssey/gopickle/pickle"
@@ -203,20 +203,103 @@ func allowedGlobal(module, name string) (any, error) {
 	return nil, fmt.Errorf("pickle refers to %s.%s, which a CIFAR batch never does (allowed: numpy arrays, lists, dicts, strings, numbers)", module, name)
 }
 
-// unpickle decodes one pickle from r with the numpy allowlist. gopickle allocates the lengths a
-// pickle declares before reading them, so an absurd length in a damaged file can panic inside it;
-// that panic becomes an error here.
-func unpickle(r io.Reader) (v any, err error) {
+// unpickle decodes the pickle in b with the numpy allowlist. gopickle allocates the lengths a pickle
+// declares before reading them, so a damaged length could make it allocate gigabytes or panic:
+// checkPickleLengths rejects those first, and a panic that still happens becomes an error.
+func unpickle(b []byte) (v any, err error) {
+	if err := checkPickleLengths(b); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			v, err = nil, fmt.Errorf("malformed pickle: %v", p)
 		}
 	}()
-	u := pickle.NewUnpickler(r)
+	u := pickle.NewUnpickler(bytes.NewReader(b))
 	u.FindClass = allowedGlobal
 	u.PersistentLoad = func(any) (any, error) { return nil, fmt.Errorf("pickle uses persistent ids") }
 	u.GetExtension = func(int) (any, error) { return nil, fmt.Errorf("pickle uses the extension registry") }
 	return u.Load()
+}
+
+// checkPickleLengths walks the opcodes of a pickle (protocols 0 to 5) without interpreting them and
+// fails when an argument runs past the end of b. It is written here because gopickle trusts the
+// declared lengths; the opcode table follows Python's pickletools.
+func checkPickleLengths(b []byte) error {
+	n := len(b)
+	need := func(at, k int, op byte) error {
+		if k < 0 || k > n-at {
+			return fmt.Errorf("malformed pickle: opcode 0x%02x at byte %d declares %d bytes, %d remain (truncated?)", op, at-1, k, n-at)
+		}
+		return nil
+	}
+	line := func(at int, op byte) (int, error) {
+		i := bytes.IndexByte(b[at:], '\n')
+		if i < 0 {
+			return 0, fmt.Errorf("malformed pickle: opcode 0x%02x at byte %d has no end of line (truncated?)", op, at-1)
+		}
+		return at + i + 1, nil
+	}
+	for i := 0; i < n; {
+		op := b[i]
+		i++
+		var err error
+		switch op {
+		case '.': // STOP
+			return nil
+		case '(', '0', '1', '2', 'N', ')', ']', '}', 'a', 'b', 'd', 'e', 'l', 'o', 's', 't', 'u', 'R', 'Q',
+			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98:
+		case 'K', 'q', 'h', 0x80, 0x82:
+			err = need(i, 1, op)
+			i++
+		case 'M', 0x83:
+			err = need(i, 2, op)
+			i += 2
+		case 'J', 'j', 'r', 0x84:
+			err = need(i, 4, op)
+			i += 4
+		case 'G', 0x95: // BINFLOAT; FRAME (its length is followed by ordinary opcodes)
+			err = need(i, 8, op)
+			i += 8
+		case 'I', 'L', 'F', 'S', 'V', 'P', 'p', 'g':
+			i, err = line(i, op)
+		case 'c', 'i':
+			if i, err = line(i, op); err == nil {
+				i, err = line(i, op)
+			}
+		case 'U', 'C', 0x8c, 0x8a: // one-byte length
+			if err = need(i, 1, op); err == nil {
+				k := int(b[i])
+				i++
+				err = need(i, k, op)
+				i += k
+			}
+		case 'T', 'B', 'X', 0x8b: // four-byte length
+			if err = need(i, 4, op); err == nil {
+				k := int(int32(binary.LittleEndian.Uint32(b[i:])))
+				i += 4
+				err = need(i, k, op)
+				i += k
+			}
+		case 0x8d, 0x8e, 0x96: // eight-byte length
+			if err = need(i, 8, op); err == nil {
+				k64 := binary.LittleEndian.Uint64(b[i:])
+				i += 8
+				k := -1
+				if k64 <= uint64(n) {
+					k = int(k64)
+				}
+				err = need(i, k, op)
+				i += max(k, 0)
+			}
+		default:
+			return fmt.Errorf("malformed pickle: unknown opcode 0x%02x at byte %d", op, i-1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("malformed pickle: no STOP opcode (truncated?)")
 }
 
 // pickledDict is a decoded Python dict with string or bytes keys.
@@ -264,7 +347,7 @@ func (p pickledDict) intList(key string) ([]int, error) {
 		}
 		return out, nil
 	case *ndarray:
-		if len(l.shape) != 1 {
+		if !l.set || len(l.shape) != 1 {
 			return nil, fmt.Errorf("%s: %s is an array of shape %v, want a list", p.file, key, l.shape)
 		}
 		return l.ints(), nil
