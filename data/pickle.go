@@ -258,9 +258,19 @@ func checkPickleLengths(b []byte) error {
 		case 'J', 'j', 'r', 0x84:
 			err = need(i, 4, op)
 			i += 4
-		case 'G', 0x95: // BINFLOAT; FRAME (its length is followed by ordinary opcodes)
+		case 'G':
 			err = need(i, 8, op)
 			i += 8
+		case 0x95: // FRAME: an eight-byte length, then the framed opcodes, which the loop walks on
+			if err = need(i, 8, op); err == nil {
+				k64 := binary.LittleEndian.Uint64(b[i:])
+				i += 8
+				k := -1
+				if k64 <= uint64(n) {
+					k = int(k64)
+				}
+				err = need(i, k, op)
+			}
 		case 'I', 'L', 'F', 'S', 'V', 'P', 'p', 'g':
 			i, err = line(i, op)
 		case 'c', 'i':
