@@ -22,6 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -279,8 +280,7 @@ func linkBlob(snap, blob string) error {
 	if cur, err := os.Readlink(snap); err == nil && cur == rel {
 		return nil
 	}
-	tmp := snap + ".tmp" + strconv.Itoa(os.Getpid())
-	_ = os.Remove(tmp)
+	tmp := tmpName(snap)
 	if err := os.Symlink(rel, tmp); err != nil {
 		return fmt.Errorf("linking %s to %s: %w", snap, blob, err)
 	}
@@ -295,11 +295,20 @@ func writeFileAtomic(p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := p + ".tmp" + strconv.Itoa(os.Getpid())
+	tmp := tmpName(p)
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	if err := os.Rename(tmp, p); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// tmpName is a name beside p that no other goroutine or process uses.
+func tmpName(p string) string {
+	return p + ".tmp" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64(), 36)
 }
 
 func authHeader(token string) http.Header {

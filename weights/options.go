@@ -110,15 +110,7 @@ func envOr(key, def string) string {
 
 // DefaultCacheDir is clipkit's cache: $CLIPKIT_CACHE, else the user cache dir + "/clipkit"
 // (~/.cache/clipkit on Linux, ~/Library/Caches/clipkit on macOS).
-func DefaultCacheDir() string {
-	if v := os.Getenv("CLIPKIT_CACHE"); v != "" {
-		return v
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "clipkit")
-	}
-	return filepath.Join(os.TempDir(), "clipkit-cache")
-}
+func DefaultCacheDir() string { return download.DefaultCacheDir() }
 
 // DefaultHFCacheDir is the Hugging Face hub cache, resolved like Python's huggingface_hub:
 // $HF_HUB_CACHE, else $HF_HOME/hub, else go-huggingface's default ($XDG_CACHE_HOME/huggingface/hub

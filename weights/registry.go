@@ -116,7 +116,7 @@ type Entry struct {
 	Note string `json:"note,omitempty"`
 }
 
-// Expect returns what the weights file of a URL source must be (zero for HF sources, which are
+// expect returns what the weights file of a URL source must be (zero for HF sources, which are
 // checked against what the hub announces).
 func (e Entry) expect() download.Expect {
 	return download.Expect{SHA256: e.Source.SHA256, Size: e.Source.Size}

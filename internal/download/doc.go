@@ -16,7 +16,8 @@
 //     modification time changed is hashed again. Client.Verify always re-hashes.
 //   - Concurrency safe: a lock file (Request.LockPath, default "<dest>.lock", flock(2) through
 //     github.com/gofrs/flock) serialises downloads of the same destination across goroutines and
-//     processes; the loser of the race finds the verified file and returns it.
+//     processes; the loser of the race finds the verified file and returns it. Lock files stay in
+//     place afterwards (as huggingface_hub's do): removing one safely would need another lock.
 //   - Clear errors: 401/403 (with Request.AuthHint, e.g. "set HF_TOKEN"), 404 naming the URL, checksum
 //     mismatches naming the file and both digests, and, offline, which file is missing and where it was
 //     expected.

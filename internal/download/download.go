@@ -245,8 +245,12 @@ func (c *Client) lock(ctx context.Context, r *Request) (func(), error) {
 func (c *Client) download(ctx context.Context, r *Request) (int64, digests, error) {
 	var total int64
 	resumed, restarted := false, false
+	validator := "" // the file's ETag or Last-Modified, once a response announced it
 	for attempt := 1; ; attempt++ {
-		out, err := c.attempt(ctx, r)
+		out, err := c.attempt(ctx, r, validator)
+		if out.validator != "" {
+			validator = out.validator
+		}
 		total += out.received
 		resumed = resumed || out.offset > 0
 		if err == nil {
@@ -299,12 +303,14 @@ type attemptResult struct {
 	received   int64 // bytes received
 	size       int64 // file size announced by the server, or 0
 	retryAfter time.Duration
+	validator  string // strong ETag or Last-Modified of the response, for If-Range
 }
 
 var errStalled = errors.New("transfer stalled")
 
-// attempt runs one GET, appending to the partial file from its current size.
-func (c *Client) attempt(ctx context.Context, r *Request) (out attemptResult, err error) {
+// attempt runs one GET, appending to the partial file from its current size. A resumed request
+// carries If-Range with validator (when known), so that a server whose file changed sends it whole.
+func (c *Client) attempt(ctx context.Context, r *Request, validator string) (out attemptResult, err error) {
 	f, err := os.OpenFile(r.PartialPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return out, err
@@ -326,8 +332,8 @@ func (c *Client) attempt(ctx context.Context, r *Request) (out attemptResult, er
 		}
 		offset = 0 // longer than the file can be: start over
 	}
-	if offset > 0 && r.Expect.Size == 0 && !r.Expect.HasDigest() {
-		offset = 0 // nothing would tell a bad splice: do not resume
+	if offset > 0 && r.Expect.Size == 0 && !r.Expect.HasDigest() && validator == "" {
+		offset = 0 // neither a checksum nor If-Range would catch a bad splice: do not resume
 	}
 
 	actx, cancel := context.WithCancelCause(ctx)
@@ -352,6 +358,9 @@ func (c *Client) attempt(ctx context.Context, r *Request) (out attemptResult, er
 	req.Header.Set("Accept-Encoding", "identity")
 	if offset > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+		if validator != "" {
+			req.Header.Set("If-Range", validator)
+		}
 	}
 	resp, err := c.httpClient().Do(req)
 	if err != nil {
@@ -361,6 +370,11 @@ func (c *Client) attempt(ctx context.Context, r *Request) (out attemptResult, er
 		return out, err
 	}
 	defer resp.Body.Close()
+	if et := resp.Header.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		out.validator = et
+	} else if lm := resp.Header.Get("Last-Modified"); lm != "" {
+		out.validator = lm
+	}
 
 	size := int64(-1)
 	switch resp.StatusCode {
@@ -527,4 +541,16 @@ func isTransient(err error) bool {
 		return false
 	}
 	return true // connection refused/reset, unexpected EOF, TLS or protocol hiccups
+}
+
+// DefaultCacheDir is clipkit's cache for downloads and verification stamps: $CLIPKIT_CACHE, else the
+// user cache dir + "/clipkit" (~/.cache/clipkit on Linux, ~/Library/Caches/clipkit on macOS).
+func DefaultCacheDir() string {
+	if v := os.Getenv("CLIPKIT_CACHE"); v != "" {
+		return v
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "clipkit")
+	}
+	return filepath.Join(os.TempDir(), "clipkit-cache")
 }

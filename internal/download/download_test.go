@@ -124,6 +124,43 @@ func TestFetchResumesAfterServerDropsConnection(t *testing.T) {
 	}
 }
 
+func TestFetchResumesWithIfRangeWhenNoChecksumIsKnown(t *testing.T) {
+	srv := downloadtest.New(t)
+	content := payload(500_000, 11)
+	srv.AddFile("/f.bin", content)
+	srv.DropAfter("/f.bin", 200_000)
+	dest := filepath.Join(t.TempDir(), "f.bin")
+	if _, err := testClient(t, nil).Fetch(context.Background(), Request{URL: srv.URL + "/f.bin", Dest: dest}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustRead(t, dest), content) {
+		t.Fatal("content differs")
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 || reqs[1].Range != "bytes=200000-" || reqs[1].IfRange == "" {
+		t.Fatalf("requests %+v, want a resume with Range and If-Range", reqs)
+	}
+}
+
+func TestFetchStartsOverWhenTheFileChangedBetweenAttempts(t *testing.T) {
+	srv := downloadtest.New(t)
+	oldContent, newContent := payload(300_000, 12), payload(300_000, 13)
+	srv.AddFile("/f.bin", oldContent)
+	srv.DropAfter("/f.bin", 100_000)
+	srv.OnRequest(func(n int, r downloadtest.Req) {
+		if n == 2 {
+			srv.AddFile("/f.bin", newContent) // the file changes on the server after the drop
+		}
+	})
+	dest := filepath.Join(t.TempDir(), "f.bin")
+	if _, err := testClient(t, nil).Fetch(context.Background(), Request{URL: srv.URL + "/f.bin", Dest: dest}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustRead(t, dest), newContent) {
+		t.Fatal("the result splices two versions of the file")
+	}
+}
+
 func TestFetchResumesPartialFileLeftByEarlierRun(t *testing.T) {
 	srv := downloadtest.New(t)
 	content := payload(200_000, 3)
@@ -376,18 +413,34 @@ func TestFetchStopsOnContextCancellationAndKeepsPartial(t *testing.T) {
 	srv := downloadtest.New(t)
 	content := payload(100_000, 9)
 	srv.AddFile("/f.bin", content)
-	srv.DropAfter("/f.bin", 40_000) // leaves a partial file
-	srv.Delay("/f.bin", 10*time.Second)
+	srv.DropAfter("/f.bin", 40_000) // the first transfer leaves a partial file
+	srv.OnRequest(func(n int, _ downloadtest.Req) {
+		if n == 2 {
+			srv.Delay("/f.bin", 10*time.Second) // the retry hangs until the caller gives up
+		}
+	})
 	dest := filepath.Join(t.TempDir(), "f.bin")
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := testClient(t, nil).Fetch(ctx, Request{URL: srv.URL + "/f.bin", Dest: dest})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error %v, want the context's deadline", err)
+	req := Request{URL: srv.URL + "/f.bin", Dest: dest, Expect: Expect{SHA256: downloadtest.SHA256(content)}}
+	_, err := testClient(t, nil).Fetch(ctx, req)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "partial file kept") {
+		t.Fatalf("error %v, want the context's deadline and a kept partial file", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("cancellation took %v", d)
+	}
+	if st, err := os.Stat(dest + ".partial"); err != nil || st.Size() != 40_000 {
+		t.Fatalf("partial file: %v, %v", st, err)
+	}
+	// A later call resumes from it.
+	srv.Delay("/f.bin", 0)
+	if _, err := testClient(t, nil).Fetch(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := srv.Requests(); reqs[len(reqs)-1].Range != "bytes=40000-" {
+		t.Errorf("last request %+v, want a resume at 40000", reqs[len(reqs)-1])
 	}
 }
 

@@ -46,6 +46,7 @@ func (c *Client) newProgress(name, url string, offset, total int64) *progress {
 			progressbar.OptionSetDescription(name),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionShowCount(),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetPredictTime(true),

@@ -32,11 +32,20 @@ type Server struct {
 	repos    map[string]*hfRepo
 	requests []Req
 	token    string // when set, HF resolve URLs and files under /private/ need "Bearer <token>"
+	hook     func(n int, r Req)
+}
+
+// OnRequest sets a function called with the number (from 1) and summary of each request, before it
+// is answered; it may change the server (e.g. replace a file between two attempts).
+func (s *Server) OnRequest(fn func(n int, r Req)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = fn
 }
 
 // Req is one request the server received.
 type Req struct {
-	Method, Path, Range, Auth string
+	Method, Path, Range, IfRange, Auth string
 }
 
 type hfRepo struct {
@@ -153,8 +162,15 @@ func GitSHA1(b []byte) string {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	req := Req{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"), IfRange: r.Header.Get("If-Range"), Auth: r.Header.Get("Authorization")}
 	s.mu.Lock()
-	s.requests = append(s.requests, Req{Method: r.Method, Path: r.URL.Path, Range: r.Header.Get("Range"), Auth: r.Header.Get("Authorization")})
+	s.requests = append(s.requests, req)
+	n, hook := len(s.requests), s.hook
+	s.mu.Unlock()
+	if hook != nil {
+		hook(n, req)
+	}
+	s.mu.Lock()
 	status := s.statuses[r.URL.Path]
 	delay := s.delays[r.URL.Path]
 	token := s.token
@@ -196,7 +212,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	s.serveContent(w, r, content, "")
+	s.serveContent(w, r, content, `"`+SHA256(content)[:32]+`"`)
 }
 
 // splitResolve parses /{org}/{name}/resolve/{rev}/{file...}.
@@ -325,7 +341,7 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, content []
 	}
 	// Announce the full (remaining) length, send drop bytes, then cut the connection.
 	start := 0
-	if rg := r.Header.Get("Range"); rg != "" {
+	if rg := r.Header.Get("Range"); rg != "" && (r.Header.Get("If-Range") == "" || r.Header.Get("If-Range") == etag) {
 		if n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-")); err == nil && n < len(content) {
 			start = n
 		}
@@ -343,6 +359,9 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, content []
 		fmt.Fprintf(buf, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %d-%d/%d\r\n", start, len(content)-1, len(content))
 	} else {
 		fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\n")
+	}
+	if etag != "" {
+		fmt.Fprintf(buf, "ETag: %s\r\n", etag)
 	}
 	fmt.Fprintf(buf, "Content-Length: %d\r\nAccept-Ranges: bytes\r\nConnection: close\r\n\r\n", len(content)-start)
 	end := min(start+drop, len(content))
