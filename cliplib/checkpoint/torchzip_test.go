@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadTorchSaveMatchesTorch(t *testing.T) {
@@ -355,4 +356,39 @@ func TestReadTorchCorruptedBytesFail(t *testing.T) {
 	bad[i+3] ^= 0xff
 	_, _, err := readTorchBytes(bad, "flipped.pt")
 	errContains(t, err, "flipped.pt")
+}
+
+// A pickle that shares one dict many times (a DAG) must not make the walk exponential.
+func TestReadTorchSharedDictsStayBounded(t *testing.T) {
+	var p pickleBuilder
+	p.proto()
+	p.op('}', '(')
+	p.str("t")
+	p.tensor(viewSpec{storageType: "FloatStorage", key: "0", numel: 1, shape: []int64{1}, stride: []int64{1}})
+	p.op('u', 'q', 0, '0') // d0 = {"t": tensor}; memo[0] = d0; pop
+	const levels = 40      // 2^40 paths if shared dicts were expanded
+	for i := 1; i <= levels; i++ {
+		p.op('}', '(')
+		p.str("a")
+		p.op('h', byte(i-1))
+		p.str("b")
+		p.op('h', byte(i-1))
+		p.op('u', 'q', byte(i))
+		if i < levels {
+			p.op('0')
+		}
+	}
+	p.op('.')
+	arch := torchArchiveWith(t, p.Bytes(), map[string][]byte{"0": storageBytes(1)})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := readTorchBytes(arch, "dag.pt")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		errContains(t, err, "dag.pt", "shared references")
+	case <-time.After(20 * time.Second):
+		t.Fatal("reading a pickle of shared dicts did not finish")
+	}
 }
