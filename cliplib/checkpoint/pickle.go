@@ -50,9 +50,10 @@ func (e *UnsafePickleError) Error() string {
 // Unwrap makes errors.Is(err, ErrUnsafePickle) true.
 func (e *UnsafePickleError) Unwrap() error { return ErrUnsafePickle }
 
-// Limits on a data.pkl, far above what real checkpoints need (a ViT-L/14 TorchScript data.pkl is
-// well under 1 MiB) and low enough that gopickle's allocations stay bounded even for a data.pkl
-// that compresses well (a deflated record can expand about 1000×).
+// Limits on a data.pkl, far above what real checkpoints need (data.pkl holds only the object
+// tree: the torch.save of a full ViT-B/32 state dict has a 38 KB one) and low enough that
+// gopickle's allocations stay bounded even for a data.pkl that compresses well (a deflated
+// record can expand about 1000×).
 const (
 	maxPickleBytes = 32 << 20
 	// maxPickleCost bounds the memory gopickle may need, estimated by scanPickle from the opcodes:
