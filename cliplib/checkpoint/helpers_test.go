@@ -319,26 +319,31 @@ func tensorPickle(views []viewSpec) []byte {
 	p.op('}', '(')
 	for _, v := range views {
 		p.str(v.name)
-		p.global("torch._utils", "_rebuild_tensor_v2")
-		p.op('(')
-		// persistent id ('storage', torch.<Type>, key, 'cpu', numel)
-		p.op('(')
-		p.str("storage")
-		p.global("torch", v.storageType)
-		p.str(v.key)
-		p.str("cpu")
-		p.int(v.numel)
-		p.op('t', 'Q')
-		p.int(v.offset)
-		p.ints(v.shape)
-		p.ints(v.stride)
-		p.op(0x89) // False
-		p.global("collections", "OrderedDict")
-		p.op(')', 'R')
-		p.op('t', 'R')
+		p.tensor(v)
 	}
 	p.op('u', '.')
 	return p.Bytes()
+}
+
+// tensor writes the _rebuild_tensor_v2 call for v (its name is ignored).
+func (p *pickleBuilder) tensor(v viewSpec) {
+	p.global("torch._utils", "_rebuild_tensor_v2")
+	p.op('(')
+	// persistent id ('storage', torch.<Type>, key, 'cpu', numel)
+	p.op('(')
+	p.str("storage")
+	p.global("torch", v.storageType)
+	p.str(v.key)
+	p.str("cpu")
+	p.int(v.numel)
+	p.op('t', 'Q')
+	p.int(v.offset)
+	p.ints(v.shape)
+	p.ints(v.stride)
+	p.op(0x89) // False
+	p.global("collections", "OrderedDict")
+	p.op(')', 'R')
+	p.op('t', 'R')
 }
 
 // storageBytes returns n float32 values 0, 1, 2, ... as little-endian bytes.

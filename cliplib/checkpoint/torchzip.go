@@ -30,7 +30,8 @@ import (
 // stream rather than a zip archive).
 var ErrLegacyTorch = errors.New("legacy torch.save format is not supported; re-save with torch>=1.6")
 
-// Limits for the metadata records of an archive (real files use a few KiB to a few MiB).
+// Limits for the metadata records of an archive, far above real files (the traced tiny CLIP in
+// testdata has 34 KB of code/*.py).
 const (
 	maxCodeBytes      = 64 << 20 // all code/*.py records together
 	maxSmallRecord    = 1 << 10  // byteorder, version
@@ -185,31 +186,71 @@ func (a *torchArchive) read() (StateDict, error) {
 		}
 		return nil, fmt.Errorf("torch archive %s: %w", a.name, err)
 	}
-	refs := map[string]*tensorRef{}
+	c := newCollector()
 	if a.format == FormatTorchScript {
-		decls, err := a.classDeclarations()
-		if err != nil {
+		if c.decls, err = a.classDeclarations(); err != nil {
 			return nil, err
 		}
 		obj, ok := root.(*scriptObject)
 		if !ok {
 			return nil, fmt.Errorf("torch archive %s: TorchScript data.pkl holds %s, want a module object", a.name, describe(root))
 		}
-		if err := collectModule(obj, "", decls, refs, map[*scriptObject]bool{}, 0); err != nil {
+		if err := c.module(obj, "", 0); err != nil {
 			return nil, fmt.Errorf("torch archive %s: %w", a.name, err)
 		}
-	} else {
-		if err := collectDict(root, "", refs, 0, true); err != nil {
-			return nil, fmt.Errorf("torch archive %s: %w", a.name, err)
-		}
+	} else if err := c.dict(root, "", 0, true); err != nil {
+		return nil, fmt.Errorf("torch archive %s: %w", a.name, err)
 	}
-	return a.materialize(refs)
+	return a.materialize(c.out)
 }
 
-// collectDict gathers the tensors of a torch.save object: (Ordered)Dicts of tensors, nested.
-func collectDict(v interface{}, prefix string, out map[string]*tensorRef, depth int, top bool) error {
+// collector gathers the tensors of an unpickled object graph by name. Its budgets keep the walk
+// linear in the input even when a crafted pickle shares one container many times (a DAG of shared
+// dicts would otherwise expand exponentially).
+type collector struct {
+	out       map[string]*tensorRef
+	visits    int   // dict entries and attributes seen
+	nameBytes int64 // total length of the names collected
+	decls     map[string]*classDecl
+	visiting  map[*scriptObject]bool
+}
+
+// Walk budgets, far above real checkpoints (a ViT-B/32 state dict has 302 tensors).
+const (
+	maxWalkVisits = 1 << 18
+	maxNameBytes  = 64 << 20
+)
+
+func newCollector() *collector {
+	return &collector{out: map[string]*tensorRef{}, visiting: map[*scriptObject]bool{}}
+}
+
+// visit charges one visited entry to the budget.
+func (c *collector) visit() error {
+	c.visits++
+	if c.visits > maxWalkVisits {
+		return fmt.Errorf("the pickled object graph has more than %d entries (shared references?)", maxWalkVisits)
+	}
+	return nil
+}
+
+// add records tensor name.
+func (c *collector) add(name string, t *tensorRef) error {
+	if _, dup := c.out[name]; dup {
+		return fmt.Errorf("tensor name %q appears twice", truncate(name, 200))
+	}
+	c.nameBytes += int64(len(name))
+	if c.nameBytes > maxNameBytes {
+		return fmt.Errorf("tensor names exceed %d bytes in all", maxNameBytes)
+	}
+	c.out[name] = t
+	return nil
+}
+
+// dict gathers the tensors of a torch.save object: (Ordered)Dicts of tensors, nested.
+func (c *collector) dict(v interface{}, prefix string, depth int, top bool) error {
 	if depth > maxNestingDepth {
-		return fmt.Errorf("dicts nested deeper than %d at %q", maxNestingDepth, prefix)
+		return fmt.Errorf("dicts nested deeper than %d at %q", maxNestingDepth, truncate(prefix, 200))
 	}
 	var keys []interface{}
 	var vals []interface{}
@@ -238,25 +279,27 @@ func collectDict(v interface{}, prefix string, out map[string]*tensorRef, depth 
 			if k == "state_dict" {
 				switch vals[i].(type) {
 				case *types.Dict, *types.OrderedDict:
-					return collectDict(vals[i], "", out, depth+1, false)
+					return c.dict(vals[i], "", depth+1, false)
 				}
 			}
 		}
 	}
 	for i, k := range keys {
+		if err := c.visit(); err != nil {
+			return err
+		}
 		ks, ok := k.(string)
 		if !ok {
-			return fmt.Errorf("dict key %s at %q is not a string", describe(k), prefix)
+			return fmt.Errorf("dict key %s at %q is not a string", describe(k), truncate(prefix, 200))
 		}
 		name := prefix + ks
 		switch x := vals[i].(type) {
 		case *tensorRef:
-			if _, dup := out[name]; dup {
-				return fmt.Errorf("tensor name %q appears twice", name)
+			if err := c.add(name, x); err != nil {
+				return err
 			}
-			out[name] = x
 		case *types.Dict, *types.OrderedDict:
-			if err := collectDict(x, name+".", out, depth+1, false); err != nil {
+			if err := c.dict(x, name+".", depth+1, false); err != nil {
 				return err
 			}
 		}
@@ -332,33 +375,34 @@ func (a *torchArchive) classDeclarations() (map[string]*classDecl, error) {
 	return decls, nil
 }
 
-// collectModule walks a TorchScript object tree. A tensor attribute is kept when its class
-// declares it as a parameter or buffer; when the class code declares neither list (or is
-// missing), every tensor attribute is kept.
-func collectModule(o *scriptObject, prefix string, decls map[string]*classDecl, out map[string]*tensorRef, visiting map[*scriptObject]bool, depth int) error {
+// module walks a TorchScript object tree. A tensor attribute is kept when its class declares it
+// as a parameter or buffer; when the class code declares neither list (or is missing), every
+// tensor attribute is kept.
+func (c *collector) module(o *scriptObject, prefix string, depth int) error {
 	if depth > maxModuleDepth {
-		return fmt.Errorf("modules nested deeper than %d at %q", maxModuleDepth, prefix)
+		return fmt.Errorf("modules nested deeper than %d at %q", maxModuleDepth, truncate(prefix, 200))
 	}
-	if visiting[o] {
-		return fmt.Errorf("module %q (%s) contains itself", strings.TrimSuffix(prefix, "."), o.class.qualified())
+	if c.visiting[o] {
+		return fmt.Errorf("module %q (%s) contains itself", truncate(strings.TrimSuffix(prefix, "."), 200), o.class.qualified())
 	}
-	visiting[o] = true
-	defer delete(visiting, o)
-	d := decls[o.class.qualified()]
+	c.visiting[o] = true
+	defer delete(c.visiting, o)
+	d := c.decls[o.class.qualified()]
 	declared := d != nil && (d.params != nil || d.buffers != nil)
 	for _, k := range o.names {
+		if err := c.visit(); err != nil {
+			return err
+		}
 		switch x := o.attrs[k].(type) {
 		case *tensorRef:
 			if declared && !d.params[k] && !d.buffers[k] {
 				continue
 			}
-			name := prefix + k
-			if _, dup := out[name]; dup {
-				return fmt.Errorf("tensor name %q appears twice", name)
+			if err := c.add(prefix+k, x); err != nil {
+				return err
 			}
-			out[name] = x
 		case *scriptObject:
-			if err := collectModule(x, prefix+k+".", decls, out, visiting, depth+1); err != nil {
+			if err := c.module(x, prefix+k+".", depth+1); err != nil {
 				return err
 			}
 		}

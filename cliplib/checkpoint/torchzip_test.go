@@ -6,11 +6,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadTorchSaveMatchesTorch(t *testing.T) {
 	exp := loadExpected(t)
-	for _, name := range []string{"torch_save.pt", "torch_save_checkpoint.pt"} {
+	for _, name := range []string{"torch_save.pt", "torch_save_p4.pt", "torch_save_checkpoint.pt"} {
 		t.Run(name, func(t *testing.T) {
 			sd, format, err := ReadTorch(fixture(t, name))
 			if err != nil {
@@ -22,7 +23,8 @@ func TestReadTorchSaveMatchesTorch(t *testing.T) {
 			// torch_save.pt covers fp32/fp16/bf16/f64/int storages, a transposed view sharing a's
 			// storage, an offset row and a strided column of one fp16 storage, a 3-D permutation,
 			// a Parameter and a nested dict; its non-tensor values are skipped. The checkpoint
-			// fixture keeps only its "state_dict" entry.
+			// fixture keeps only its "state_dict" entry; the p4 fixture uses pickle protocol 4
+			// (FRAME, MEMOIZE, STACK_GLOBAL).
 			checkStateDict(t, sd, exp.Fixtures[name].Tensors)
 		})
 	}
@@ -314,6 +316,9 @@ func TestReadTorchRejectsDamagedArchives(t *testing.T) {
 			return append(p[:len(p)-2], '.')
 		}(), map[string][]byte{"0": storageBytes(1)}), []string{"single tensor"}},
 		{"list at top", torchArchiveWith(t, []byte("\x80\x02]."), nil), []string{"want a dict of tensors"}},
+		// 5 MB of EMPTY_LIST would make gopickle allocate hundreds of MB (more again from a
+		// deflated record): refused by the cost estimate before unpickling.
+		{"allocation bomb", torchArchiveWith(t, append(append([]byte("\x80\x02"), bytes.Repeat([]byte("]"), 5<<20)...), '.'), nil), []string{"would need more than"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sd, _, err := readTorchBytes(tc.archive, "damaged.pt")
@@ -355,4 +360,39 @@ func TestReadTorchCorruptedBytesFail(t *testing.T) {
 	bad[i+3] ^= 0xff
 	_, _, err := readTorchBytes(bad, "flipped.pt")
 	errContains(t, err, "flipped.pt")
+}
+
+// A pickle that shares one dict many times (a DAG) must not make the walk exponential.
+func TestReadTorchSharedDictsStayBounded(t *testing.T) {
+	var p pickleBuilder
+	p.proto()
+	p.op('}', '(')
+	p.str("t")
+	p.tensor(viewSpec{storageType: "FloatStorage", key: "0", numel: 1, shape: []int64{1}, stride: []int64{1}})
+	p.op('u', 'q', 0, '0') // d0 = {"t": tensor}; memo[0] = d0; pop
+	const levels = 40      // 2^40 paths if shared dicts were expanded
+	for i := 1; i <= levels; i++ {
+		p.op('}', '(')
+		p.str("a")
+		p.op('h', byte(i-1))
+		p.str("b")
+		p.op('h', byte(i-1))
+		p.op('u', 'q', byte(i))
+		if i < levels {
+			p.op('0')
+		}
+	}
+	p.op('.')
+	arch := torchArchiveWith(t, p.Bytes(), map[string][]byte{"0": storageBytes(1)})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := readTorchBytes(arch, "dag.pt")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		errContains(t, err, "dag.pt", "shared references")
+	case <-time.After(20 * time.Second):
+		t.Fatal("reading a pickle of shared dicts did not finish")
+	}
 }
