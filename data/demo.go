@@ -2,6 +2,7 @@ package data
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,4 +102,18 @@ func LoadDemo() (*Folder, error) {
 		return LoadFolder(dir, FolderOptions{})
 	}
 	return FolderFromCaptions(dir, DemoCaptions)
+}
+
+// LoadOrFetchDemo returns the captioned demo photos: those of LoadDemo when a local folder is
+// found ($CLIPKIT_IMAGES, or shared/data/clip_test_images beside the repository), otherwise the
+// same 8 files downloaded from scikit-image's data set into the cache and verified by checksum.
+func LoadOrFetchDemo(ctx context.Context, opts Options) (*Folder, error) {
+	if _, err := DemoImagesDir(); err == nil {
+		return LoadDemo()
+	}
+	ds, err := Load(ctx, "clip-demo-photos", Test, opts)
+	if err != nil {
+		return nil, fmt.Errorf("no local demo photos (set CLIPKIT_IMAGES to a folder) and %w", err)
+	}
+	return ds.(*Folder), nil
 }

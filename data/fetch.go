@@ -165,6 +165,8 @@ func LoadSource(ctx context.Context, src Source, split Split, opts Options) (Dat
 			classes = FashionMNISTClasses
 		}
 		return LoadMNISTFiles(loc.Files[in+".gz"], loc.Files[ln+".gz"], classes)
+	case "demo":
+		return FolderFromCaptions(filepath.Dir(loc.Files[loc.Source.Files[0].Name]), DemoCaptions)
 	}
 	return nil, fmt.Errorf("data %s: no loader %q", src.Name, loc.Source.Loader)
 }

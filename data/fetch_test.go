@@ -28,7 +28,7 @@ func clearEnv(t *testing.T) {
 }
 
 func TestSourcesAreWellFormed(t *testing.T) {
-	want := []string{"cifar10", "cifar10-python", "cifar100", "cifar100-python", "mnist", "fashion-mnist"}
+	want := []string{"clip-demo-photos", "cifar10", "cifar10-python", "cifar100", "cifar100-python", "mnist", "fashion-mnist"}
 	for _, name := range want {
 		s, err := LookupSource(name)
 		if err != nil {

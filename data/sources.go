@@ -69,7 +69,23 @@ const (
 	fashionBase = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 )
 
+// skimageData is where scikit-image v0.19.3 keeps its sample images (the copies in
+// shared/data/clip_test_images come, unmodified, from that release's Debian package).
+const skimageData = "https://raw.githubusercontent.com/scikit-image/scikit-image/v0.19.3/skimage/data/"
+
 var sources = []Source{
+	{Name: "clip-demo-photos", Title: "The 8 classic CLIP demo photos (scikit-image sample data, CC0 / public domain)",
+		Loader: "demo", Cite: "scikit-image v0.19.3 skimage/data; checksums and sizes of the identical files in shared/data/clip_test_images",
+		Files: []File{
+			{Name: "page.png", URL: skimageData + "page.png", MD5: "4cb551d07b73451acd5ff73868fc7286", Size: 47679},
+			{Name: "chelsea.png", URL: skimageData + "chelsea.png", MD5: "0f1b4a59504988622035d850dc0555ac", Size: 240512},
+			{Name: "astronaut.png", URL: skimageData + "astronaut.png", MD5: "97066e0a8baf4cd0be9859f9825aa3a2", Size: 791555},
+			{Name: "rocket.jpg", URL: skimageData + "rocket.jpg", MD5: "511130d2072cc744a1fa5015bc23557a", Size: 112525},
+			{Name: "motorcycle_right.png", URL: skimageData + "motorcycle_right.png", MD5: "52654d717e01e03ed30afa148ca0822e", Size: 640373},
+			{Name: "camera.png", URL: skimageData + "camera.png", MD5: "f8b13d2cdd5ba56cf4ba2321bb7222f0", Size: 139512},
+			{Name: "horse.png", URL: skimageData + "horse.png", MD5: "cb37827cfe996bea5492e9fab59097e4", Size: 16633},
+			{Name: "coffee.png", URL: skimageData + "coffee.png", MD5: "f24210802e8d0690e0c1c2302f907cc4", Size: 466706},
+		}},
 	{Name: "cifar10", Title: "CIFAR-10 (binary version)", Loader: "cifar", ListedSize: "162 MB", Cite: cifarPage,
 		Files: []File{{Name: "cifar-10-binary.tar.gz", URL: "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz",
 			MD5: "c32a1d4ab5d03f1284b67883e8d87530"}}},
@@ -132,7 +148,7 @@ func (s Source) validate() error {
 	if s.Name == "" || strings.ContainsAny(s.Name, `/\ `) || s.Name == "." || s.Name == ".." {
 		return fmt.Errorf("data: bad dataset name %q", s.Name)
 	}
-	if !slices.Contains([]string{"cifar", "mnist", "fashion-mnist"}, s.Loader) {
+	if !slices.Contains([]string{"cifar", "mnist", "fashion-mnist", "demo"}, s.Loader) {
 		return fmt.Errorf("data %s: unknown loader %q", s.Name, s.Loader)
 	}
 	if len(s.Files) == 0 {
