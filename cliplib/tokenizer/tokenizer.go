@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -71,6 +73,7 @@ type Tokenizer struct {
 	sot, eot    int32            // start/end-of-text ids
 	ctxLen      int              // ids per Tokenize result
 	cache       *wordCache       // piece -> ids; shared with WithContextLength copies
+	wellFounded bool             // merges only use symbols of lower-ranked merges (bpeHeap is exact)
 }
 
 var defaultOnce = sync.OnceValues(func() (*Tokenizer, error) {
@@ -129,7 +132,7 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 	if strings.HasPrefix(lines[0], "#version") {
 		lines, firstLine = lines[1:], 2
 	}
-	merges, err := parseMergeLines(lines, firstLine, mergesTXT)
+	merges, err := parseMergeLines(lines, firstLine, mergesTXT, true)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.LoadHF: %w", err)
 	}
@@ -144,25 +147,32 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// parseOpenAI builds a Tokenizer from the bytes of an OpenAI-format vocabulary file.
+// parseOpenAI builds a Tokenizer from the bytes of an OpenAI-format vocabulary file. Only the
+// header and the first NumMerges merge lines are read (the file has 262,145 lines).
 func parseOpenAI(data []byte, name string) (*Tokenizer, error) {
+	var r io.Reader = bytes.NewReader(data)
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("tokenizer: %s: bad gzip data: %w", name, err)
 		}
-		if data, err = io.ReadAll(zr); err != nil {
-			return nil, fmt.Errorf("tokenizer: %s: bad gzip data: %w", name, err)
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	lines := make([]string, 0, 1+NumMerges)
+	for len(lines) < 1+NumMerges && sc.Scan() {
+		if !utf8.Valid(sc.Bytes()) {
+			return nil, fmt.Errorf("tokenizer: %s:%d: not UTF-8 text", name, len(lines)+1)
 		}
+		lines = append(lines, sc.Text())
 	}
-	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("tokenizer: %s: not UTF-8 text", name)
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", name, err)
 	}
-	lines := strings.Split(string(data), "\n")
 	if len(lines) < 1+NumMerges {
 		return nil, fmt.Errorf("tokenizer: %s: %d lines, expected a header and at least %d merge lines", name, len(lines), NumMerges)
 	}
-	merges, err := parseMergeLines(lines[1:1+NumMerges], 2, name)
+	merges, err := parseMergeLines(lines[1:], 2, name, false)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
@@ -182,16 +192,18 @@ func parseOpenAI(data []byte, name string) (*Tokenizer, error) {
 	return build(vocab, merges, sotLiteral, eotLiteral, name)
 }
 
-// parseMergeLines parses merge lines ("left right"); empty lines are skipped, at most NumMerges
-// merges are kept. firstLine is the 1-based line number of lines[0], for error messages.
-func parseMergeLines(lines []string, firstLine int, name string) ([][2]string, error) {
+// parseMergeLines parses merge lines ("left right"), keeping at most NumMerges merges. Empty
+// lines are skipped when skipEmpty (HF files end with one) and are an error otherwise (open_clip
+// would turn one into an empty merge and shift every later id). firstLine is the 1-based line
+// number of lines[0], for error messages.
+func parseMergeLines(lines []string, firstLine int, name string, skipEmpty bool) ([][2]string, error) {
 	merges := make([][2]string, 0, NumMerges)
 	for i, line := range lines {
 		if len(merges) == NumMerges {
 			break
 		}
 		f := strings.Fields(line)
-		if len(f) == 0 {
+		if len(f) == 0 && skipEmpty {
 			continue
 		}
 		if len(f) != 2 {
@@ -246,6 +258,7 @@ func build(vocab []string, merges [][2]string, sotTok, eotTok, name string) (*To
 		}
 		t.merges[mergeKey(left, right)] = merge{rank: int32(rank), id: merged} // later duplicates win, as in a Python dict
 	}
+	t.wellFounded = isWellFounded(merges, len(t.merges))
 	var ok bool
 	if t.sot, ok = t.tokenToID[sotTok]; !ok {
 		return nil, fmt.Errorf("%s: the vocabulary has no start-of-text token %q", name, sotTok)
@@ -327,28 +340,30 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // encodeAppend appends the BPE ids of text to dst.
 func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
-	preTokenize(cleanText(text), func(piece string, kind pieceKind) {
+	pt := preTokenizer{text: cleanText(text)}
+	for {
+		piece, kind, ok := pt.next()
+		if !ok {
+			return dst
+		}
 		if kind == pieceSpecial {
-			switch piece {
-			case sotLiteral:
+			if piece == sotLiteral {
 				dst = append(dst, t.sot)
-				return
-			case eotLiteral:
+				continue
+			}
+			if piece == eotLiteral {
 				dst = append(dst, t.eot)
-				return
+				continue
 			}
 		}
 		if ids, ok := t.cache.get(piece); ok {
 			dst = append(dst, ids...)
-			return
+			continue
 		}
 		start := len(dst)
 		dst = t.bpeWord(dst, piece)
-		ids := make([]int32, len(dst)-start)
-		copy(ids, dst[start:])
-		t.cache.put(piece, ids)
-	})
-	return dst
+		t.cache.put(piece, slices.Clone(dst[start:]))
+	}
 }
 
 // Tokenize returns the model input for text: shape [ContextLength()] (77 by default), holding
@@ -356,7 +371,8 @@ func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
 // replaced by EOT, as open_clip does (OpenAI's clip.tokenize does the same with truncate=True).
 func (t *Tokenizer) Tokenize(text string) []int32 {
 	out := make([]int32, t.ctxLen)
-	t.tokenizeInto(out, text, nil)
+	var scratch [2 * ContextLength]int32
+	t.tokenizeInto(out, text, scratch[:0])
 	return out
 }
 
@@ -436,4 +452,30 @@ func (t *Tokenizer) Decode(ids []int) string {
 	}
 	flush()
 	return strings.ReplaceAll(sb.String(), "</w>", " ")
+}
+
+// isWellFounded reports whether every merge only combines symbols that are bytes or results
+// of lower-ranked merges, with no merge listed twice and no token made twice. BPE training
+// always produces such lists (bpe_simple_vocab_16e6 is one); bpeHeap relies on it.
+func isWellFounded(merges [][2]string, usable int) bool {
+	if usable != len(merges) {
+		return false // duplicate pairs, or merges whose symbols are not in the vocabulary
+	}
+	isByteSymbol := func(sym string) bool {
+		return utf8.RuneCountInString(strings.TrimSuffix(sym, "</w>")) == 1
+	}
+	made := make(map[string]bool, len(merges))
+	for _, m := range merges {
+		for _, sym := range m {
+			if !made[sym] && !isByteSymbol(sym) {
+				return false
+			}
+		}
+		merged := m[0] + m[1]
+		if made[merged] || isByteSymbol(merged) {
+			return false
+		}
+		made[merged] = true
+	}
+	return true
 }
