@@ -468,14 +468,29 @@ func TestNFCCombiningClassesMatchPython(t *testing.T) {
 // TestTablesAreConsistent checks the generated tables against facts they must satisfy whatever
 // their Unicode version.
 func TestTablesAreConsistent(t *testing.T) {
-	// Every letter/number of Go's (older or equal) Unicode is one for the regex module too.
+	// Go's unicode (15.0 in Go 1.26) is older than the regex module's tables: they agree on
+	// every code point Go assigns, and differ only on code points assigned later.
+	goAssigns := func(r rune) bool {
+		return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z, unicode.Cc, unicode.Cf, unicode.Co)
+	}
+	newLetters, newNumbers := 0, 0
 	for r := rune(0); r <= unicode.MaxRune; r++ {
-		if unicode.IsLetter(r) && preClass(r) != classLetter || unicode.IsNumber(r) && preClass(r) != classNumber {
-			if unicode.Version <= "15.0.0" {
-				t.Fatalf("U+%04X: Go says letter=%v number=%v, table class %d", r, unicode.IsLetter(r), unicode.IsNumber(r), preClass(r))
+		cls := preClass(r)
+		if unicode.IsLetter(r) != (cls == classLetter) || unicode.IsNumber(r) != (cls == classNumber) {
+			if goAssigns(r) {
+				t.Errorf("U+%04X: Go (Unicode %s) says letter=%v number=%v, the regex module's class is %d",
+					r, unicode.Version, unicode.IsLetter(r), unicode.IsNumber(r), cls)
+			}
+			if cls == classLetter {
+				newLetters++
+			}
+			if cls == classNumber {
+				newNumbers++
 			}
 		}
 	}
+	t.Logf("code points the regex module classes as letters/numbers that Go %s leaves unassigned: %d/%d",
+		unicode.Version, newLetters, newNumbers)
 	if preClass(' ') != classSkip || preClass(0x345) != classSkip || preClass('!') != classOther {
 		t.Error("pre-tokeniser classes of ' ', U+0345, '!'")
 	}

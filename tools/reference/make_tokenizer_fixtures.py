@@ -559,11 +559,50 @@ def make_tables():
     print(f"wrote {TABLES_GO}")
 
 
+def compare_hf():
+    """Prints where transformers' CLIPTokenizer (same vocabulary) differs from open_clip on the
+    curated strings. Informational: the Go package follows open_clip."""
+    import tempfile
+
+    from transformers import CLIPTokenizer
+
+    oc = SimpleTokenizer()
+    with tempfile.TemporaryDirectory() as d:
+        vocab = dict(oc.encoder)
+        del vocab["<start_of_text>"], vocab["<end_of_text>"]
+        vocab["<|startoftext|>"], vocab["<|endoftext|>"] = oc.sot_token_id, oc.eot_token_id
+        with open(os.path.join(d, "vocab.json"), "w") as f:
+            json.dump(vocab, f)
+        with gzip.open(os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")) as f:
+            lines = f.read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
+        with open(os.path.join(d, "merges.txt"), "w") as f:
+            f.write("#version: 0.2\n" + "\n".join(lines) + "\n")
+        hf = CLIPTokenizer(os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
+    rows = curated()
+    diff = {}
+    for cat, text in rows:
+        ref = oc(text)[0].tolist()
+        ids = hf(text, max_length=77, truncation=True)["input_ids"]
+        if ids != ref[:len(ids)] or (len(ids) < 77 and ref[len(ids)] != 0):
+            diff.setdefault(cat, []).append(text)
+    total = sum(len(v) for v in diff.values())
+    print(f"transformers CLIPTokenizer differs from open_clip on {total} of {len(rows)} curated strings")
+    for cat, texts in sorted(diff.items()):
+        print(f"  {cat}: {len(texts)}, e.g. {[t[:40] for t in texts[:3]]!r}")
+    long_ids = hf("cat " * 100, max_length=77, truncation=True)["input_ids"]
+    print(f"HF truncation of 'cat '*100: {len(long_ids)} ids, ends {long_ids[-3:]}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fixtures", action="store_true", help="write testdata/tokenizer/*")
     ap.add_argument("--tables", action="store_true", help="write cliplib/tokenizer/tables_gen.go")
+    ap.add_argument("--compare-hf", action="store_true",
+                    help="only print where transformers' CLIPTokenizer differs from open_clip")
     args = ap.parse_args()
+    if args.compare_hf:
+        compare_hf()
+        return
     if not args.fixtures and not args.tables:
         args.fixtures = args.tables = True
     if args.tables:
