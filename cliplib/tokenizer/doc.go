@@ -45,7 +45,8 @@
 // emoji with ZWJ/flags/tags, HTML entities, curly quotes, ligatures, full-width text, control
 // characters, Unicode whitespace, special lower-casing, special-token literals, long and empty
 // text, mojibake) and random.jsonl (1,700 seeded random strings, 600 of them generated
-// mojibake), made by tools/reference/make_tokenizer_fixtures.py with open_clip_torch 3.3.0,
+// mojibake, plus the 36 inputs of the committed fuzz corpus), made by
+// tools/reference/make_tokenizer_fixtures.py with open_clip_torch 3.3.0,
 // ftfy 6.3.1, regex 2026.11.19 and Python 3.11.7. Every id of every string matches, as do the
 // intermediate ftfy and cleaned texts.
 //

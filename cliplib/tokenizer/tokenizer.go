@@ -38,8 +38,8 @@ const (
 const NumMerges = 49152 - 256 - 2
 
 // DefaultCacheSize is the bound on the BPE word cache of Default, Load and LoadHF, in pieces
-// (pre-tokenised words). Prompts use a few thousand distinct pieces; a full cache of typical
-// pieces takes a few MiB.
+// (pre-tokenised words); when it is reached the cache starts over empty. Prompt sets use a few
+// thousand distinct pieces.
 const DefaultCacheSize = 1 << 16
 
 // VocabSHA256 is the sha256 (hex) of the embedded bpe_simple_vocab_16e6.txt.gz, the file

@@ -302,6 +302,58 @@ def random_strings(n_mixed=700, n_words=400, n_mojibake=600, seed=20240601):
 
 
 # ----------------------------------------------------------------------------------------------
+# Inputs the Go fuzzer found interesting (cliplib/tokenizer/testdata/fuzz/FuzzTokenize).
+
+FUZZ_CORPUS = os.path.join(ROOT, "cliplib", "tokenizer", "testdata", "fuzz", "FuzzTokenize")
+GO_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34, "'": 39}
+
+
+def go_unquote_bytes(q):
+    """Bytes of a Go double-quoted string literal (strconv.Quote syntax)."""
+    assert q[0] == '"' and q[-1] == '"', q
+    out = bytearray()
+    i, body = 0, q[1:-1]
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out += c.encode("utf-8")
+            i += 1
+            continue
+        e = body[i + 1]
+        if e in GO_ESCAPES:
+            out.append(GO_ESCAPES[e])
+            i += 2
+        elif e == "x":
+            out.append(int(body[i + 2:i + 4], 16))
+            i += 4
+        elif e in "uU":
+            n = 4 if e == "u" else 8
+            out += chr(int(body[i + 2:i + 2 + n], 16)).encode("utf-8")
+            i += 2 + n
+        elif e in "01234567":
+            out.append(int(body[i + 1:i + 4], 8))
+            i += 4
+        else:
+            raise ValueError(f"unknown escape \\{e} in {q!r}")
+    return bytes(out)
+
+
+def fuzz_corpus():
+    """(category, text) for each committed fuzz corpus entry, read as Python would read the bytes."""
+    out = []
+    if not os.path.isdir(FUZZ_CORPUS):
+        return out
+    for name in sorted(os.listdir(FUZZ_CORPUS)):
+        with open(os.path.join(FUZZ_CORPUS, name), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        if lines[0] != "go test fuzz v1" or not lines[1].startswith("string(") or len(lines) != 2:
+            raise ValueError(f"{name}: not a one-string Go fuzz corpus file")
+        data = go_unquote_bytes(lines[1][len("string("):-1])
+        out.append(("fuzz_corpus", data.decode("utf-8", errors="replace")))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 
 
 def check_vocab(tok_path):
@@ -327,7 +379,7 @@ def make_fixtures():
     check_vocab(os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz"))
     os.makedirs(TESTDATA, exist_ok=True)
     write_jsonl(os.path.join(TESTDATA, "reference.jsonl"), curated(), tok)
-    write_jsonl(os.path.join(TESTDATA, "random.jsonl"), random_strings(), tok)
+    write_jsonl(os.path.join(TESTDATA, "random.jsonl"), random_strings() + fuzz_corpus(), tok)
     with open(os.path.join(TESTDATA, "python_ccc.txt"), "w") as f:
         f.write(f"# canonical combining classes of Python {sys.version.split()[0]} "
                 f"(unicodedata {unicodedata.unidata_version}): hex code point, class\n")
