@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // cifarPrompts returns the 18 CIFAR templates × 10 CIFAR-10 classes (180 prompts).
@@ -23,22 +24,37 @@ func cifarPrompts() []string {
 	return out
 }
 
-// benchTokenize tokenizes texts once per iteration and reports prompts/s and tokens/s
-// (BPE tokens, without SOT/EOT/padding and without truncation).
+// benchTokenize tokenizes texts once per iteration and reports prompts and tokens (BPE tokens,
+// without SOT/EOT/padding and without truncation) per wall-clock second and per CPU second of
+// the process (see processCPU).
 func benchTokenize(b *testing.B, tok *Tokenizer, texts []string) {
 	tokens := 0
 	for _, s := range texts {
 		tokens += len(tok.Encode(s))
 	}
-	b.ResetTimer()
+	cpu0 := processCPU()
 	for b.Loop() {
 		for _, s := range texts {
 			tok.Tokenize(s)
 		}
 	}
-	sec := b.Elapsed().Seconds()
-	b.ReportMetric(float64(b.N*len(texts))/sec, "prompts/s")
-	b.ReportMetric(float64(b.N*tokens)/sec, "tokens/s")
+	reportRates(b, processCPU()-cpu0, len(texts), tokens)
+}
+
+// reportRates reports prompts and tokens per wall second and per CPU second for b.N iterations
+// of n prompts with the given number of tokens.
+func reportRates(b *testing.B, cpu time.Duration, n, tokens int) {
+	wall := b.Elapsed().Seconds()
+	b.ReportMetric(float64(b.N*n)/wall, "prompts/s")
+	if tokens > 0 {
+		b.ReportMetric(float64(b.N*tokens)/wall, "tokens/s")
+	}
+	if cpu > 0 {
+		b.ReportMetric(float64(b.N*n)/cpu.Seconds(), "prompts/cpu-s")
+		if tokens > 0 {
+			b.ReportMetric(float64(b.N*tokens)/cpu.Seconds(), "tokens/cpu-s")
+		}
+	}
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -76,10 +92,11 @@ func BenchmarkTokenizeBatch(b *testing.B) {
 	for range 10 {
 		texts = append(texts, cifarPrompts()...)
 	}
+	cpu0 := processCPU()
 	for b.Loop() {
 		tok.TokenizeBatch(texts)
 	}
-	b.ReportMetric(float64(b.N*len(texts))/b.Elapsed().Seconds(), "prompts/s")
+	reportRates(b, processCPU()-cpu0, len(texts), 0)
 }
 
 // BenchmarkLoadEmbedded measures building a Tokenizer from the embedded vocabulary (what

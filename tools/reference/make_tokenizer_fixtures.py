@@ -645,13 +645,35 @@ def compare_hf():
     print(f"HF truncation of 'cat '*100: {len(long_ids)} ids, ends {long_ids[-3:]}")
 
 
+def bench():
+    """Prints open_clip's tokenizer throughput per CPU second, for comparison with the Go
+    benchmarks (BenchmarkTokenize reports prompts/cpu-s on the same prompt sets)."""
+    import time
+
+    tok = SimpleTokenizer()
+    prompts = [t.format(c) for t in CIFAR_TEMPLATES for c in CIFAR10]
+    reference = [text for _, text in curated()]
+    for name, texts in [("cifar", prompts), ("reference", reference)]:
+        tok(texts)  # warm the BPE cache, as the Go benchmark's first pass does
+        n, c0 = 0, time.process_time()
+        while time.process_time() - c0 < 3:
+            tok(texts)
+            n += 1
+        cpu = time.process_time() - c0
+        print(f"open_clip {name}: {n * len(texts) / cpu:.0f} prompts/cpu-s ({len(texts)} prompts, tokenize())")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fixtures", action="store_true", help="write testdata/tokenizer/*")
     ap.add_argument("--tables", action="store_true", help="write cliplib/tokenizer/tables_gen.go")
     ap.add_argument("--compare-hf", action="store_true",
                     help="only print where transformers' CLIPTokenizer differs from open_clip")
+    ap.add_argument("--bench", action="store_true", help="only print open_clip's tokenizer speed")
     args = ap.parse_args()
+    if args.bench:
+        bench()
+        return
     if args.compare_hf:
         compare_hf()
         return
