@@ -65,7 +65,6 @@ const (
 // concurrent use.
 type Tokenizer struct {
 	vocab       []string         // id -> token string (byte-encoded, "</w>" marks a word end)
-	tokenToID   map[string]int32 // token string -> id
 	byteTok     [256]int32       // id of each byte as a symbol inside a word
 	byteEndTok  [256]int32       // id of each byte as the last symbol of a word ("</w>")
 	merges      map[uint64]merge // (left id, right id) -> rank and merged id
@@ -100,7 +99,8 @@ func Load(path string) (*Tokenizer, error) {
 // CLIPTokenizer it uses the first NumMerges merges. The start/end tokens are the vocabulary's
 // "<|startoftext|>" and "<|endoftext|>" (or open_clip's "<start_of_text>"/"<end_of_text>");
 // the literals recognised in the text stay open_clip's, so the ids equal Default's for the
-// CLIP vocabulary.
+// CLIP vocabulary. (They are not always those of transformers' CLIPTokenizer, whose text
+// cleaning differs; see the package documentation.)
 func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 	vdata, err := os.ReadFile(vocabJSON)
 	if err != nil {
@@ -124,7 +124,7 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("tokenizer.LoadHF: %s: token %q has id %d, expected ids 0…%d (one per token)", vocabJSON, tok, id, len(v)-1)
 		}
 		if seen[id] {
-			return nil, fmt.Errorf("tokenizer.LoadHF: %s: id %d is used twice (second time by %q)", vocabJSON, id, tok)
+			return nil, fmt.Errorf("tokenizer.LoadHF: %s: id %d belongs to two tokens (one is %q)", vocabJSON, id, tok)
 		}
 		seen[id], vocab[id] = true, tok
 	}
@@ -218,18 +218,18 @@ func parseMergeLines(lines []string, firstLine int, name string, skipEmpty bool)
 func build(vocab []string, merges [][2]string, sotTok, eotTok, name string) (*Tokenizer, error) {
 	t := &Tokenizer{
 		vocab:       vocab,
-		tokenToID:   make(map[string]int32, len(vocab)),
 		merges:      make(map[uint64]merge, len(merges)),
 		byteDecoder: make(map[rune]byte, 256),
 		ctxLen:      ContextLength,
 		cache:       newWordCache(DefaultCacheSize),
 	}
+	tokenToID := make(map[string]int32, len(vocab))
 	syms := bytesToUnicode()
 	for b, r := range syms {
 		t.byteDecoder[r] = byte(b)
 	}
 	for id, tok := range vocab {
-		t.tokenToID[tok] = int32(id) // a repeated string keeps its last id, as in a Python dict
+		tokenToID[tok] = int32(id) // a repeated string keeps its last id, as in a Python dict
 	}
 	for id, tok := range vocab {
 		for _, r := range tok {
@@ -239,17 +239,17 @@ func build(vocab []string, merges [][2]string, sotTok, eotTok, name string) (*To
 		}
 	}
 	for b, r := range syms {
-		id, ok := t.tokenToID[string(r)]
-		idEnd, okEnd := t.tokenToID[string(r)+"</w>"]
+		id, ok := tokenToID[string(r)]
+		idEnd, okEnd := tokenToID[string(r)+"</w>"]
 		if !ok || !okEnd {
 			return nil, fmt.Errorf("%s: the vocabulary lacks the byte symbol %q or %q (byte 0x%02x)", name, string(r), string(r)+"</w>", b)
 		}
 		t.byteTok[b], t.byteEndTok[b] = id, idEnd
 	}
 	for rank, m := range merges {
-		left, okL := t.tokenToID[m[0]]
-		right, okR := t.tokenToID[m[1]]
-		merged, okM := t.tokenToID[m[0]+m[1]]
+		left, okL := tokenToID[m[0]]
+		right, okR := tokenToID[m[1]]
+		merged, okM := tokenToID[m[0]+m[1]]
 		if !okM {
 			return nil, fmt.Errorf("%s: merge %d (%q %q): the merged token %q is not in the vocabulary", name, rank, m[0], m[1], m[0]+m[1])
 		}
@@ -260,10 +260,10 @@ func build(vocab []string, merges [][2]string, sotTok, eotTok, name string) (*To
 	}
 	t.wellFounded = isWellFounded(merges, len(t.merges))
 	var ok bool
-	if t.sot, ok = t.tokenToID[sotTok]; !ok {
+	if t.sot, ok = tokenToID[sotTok]; !ok {
 		return nil, fmt.Errorf("%s: the vocabulary has no start-of-text token %q", name, sotTok)
 	}
-	if t.eot, ok = t.tokenToID[eotTok]; !ok {
+	if t.eot, ok = tokenToID[eotTok]; !ok {
 		return nil, fmt.Errorf("%s: the vocabulary has no end-of-text token %q", name, eotTok)
 	}
 	return t, nil

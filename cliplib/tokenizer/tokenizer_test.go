@@ -311,7 +311,7 @@ func TestLoadErrorsNameTheInput(t *testing.T) {
 		vocab, merges, want string
 	}{
 		{write("v1.json", "[1,2]"), mergesPath, "expected a JSON object from token to id"},
-		{write("v2.json", `{"a": 0, "b": 0}`), mergesPath, "is used twice"},
+		{write("v2.json", `{"a": 0, "b": 0}`), mergesPath, "belongs to two tokens"},
 		{write("v3.json", `{"a": 0, "b": 5}`), mergesPath, "expected ids 0…1"},
 		{write("v4.json", `{"a": 0, "b": 1}`), mergesPath, "lacks the byte symbol"},
 		{vocabPath, write("m1.txt", "#version: 0.2\nq q q\n"), "m1.txt:2: merge line"},
