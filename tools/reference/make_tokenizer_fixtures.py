@@ -374,6 +374,35 @@ def write_jsonl(path, rows, tok):
     print(f"wrote {path}: {len(rows)} rows")
 
 
+def random_code_points(n, seed):
+    """Strings of random code points from every plane (no surrogates)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        cs = []
+        for _ in range(rng.randint(1, 30)):
+            r = rng.random()
+            if r < 0.4:
+                cp = rng.randint(0x20, 0x7E)
+            elif r < 0.6:
+                cp = rng.randint(0x80, 0x2FFF)
+            elif r < 0.8:
+                cp = rng.randint(0x3000, 0xFFFF)
+            else:
+                cp = rng.randint(0x10000, 0x10FFFF)
+            cs.append(chr(0x41 if 0xD800 <= cp <= 0xDFFF else cp))
+        out.append(("random_code_points", "".join(cs)))
+    return out
+
+
+def make_big(path):
+    """A larger random fixture (20,000 rows, not committed) for the opt-in Go test
+    TestBigRandomFixture (CLIP_TOKENIZER_BIG_FIXTURE=path)."""
+    rows = random_code_points(4000, seed=777)
+    rows += random_strings(n_mixed=6000, n_words=2000, n_mojibake=8000, seed=4242)
+    write_jsonl(path, rows, SimpleTokenizer())
+
+
 def make_fixtures():
     tok = SimpleTokenizer()
     check_vocab(os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz"))
@@ -670,7 +699,11 @@ def main():
     ap.add_argument("--compare-hf", action="store_true",
                     help="only print where transformers' CLIPTokenizer differs from open_clip")
     ap.add_argument("--bench", action="store_true", help="only print open_clip's tokenizer speed")
+    ap.add_argument("--big", metavar="PATH", help="only write a 20,000-row random fixture to PATH")
     args = ap.parse_args()
+    if args.big:
+        make_big(args.big)
+        return
     if args.bench:
         bench()
         return
