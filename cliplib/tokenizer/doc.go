@@ -48,7 +48,8 @@
 // mojibake, plus the 36 inputs of the committed fuzz corpus), made by
 // tools/reference/make_tokenizer_fixtures.py with open_clip_torch 3.3.0,
 // ftfy 6.3.1, regex 2026.11.19 and Python 3.11.7. Every id of every string matches, as do the
-// intermediate ftfy and cleaned texts.
+// intermediate ftfy and cleaned texts. A larger, uncommitted random fixture can be checked too
+// (TestBigRandomFixture).
 //
 // The Unicode-dependent pieces (the pre-tokeniser's letter/number classes as the regex module
 // sees them, Python's lower-case mapping, Final_Sigma context, isspace, \d and \w, the HTML5
