@@ -464,18 +464,8 @@ def go_string(s):
 
 
 def emit_ranges(w, name, doc, rngs):
-    w(f"// {name} {doc}\n// {len(rngs)} ranges of inclusive [lo, hi] code points.\n")
-    w(f"var {name} = runeRanges{{\n")
-    line = "\t"
-    for lo, hi in rngs:
-        item = f"{{0x{lo:x}, 0x{hi:x}}}, "
-        if len(line) + len(item) > 100:
-            w(line.rstrip() + "\n")
-            line = "\t"
-        line += item
-    if line.strip():
-        w(line.rstrip() + "\n")
-    w("}\n\n")
+    emit_pairs(w, name, f"{doc}\n// {len(rngs)} ranges of inclusive [lo, hi] code points.", "runeRanges",
+               [(f"0x{lo:x}", f"0x{hi:x}") for lo, hi in rngs])
 
 
 def emit_pairs(w, name, doc, typ, pairs):
