@@ -11,7 +11,8 @@ import (
 //	whitespace_clean(t) = " ".join(t.split()).strip()
 //
 // All string operations follow Python's definitions (str.split/str.strip whitespace is
-// str.isspace(); lower() is Python's full lower-casing with the Final_Sigma rule).
+// str.isspace(); lower() is Python's full lower-casing with the Final_Sigma rule). Both strips
+// are implied by the split, so they are not done separately.
 func cleanText(text string) string {
 	text = toValidUTF8(text)
 	text = fixText(text)

@@ -24,7 +24,13 @@ const testdataDir = "../../testdata/tokenizer"
 
 func readFixture(t testing.TB, name string) []fixtureRow {
 	t.Helper()
-	f, err := os.Open(filepath.Join(testdataDir, name))
+	return readFixtureFile(t, filepath.Join(testdataDir, name))
+}
+
+func readFixtureFile(t testing.TB, path string) []fixtureRow {
+	t.Helper()
+	name := filepath.Base(path)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatalf("reading fixture (made by tools/reference/make_tokenizer_fixtures.py): %v", err)
 	}
@@ -96,4 +102,17 @@ func TestReferenceFixtureMatchesOpenCLIP(t *testing.T) {
 // entities, control characters and generated mojibake).
 func TestRandomFixtureMatchesOpenCLIP(t *testing.T) {
 	checkRows(t, mustDefault(t), readFixture(t, "random.jsonl"))
+}
+
+// TestBigRandomFixture checks a larger random fixture that is not committed (20,000 strings:
+// random code points from every plane, mixed scripts, generated mojibake). Opt-in:
+//
+//	/root/refenv/bin/python tools/reference/make_tokenizer_fixtures.py --big /tmp/big.jsonl
+//	CLIP_TOKENIZER_BIG_FIXTURE=/tmp/big.jsonl go test ./cliplib/tokenizer -run BigRandom
+func TestBigRandomFixture(t *testing.T) {
+	path := os.Getenv("CLIP_TOKENIZER_BIG_FIXTURE")
+	if path == "" {
+		t.Skip("set CLIP_TOKENIZER_BIG_FIXTURE to a file written by make_tokenizer_fixtures.py --big")
+	}
+	checkRows(t, mustDefault(t), readFixtureFile(t, path))
 }

@@ -225,40 +225,20 @@ func removeTerminalEscapes(text string) string {
 // replaced when they are HTML5 names ending in ';' (or the all-caps forms ftfy adds), or
 // numeric references that html.unescape decodes completely.
 func ftfyUnescapeHTML(text string) string {
-	i := strings.IndexByte(text, '&')
-	if i < 0 {
-		return text
-	}
-	var b strings.Builder
-	b.Grow(len(text))
-	b.WriteString(text[:i])
-	for i < len(text) {
-		// text[i] == '&'
-		j := i + 1
-		if j < len(text) && text[j] == '#' {
+	return replaceAtAmpersands(text, func(t string) (int, string, bool) {
+		j := 1
+		if j < len(t) && t[j] == '#' {
 			j++
 		}
 		k := j
-		for k < len(text) && k-j < 25 && isASCIIAlnum(text[k]) {
+		for k < len(t) && k-j < 25 && isASCIIAlnum(t[k]) {
 			k++
 		}
-		if k > j && k-j <= 24 && k < len(text) && text[k] == ';' {
-			ent := text[i : k+1]
-			b.WriteString(unescapeEntity(ent))
-			i = k + 1
-		} else {
-			b.WriteByte('&')
-			i++
+		if k == j || k-j > 24 || k >= len(t) || t[k] != ';' {
+			return 0, "", false
 		}
-		next := strings.IndexByte(text[i:], '&')
-		if next < 0 {
-			b.WriteString(text[i:])
-			break
-		}
-		b.WriteString(text[i : i+next])
-		i += next
-	}
-	return b.String()
+		return k + 1, unescapeEntity(t[:k+1]), true
+	})
 }
 
 // unescapeEntity is ftfy.fixes._unescape_fixup for one matched entity such as "&eacute;".

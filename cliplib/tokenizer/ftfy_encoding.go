@@ -25,17 +25,35 @@ var (
 	// sloppy1252 is ftfy's sloppy-windows-1252 codec.
 	sloppy1252 *charmapTable
 
-	alteredUTF8  = regexp.MustCompile(`[\x{c2}\x{c3}\x{c5}\x{ce}\x{d0}\x{d9}][ ]|[\x{e2}\x{e3}][ ][\x{80}-\x{84}\x{86}-\x{9f}\x{a1}-\x{bf}]|[\x{e0}-\x{e3}][\x{80}-\x{84}\x{86}-\x{9f}\x{a1}-\x{bf}][ ]|[\x{f0}][ ][\x{80}-\x{bf}][\x{80}-\x{bf}]|[\x{f0}][\x{80}-\x{bf}][ ][\x{80}-\x{bf}]|[\x{f0}][\x{80}-\x{bf}][\x{80}-\x{bf}][ ]`)
-	lossyUTF8    = regexp.MustCompile(`[\x{c2}-\x{df}][\x{1a}]|[\x{c2}-\x{c3}][?]|\x{ed}[\x{a0}-\x{af}][\x{1a}?]\x{ed}[\x{b0}-\x{bf}][\x{1a}?\x{80}-\x{bf}]|\x{ed}[\x{a0}-\x{af}][\x{1a}?\x{80}-\x{bf}]\x{ed}[\x{b0}-\x{bf}][\x{1a}?]|[\x{e0}-\x{ef}][\x{1a}?][\x{1a}\x{80}-\x{bf}]|[\x{e0}-\x{ef}][\x{1a}\x{80}-\x{bf}][\x{1a}?]|[\x{f0}-\x{f4}][\x{1a}?][\x{1a}\x{80}-\x{bf}][\x{1a}\x{80}-\x{bf}]|[\x{f0}-\x{f4}][\x{1a}\x{80}-\x{bf}][\x{1a}?][\x{1a}\x{80}-\x{bf}]|[\x{f0}-\x{f4}][\x{1a}\x{80}-\x{bf}][\x{1a}\x{80}-\x{bf}][\x{1a}?]|\x{1a}`)
+	// ALTERED_UTF8_RE and LOSSY_UTF8_RE, on bytes mapped one-to-one onto U+0000..U+00FF
+	// (latin1String), so that RE2's UTF-8 matching sees one rune per byte.
+	alteredUTF8 = regexp.MustCompile(strings.Join([]string{
+		`[\x{c2}\x{c3}\x{c5}\x{ce}\x{d0}\x{d9}][ ]`,
+		`[\x{e2}\x{e3}][ ][\x{80}-\x{84}\x{86}-\x{9f}\x{a1}-\x{bf}]`,
+		`[\x{e0}-\x{e3}][\x{80}-\x{84}\x{86}-\x{9f}\x{a1}-\x{bf}][ ]`,
+		`[\x{f0}][ ][\x{80}-\x{bf}][\x{80}-\x{bf}]`,
+		`[\x{f0}][\x{80}-\x{bf}][ ][\x{80}-\x{bf}]`,
+		`[\x{f0}][\x{80}-\x{bf}][\x{80}-\x{bf}][ ]`,
+	}, "|"))
+	lossyUTF8 = regexp.MustCompile(strings.Join([]string{
+		`[\x{c2}-\x{df}][\x{1a}]`,
+		`[\x{c2}-\x{c3}][?]`,
+		`\x{ed}[\x{a0}-\x{af}][\x{1a}?]\x{ed}[\x{b0}-\x{bf}][\x{1a}?\x{80}-\x{bf}]`,
+		`\x{ed}[\x{a0}-\x{af}][\x{1a}?\x{80}-\x{bf}]\x{ed}[\x{b0}-\x{bf}][\x{1a}?]`,
+		`[\x{e0}-\x{ef}][\x{1a}?][\x{1a}\x{80}-\x{bf}]`,
+		`[\x{e0}-\x{ef}][\x{1a}\x{80}-\x{bf}][\x{1a}?]`,
+		`[\x{f0}-\x{f4}][\x{1a}?][\x{1a}\x{80}-\x{bf}][\x{1a}\x{80}-\x{bf}]`,
+		`[\x{f0}-\x{f4}][\x{1a}\x{80}-\x{bf}][\x{1a}?][\x{1a}\x{80}-\x{bf}]`,
+		`[\x{f0}-\x{f4}][\x{1a}\x{80}-\x{bf}][\x{1a}\x{80}-\x{bf}][\x{1a}?]`,
+		`\x{1a}`,
+	}, "|"))
+	// UTF8_CLUES as sets.
 	utf8First2   map[rune]bool
 	utf8First3   map[rune]bool
 	utf8First4   map[rune]bool
 	utf8Cont     map[rune]bool
 	utf8ContStrc map[rune]bool
 )
-
-// The byte regexes above (ALTERED_UTF8_RE, LOSSY_UTF8_RE) run on bytes mapped one-to-one onto
-// U+0000..U+00FF (latin1String), so RE2's UTF-8 matching sees one rune per byte.
 
 func init() {
 	charmapEncode = make([]map[rune]byte, len(charmapTables))
@@ -57,10 +75,12 @@ func init() {
 	utf8ContStrc = classSet(utf8Clues["utf8_continuation_strict"])
 }
 
-// classSet expands the contents of a regex character class ("a-z" ranges and single
-// characters, as ftfy writes them) into a set.
-func classSet(class string) map[rune]bool {
-	rs := []rune(class)
+// classSet expands the contents of a regex character class as ftfy writes them (single
+// characters and "a-b" ranges) into a set.
+func classSet(class string) map[rune]bool { return expandRanges([]rune(class)) }
+
+// expandRanges turns class contents (escapes already resolved) into a set.
+func expandRanges(rs []rune) map[rune]bool {
 	set := map[rune]bool{}
 	for i := 0; i < len(rs); i++ {
 		if i+2 < len(rs) && rs[i+1] == '-' {
@@ -221,17 +241,7 @@ func parseBadClass(body string) badElem {
 		expanded = append(expanded, r)
 		body = body[size:]
 	}
-	e.set = map[rune]bool{}
-	for i := 0; i < len(expanded); i++ {
-		if i+2 < len(expanded) && expanded[i+1] == '-' {
-			for r := expanded[i]; r <= expanded[i+2]; r++ {
-				e.set[r] = true
-			}
-			i += 2
-			continue
-		}
-		e.set[expanded[i]] = true
-	}
+	e.set = expandRanges(expanded)
 	return e
 }
 

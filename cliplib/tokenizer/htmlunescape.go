@@ -17,6 +17,16 @@ import (
 //   - names found in html.entities.html5 by their value; otherwise the longest prefix (at least
 //     two characters) that is a name, followed by the rest; otherwise the text is kept.
 func htmlUnescape(s string) string {
+	return replaceAtAmpersands(s, func(t string) (int, string, bool) {
+		n, repl, ok := matchCharref(t[1:])
+		return 1 + n, repl, ok
+	})
+}
+
+// replaceAtAmpersands scans s left to right like a regexp substitution whose pattern starts
+// with '&': at each '&' not inside an earlier match, match(t) is given the text from that '&'
+// on and returns the length of its match in bytes and the replacement, or ok == false.
+func replaceAtAmpersands(s string, match func(t string) (n int, repl string, ok bool)) string {
 	i := strings.IndexByte(s, '&')
 	if i < 0 {
 		return s
@@ -26,10 +36,9 @@ func htmlUnescape(s string) string {
 	b.WriteString(s[:i])
 	for i < len(s) {
 		// s[i] == '&'
-		n, repl, ok := matchCharref(s[i+1:])
-		if ok {
+		if n, repl, ok := match(s[i:]); ok {
 			b.WriteString(repl)
-			i += 1 + n
+			i += n
 		} else {
 			b.WriteByte('&')
 			i++

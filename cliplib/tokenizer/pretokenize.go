@@ -58,33 +58,31 @@ const (
 	pieceSpecial                  // matched a special-token alternative
 )
 
-// preTokenize calls emit for each piece regex.findall would return, in order.
-func preTokenize(text string, emit func(piece string, kind pieceKind)) {
-	for i := 0; i < len(text); {
+// preTokenizer yields the pieces regex.findall would return, in order.
+type preTokenizer struct {
+	text string
+	i    int // byte offset of the next unread rune
+}
+
+// next returns the next piece, or ok == false at the end of the text.
+func (p *preTokenizer) next() (piece string, kind pieceKind, ok bool) {
+	text := p.text
+	for p.i < len(text) {
+		i := p.i
 		c := text[i]
 		if c == '<' {
-			if n, ok := matchFolded(text[i:], specialLiterals[0]); ok {
-				emit(text[i:i+n], pieceSpecial)
-				i += n
-				continue
-			}
-			if n, ok := matchFolded(text[i:], specialLiterals[1]); ok {
-				emit(text[i:i+n], pieceSpecial)
-				i += n
-				continue
-			}
-		} else if c == '\'' {
-			matched := false
-			for _, lit := range contractions {
-				if n, ok := matchFolded(text[i+1:], lit); ok {
-					emit(text[i:i+1+n], pieceWord)
-					i += 1 + n
-					matched = true
-					break
+			for _, lit := range specialLiterals {
+				if n, ok := matchFolded(text[i:], lit); ok {
+					p.i += n
+					return text[i : i+n], pieceSpecial, true
 				}
 			}
-			if matched {
-				continue
+		} else if c == '\'' {
+			for _, lit := range contractions {
+				if n, ok := matchFolded(text[i+1:], lit); ok {
+					p.i += 1 + n
+					return text[i : i+1+n], pieceWord, true
+				}
 			}
 		}
 		r, size := rune(c), 1
@@ -104,13 +102,14 @@ func preTokenize(text string, emit func(piece string, kind pieceKind)) {
 				}
 				j += s2
 			}
-			emit(text[i:j], pieceWord)
-			i = j
+			p.i = j
+			return text[i:j], pieceWord, true
 		case classNumber:
-			emit(text[i:i+size], pieceWord)
-			i += size
+			p.i += size
+			return text[i : i+size], pieceWord, true
 		default: // classSkip: whitespace and the few code points no alternative matches
-			i += size
+			p.i += size
 		}
 	}
+	return "", pieceWord, false
 }

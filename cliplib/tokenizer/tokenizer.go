@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -36,8 +38,8 @@ const (
 const NumMerges = 49152 - 256 - 2
 
 // DefaultCacheSize is the bound on the BPE word cache of Default, Load and LoadHF, in pieces
-// (pre-tokenised words). Prompts use a few thousand distinct pieces; a full cache of typical
-// pieces takes a few MiB.
+// (pre-tokenised words); when it is reached the cache starts over empty. Prompt sets use a few
+// thousand distinct pieces.
 const DefaultCacheSize = 1 << 16
 
 // VocabSHA256 is the sha256 (hex) of the embedded bpe_simple_vocab_16e6.txt.gz, the file
@@ -63,7 +65,6 @@ const (
 // concurrent use.
 type Tokenizer struct {
 	vocab       []string         // id -> token string (byte-encoded, "</w>" marks a word end)
-	tokenToID   map[string]int32 // token string -> id
 	byteTok     [256]int32       // id of each byte as a symbol inside a word
 	byteEndTok  [256]int32       // id of each byte as the last symbol of a word ("</w>")
 	merges      map[uint64]merge // (left id, right id) -> rank and merged id
@@ -71,6 +72,7 @@ type Tokenizer struct {
 	sot, eot    int32            // start/end-of-text ids
 	ctxLen      int              // ids per Tokenize result
 	cache       *wordCache       // piece -> ids; shared with WithContextLength copies
+	wellFounded bool             // merges only use symbols of lower-ranked merges (bpeHeap is exact)
 }
 
 var defaultOnce = sync.OnceValues(func() (*Tokenizer, error) {
@@ -97,7 +99,8 @@ func Load(path string) (*Tokenizer, error) {
 // CLIPTokenizer it uses the first NumMerges merges. The start/end tokens are the vocabulary's
 // "<|startoftext|>" and "<|endoftext|>" (or open_clip's "<start_of_text>"/"<end_of_text>");
 // the literals recognised in the text stay open_clip's, so the ids equal Default's for the
-// CLIP vocabulary.
+// CLIP vocabulary. (They are not always those of transformers' CLIPTokenizer, whose text
+// cleaning differs; see the package documentation.)
 func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 	vdata, err := os.ReadFile(vocabJSON)
 	if err != nil {
@@ -121,7 +124,7 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("tokenizer.LoadHF: %s: token %q has id %d, expected ids 0…%d (one per token)", vocabJSON, tok, id, len(v)-1)
 		}
 		if seen[id] {
-			return nil, fmt.Errorf("tokenizer.LoadHF: %s: id %d is used twice (second time by %q)", vocabJSON, id, tok)
+			return nil, fmt.Errorf("tokenizer.LoadHF: %s: id %d belongs to two tokens (one is %q)", vocabJSON, id, tok)
 		}
 		seen[id], vocab[id] = true, tok
 	}
@@ -129,7 +132,7 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 	if strings.HasPrefix(lines[0], "#version") {
 		lines, firstLine = lines[1:], 2
 	}
-	merges, err := parseMergeLines(lines, firstLine, mergesTXT)
+	merges, err := parseMergeLines(lines, firstLine, mergesTXT, true)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.LoadHF: %w", err)
 	}
@@ -144,25 +147,32 @@ func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
 	return t, nil
 }
 
-// parseOpenAI builds a Tokenizer from the bytes of an OpenAI-format vocabulary file.
+// parseOpenAI builds a Tokenizer from the bytes of an OpenAI-format vocabulary file. Only the
+// header and the first NumMerges merge lines are read (the file has 262,145 lines).
 func parseOpenAI(data []byte, name string) (*Tokenizer, error) {
+	var r io.Reader = bytes.NewReader(data)
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
+		zr, err := gzip.NewReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("tokenizer: %s: bad gzip data: %w", name, err)
 		}
-		if data, err = io.ReadAll(zr); err != nil {
-			return nil, fmt.Errorf("tokenizer: %s: bad gzip data: %w", name, err)
+		r = zr
+	}
+	sc := bufio.NewScanner(r)
+	lines := make([]string, 0, 1+NumMerges)
+	for len(lines) < 1+NumMerges && sc.Scan() {
+		if !utf8.Valid(sc.Bytes()) {
+			return nil, fmt.Errorf("tokenizer: %s:%d: not UTF-8 text", name, len(lines)+1)
 		}
+		lines = append(lines, sc.Text())
 	}
-	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("tokenizer: %s: not UTF-8 text", name)
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", name, err)
 	}
-	lines := strings.Split(string(data), "\n")
 	if len(lines) < 1+NumMerges {
 		return nil, fmt.Errorf("tokenizer: %s: %d lines, expected a header and at least %d merge lines", name, len(lines), NumMerges)
 	}
-	merges, err := parseMergeLines(lines[1:1+NumMerges], 2, name)
+	merges, err := parseMergeLines(lines[1:], 2, name, false)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
@@ -182,16 +192,18 @@ func parseOpenAI(data []byte, name string) (*Tokenizer, error) {
 	return build(vocab, merges, sotLiteral, eotLiteral, name)
 }
 
-// parseMergeLines parses merge lines ("left right"); empty lines are skipped, at most NumMerges
-// merges are kept. firstLine is the 1-based line number of lines[0], for error messages.
-func parseMergeLines(lines []string, firstLine int, name string) ([][2]string, error) {
+// parseMergeLines parses merge lines ("left right"), keeping at most NumMerges merges. Empty
+// lines are skipped when skipEmpty (HF files end with one) and are an error otherwise (open_clip
+// would turn one into an empty merge and shift every later id). firstLine is the 1-based line
+// number of lines[0], for error messages.
+func parseMergeLines(lines []string, firstLine int, name string, skipEmpty bool) ([][2]string, error) {
 	merges := make([][2]string, 0, NumMerges)
 	for i, line := range lines {
 		if len(merges) == NumMerges {
 			break
 		}
 		f := strings.Fields(line)
-		if len(f) == 0 {
+		if len(f) == 0 && skipEmpty {
 			continue
 		}
 		if len(f) != 2 {
@@ -206,18 +218,18 @@ func parseMergeLines(lines []string, firstLine int, name string) ([][2]string, e
 func build(vocab []string, merges [][2]string, sotTok, eotTok, name string) (*Tokenizer, error) {
 	t := &Tokenizer{
 		vocab:       vocab,
-		tokenToID:   make(map[string]int32, len(vocab)),
 		merges:      make(map[uint64]merge, len(merges)),
 		byteDecoder: make(map[rune]byte, 256),
 		ctxLen:      ContextLength,
 		cache:       newWordCache(DefaultCacheSize),
 	}
+	tokenToID := make(map[string]int32, len(vocab))
 	syms := bytesToUnicode()
 	for b, r := range syms {
 		t.byteDecoder[r] = byte(b)
 	}
 	for id, tok := range vocab {
-		t.tokenToID[tok] = int32(id) // a repeated string keeps its last id, as in a Python dict
+		tokenToID[tok] = int32(id) // a repeated string keeps its last id, as in a Python dict
 	}
 	for id, tok := range vocab {
 		for _, r := range tok {
@@ -227,17 +239,17 @@ func build(vocab []string, merges [][2]string, sotTok, eotTok, name string) (*To
 		}
 	}
 	for b, r := range syms {
-		id, ok := t.tokenToID[string(r)]
-		idEnd, okEnd := t.tokenToID[string(r)+"</w>"]
+		id, ok := tokenToID[string(r)]
+		idEnd, okEnd := tokenToID[string(r)+"</w>"]
 		if !ok || !okEnd {
 			return nil, fmt.Errorf("%s: the vocabulary lacks the byte symbol %q or %q (byte 0x%02x)", name, string(r), string(r)+"</w>", b)
 		}
 		t.byteTok[b], t.byteEndTok[b] = id, idEnd
 	}
 	for rank, m := range merges {
-		left, okL := t.tokenToID[m[0]]
-		right, okR := t.tokenToID[m[1]]
-		merged, okM := t.tokenToID[m[0]+m[1]]
+		left, okL := tokenToID[m[0]]
+		right, okR := tokenToID[m[1]]
+		merged, okM := tokenToID[m[0]+m[1]]
 		if !okM {
 			return nil, fmt.Errorf("%s: merge %d (%q %q): the merged token %q is not in the vocabulary", name, rank, m[0], m[1], m[0]+m[1])
 		}
@@ -246,11 +258,12 @@ func build(vocab []string, merges [][2]string, sotTok, eotTok, name string) (*To
 		}
 		t.merges[mergeKey(left, right)] = merge{rank: int32(rank), id: merged} // later duplicates win, as in a Python dict
 	}
+	t.wellFounded = isWellFounded(merges, len(t.merges))
 	var ok bool
-	if t.sot, ok = t.tokenToID[sotTok]; !ok {
+	if t.sot, ok = tokenToID[sotTok]; !ok {
 		return nil, fmt.Errorf("%s: the vocabulary has no start-of-text token %q", name, sotTok)
 	}
-	if t.eot, ok = t.tokenToID[eotTok]; !ok {
+	if t.eot, ok = tokenToID[eotTok]; !ok {
 		return nil, fmt.Errorf("%s: the vocabulary has no end-of-text token %q", name, eotTok)
 	}
 	return t, nil
@@ -327,28 +340,30 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // encodeAppend appends the BPE ids of text to dst.
 func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
-	preTokenize(cleanText(text), func(piece string, kind pieceKind) {
+	pt := preTokenizer{text: cleanText(text)}
+	for {
+		piece, kind, ok := pt.next()
+		if !ok {
+			return dst
+		}
 		if kind == pieceSpecial {
-			switch piece {
-			case sotLiteral:
+			if piece == sotLiteral {
 				dst = append(dst, t.sot)
-				return
-			case eotLiteral:
+				continue
+			}
+			if piece == eotLiteral {
 				dst = append(dst, t.eot)
-				return
+				continue
 			}
 		}
 		if ids, ok := t.cache.get(piece); ok {
 			dst = append(dst, ids...)
-			return
+			continue
 		}
 		start := len(dst)
 		dst = t.bpeWord(dst, piece)
-		ids := make([]int32, len(dst)-start)
-		copy(ids, dst[start:])
-		t.cache.put(piece, ids)
-	})
-	return dst
+		t.cache.put(piece, slices.Clone(dst[start:]))
+	}
 }
 
 // Tokenize returns the model input for text: shape [ContextLength()] (77 by default), holding
@@ -356,7 +371,8 @@ func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
 // replaced by EOT, as open_clip does (OpenAI's clip.tokenize does the same with truncate=True).
 func (t *Tokenizer) Tokenize(text string) []int32 {
 	out := make([]int32, t.ctxLen)
-	t.tokenizeInto(out, text, nil)
+	var scratch [2 * ContextLength]int32
+	t.tokenizeInto(out, text, scratch[:0])
 	return out
 }
 
@@ -436,4 +452,30 @@ func (t *Tokenizer) Decode(ids []int) string {
 	}
 	flush()
 	return strings.ReplaceAll(sb.String(), "</w>", " ")
+}
+
+// isWellFounded reports whether every merge only combines symbols that are bytes or results
+// of lower-ranked merges, with no merge listed twice and no token made twice. BPE training
+// always produces such lists (bpe_simple_vocab_16e6 is one); bpeHeap relies on it.
+func isWellFounded(merges [][2]string, usable int) bool {
+	if usable != len(merges) {
+		return false // duplicate pairs, or merges whose symbols are not in the vocabulary
+	}
+	isByteSymbol := func(sym string) bool {
+		return utf8.RuneCountInString(strings.TrimSuffix(sym, "</w>")) == 1
+	}
+	made := make(map[string]bool, len(merges))
+	for _, m := range merges {
+		for _, sym := range m {
+			if !made[sym] && !isByteSymbol(sym) {
+				return false
+			}
+		}
+		merged := m[0] + m[1]
+		if made[merged] || isByteSymbol(merged) {
+			return false
+		}
+		made[merged] = true
+	}
+	return true
 }

@@ -302,6 +302,58 @@ def random_strings(n_mixed=700, n_words=400, n_mojibake=600, seed=20240601):
 
 
 # ----------------------------------------------------------------------------------------------
+# Inputs the Go fuzzer found interesting (cliplib/tokenizer/testdata/fuzz/FuzzTokenize).
+
+FUZZ_CORPUS = os.path.join(ROOT, "cliplib", "tokenizer", "testdata", "fuzz", "FuzzTokenize")
+GO_ESCAPES = {"a": 7, "b": 8, "f": 12, "n": 10, "r": 13, "t": 9, "v": 11, "\\": 92, '"': 34, "'": 39}
+
+
+def go_unquote_bytes(q):
+    """Bytes of a Go double-quoted string literal (strconv.Quote syntax)."""
+    assert q[0] == '"' and q[-1] == '"', q
+    out = bytearray()
+    i, body = 0, q[1:-1]
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out += c.encode("utf-8")
+            i += 1
+            continue
+        e = body[i + 1]
+        if e in GO_ESCAPES:
+            out.append(GO_ESCAPES[e])
+            i += 2
+        elif e == "x":
+            out.append(int(body[i + 2:i + 4], 16))
+            i += 4
+        elif e in "uU":
+            n = 4 if e == "u" else 8
+            out += chr(int(body[i + 2:i + 2 + n], 16)).encode("utf-8")
+            i += 2 + n
+        elif e in "01234567":
+            out.append(int(body[i + 1:i + 4], 8))
+            i += 4
+        else:
+            raise ValueError(f"unknown escape \\{e} in {q!r}")
+    return bytes(out)
+
+
+def fuzz_corpus():
+    """(category, text) for each committed fuzz corpus entry, read as Python would read the bytes."""
+    out = []
+    if not os.path.isdir(FUZZ_CORPUS):
+        return out
+    for name in sorted(os.listdir(FUZZ_CORPUS)):
+        with open(os.path.join(FUZZ_CORPUS, name), encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        if lines[0] != "go test fuzz v1" or not lines[1].startswith("string(") or len(lines) != 2:
+            raise ValueError(f"{name}: not a one-string Go fuzz corpus file")
+        data = go_unquote_bytes(lines[1][len("string("):-1])
+        out.append(("fuzz_corpus", data.decode("utf-8", errors="replace")))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
 
 
 def check_vocab(tok_path):
@@ -322,12 +374,41 @@ def write_jsonl(path, rows, tok):
     print(f"wrote {path}: {len(rows)} rows")
 
 
+def random_code_points(n, seed):
+    """Strings of random code points from every plane (no surrogates)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        cs = []
+        for _ in range(rng.randint(1, 30)):
+            r = rng.random()
+            if r < 0.4:
+                cp = rng.randint(0x20, 0x7E)
+            elif r < 0.6:
+                cp = rng.randint(0x80, 0x2FFF)
+            elif r < 0.8:
+                cp = rng.randint(0x3000, 0xFFFF)
+            else:
+                cp = rng.randint(0x10000, 0x10FFFF)
+            cs.append(chr(0x41 if 0xD800 <= cp <= 0xDFFF else cp))
+        out.append(("random_code_points", "".join(cs)))
+    return out
+
+
+def make_big(path):
+    """A larger random fixture (20,000 rows, not committed) for the opt-in Go test
+    TestBigRandomFixture (CLIP_TOKENIZER_BIG_FIXTURE=path)."""
+    rows = random_code_points(4000, seed=777)
+    rows += random_strings(n_mixed=6000, n_words=2000, n_mojibake=8000, seed=4242)
+    write_jsonl(path, rows, SimpleTokenizer())
+
+
 def make_fixtures():
     tok = SimpleTokenizer()
     check_vocab(os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz"))
     os.makedirs(TESTDATA, exist_ok=True)
     write_jsonl(os.path.join(TESTDATA, "reference.jsonl"), curated(), tok)
-    write_jsonl(os.path.join(TESTDATA, "random.jsonl"), random_strings(), tok)
+    write_jsonl(os.path.join(TESTDATA, "random.jsonl"), random_strings() + fuzz_corpus(), tok)
     with open(os.path.join(TESTDATA, "python_ccc.txt"), "w") as f:
         f.write(f"# canonical combining classes of Python {sys.version.split()[0]} "
                 f"(unicodedata {unicodedata.unidata_version}): hex code point, class\n")
@@ -383,18 +464,8 @@ def go_string(s):
 
 
 def emit_ranges(w, name, doc, rngs):
-    w(f"// {name} {doc}\n// {len(rngs)} ranges of inclusive [lo, hi] code points.\n")
-    w(f"var {name} = runeRanges{{\n")
-    line = "\t"
-    for lo, hi in rngs:
-        item = f"{{0x{lo:x}, 0x{hi:x}}}, "
-        if len(line) + len(item) > 100:
-            w(line.rstrip() + "\n")
-            line = "\t"
-        line += item
-    if line.strip():
-        w(line.rstrip() + "\n")
-    w("}\n\n")
+    emit_pairs(w, name, f"{doc}\n// {len(rngs)} ranges of inclusive [lo, hi] code points.", "runeRanges",
+               [(f"0x{lo:x}", f"0x{hi:x}") for lo, hi in rngs])
 
 
 def emit_pairs(w, name, doc, typ, pairs):
@@ -559,11 +630,76 @@ def make_tables():
     print(f"wrote {TABLES_GO}")
 
 
+def compare_hf():
+    """Prints where transformers' CLIPTokenizer (same vocabulary) differs from open_clip on the
+    curated strings. Informational: the Go package follows open_clip."""
+    import tempfile
+
+    from transformers import CLIPTokenizer
+
+    oc = SimpleTokenizer()
+    with tempfile.TemporaryDirectory() as d:
+        vocab = dict(oc.encoder)
+        del vocab["<start_of_text>"], vocab["<end_of_text>"]
+        vocab["<|startoftext|>"], vocab["<|endoftext|>"] = oc.sot_token_id, oc.eot_token_id
+        with open(os.path.join(d, "vocab.json"), "w") as f:
+            json.dump(vocab, f)
+        with gzip.open(os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")) as f:
+            lines = f.read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
+        with open(os.path.join(d, "merges.txt"), "w") as f:
+            f.write("#version: 0.2\n" + "\n".join(lines) + "\n")
+        hf = CLIPTokenizer(os.path.join(d, "vocab.json"), os.path.join(d, "merges.txt"))
+    rows = curated()
+    diff = {}
+    for cat, text in rows:
+        ref = oc(text)[0].tolist()
+        ids = hf(text, max_length=77, truncation=True)["input_ids"]
+        if ids != ref[:len(ids)] or (len(ids) < 77 and ref[len(ids)] != 0):
+            diff.setdefault(cat, []).append(text)
+    total = sum(len(v) for v in diff.values())
+    print(f"transformers CLIPTokenizer differs from open_clip on {total} of {len(rows)} curated strings")
+    for cat, texts in sorted(diff.items()):
+        print(f"  {cat}: {len(texts)}, e.g. {[t[:40] for t in texts[:3]]!r}")
+    long_ids = hf("cat " * 100, max_length=77, truncation=True)["input_ids"]
+    print(f"HF truncation of 'cat '*100: {len(long_ids)} ids, ends {long_ids[-3:]}")
+
+
+def bench():
+    """Prints open_clip's tokenizer throughput per CPU second, for comparison with the Go
+    benchmarks (BenchmarkTokenize reports prompts/cpu-s on the same prompt sets)."""
+    import time
+
+    tok = SimpleTokenizer()
+    prompts = [t.format(c) for t in CIFAR_TEMPLATES for c in CIFAR10]
+    reference = [text for _, text in curated()]
+    for name, texts in [("cifar", prompts), ("reference", reference)]:
+        tok(texts)  # warm the BPE cache, as the Go benchmark's first pass does
+        n, c0 = 0, time.process_time()
+        while time.process_time() - c0 < 3:
+            tok(texts)
+            n += 1
+        cpu = time.process_time() - c0
+        print(f"open_clip {name}: {n * len(texts) / cpu:.0f} prompts/cpu-s ({len(texts)} prompts, tokenize())")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fixtures", action="store_true", help="write testdata/tokenizer/*")
     ap.add_argument("--tables", action="store_true", help="write cliplib/tokenizer/tables_gen.go")
+    ap.add_argument("--compare-hf", action="store_true",
+                    help="only print where transformers' CLIPTokenizer differs from open_clip")
+    ap.add_argument("--bench", action="store_true", help="only print open_clip's tokenizer speed")
+    ap.add_argument("--big", metavar="PATH", help="only write a 20,000-row random fixture to PATH")
     args = ap.parse_args()
+    if args.big:
+        make_big(args.big)
+        return
+    if args.bench:
+        bench()
+        return
+    if args.compare_hf:
+        compare_hf()
+        return
     if not args.fixtures and not args.tables:
         args.fixtures = args.tables = True
     if args.tables:
