@@ -147,7 +147,7 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		}
 		e.ownBackend = true
 	}
-	if name := e.backend.Name(); opt.Precision == F16 && strings.Contains(strings.ToLower(name), "simplego") {
+	if name := e.backend.Name(); opt.Precision == F16 && isSimpleGo(e.backend) {
 		e.Close()
 		return nil, fmt.Errorf("precision f16 is not supported by the %s backend (GoMLX v0.26.0's simplego has no float16); "+
 			"use bf16 here, or f16 on an XLA backend (GOMLX_BACKEND=xla:cpu or xla:cuda)", name)
@@ -162,6 +162,10 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		scope, leaf := splitName(name)
 		e.ctx.InAbsPath(scope).VariableWithValue(leaf, toTensor(t, opt.Precision.DType()))
 		e.numParams += int64(t.NumElements())
+	}
+	if !isSimpleGo(e.backend) {
+		// XLA has fast native convolutions (cuDNN on GPUs); simplego's are slow (see nn.Conv2dNHWC).
+		e.ctx.SetParam(nn.ParamConvAlgorithm, nn.ConvNative)
 	}
 	e.ctx = e.ctx.Reuse()
 	dtype := opt.Precision.DType()
@@ -441,4 +445,9 @@ func (e *Encoder) EncodeTokens(ids [][]int32) ([][]float32, error) {
 		out = append(out, rows...)
 	}
 	return out, nil
+}
+
+// isSimpleGo reports whether b is GoMLX's pure-Go backend.
+func isSimpleGo(b backends.Backend) bool {
+	return strings.Contains(strings.ToLower(b.Name()), "simplego")
 }

@@ -15,11 +15,31 @@ func init() {
 }
 
 // benchSubcommands are the `clipx bench` sub-commands; other files add theirs.
-var benchSubcommands = map[string]func(args []string) error{"models": runBenchModels}
+var benchSubcommands = map[string]func(args []string) error{"models": runBenchModels, "compare": runBenchCompare}
+
+func runBenchCompare(args []string) error {
+	fs := newFlagSet("bench compare", "OURS.json REFERENCE.json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return fmt.Errorf("%w: want two JSON reports (ours, reference)", errUsage)
+	}
+	ours, err := bench.ReadReport(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	ref, err := bench.ReadReport(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	fmt.Print(bench.CompareTable(ours, ref))
+	return nil
+}
 
 func runBench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: clipx bench models|search [flags]   (clipx bench <sub> -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: clipx bench models|compare|search [flags]   (clipx bench <sub> -h for flags)")
 		if len(args) == 0 {
 			return fmt.Errorf("%w: missing sub-command", errUsage)
 		}

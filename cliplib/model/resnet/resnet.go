@@ -31,46 +31,48 @@ const Expansion = 4
 const bnEps = 1e-5
 
 // convBN applies conv (scope convName) then BN (scope bnName) if the BN parameters are present,
-// else the conv alone (which then carries the folded bias).
+// else the conv alone (which then carries the folded bias). Activations are channels-last
+// [B, H, W, C] inside the tower (see nn.Conv2dNHWC for why).
 func convBN(ctx *context.Context, x *Node, convName, bnName string, opt nn.Conv2dOptions) *Node {
-	x = nn.Conv2d(ctx.In(convName), x, opt)
+	x = nn.Conv2dNHWC(ctx.In(convName), x, opt)
 	if bn := ctx.In(bnName); nn.Has(bn, "running_mean") {
-		x = nn.BatchNorm2d(bn, x, bnEps)
+		x = nn.BatchNormNHWC(bn, x, bnEps)
 	}
 	return x
 }
 
 func relu(x *Node) *Node { return nn.ReLU.Apply(x) }
 
-// Stem applies the three-convolution stem and the 2×2 average pool: [B,3,R,R] → [B,w,R/4,R/4].
+// Stem applies the three-convolution stem and the 2×2 average pool: [B,R,R,3] → [B,R/4,R/4,w].
 func Stem(ctx *context.Context, x *Node) *Node {
 	x = relu(convBN(ctx, x, "conv1", "bn1", nn.Conv2dOptions{Stride: [2]int{2, 2}, Padding: [2]int{1, 1}}))
 	x = relu(convBN(ctx, x, "conv2", "bn2", nn.Conv2dOptions{Padding: [2]int{1, 1}}))
 	x = relu(convBN(ctx, x, "conv3", "bn3", nn.Conv2dOptions{Padding: [2]int{1, 1}}))
-	return nn.AvgPool2d(x, 2)
+	return nn.AvgPoolNHWC(x, 2)
 }
 
-// Bottleneck applies one block with the given stride: [B,C,H,W] → [B,4·planes,H/s,W/s]. The
+// Bottleneck applies one block with the given stride: [B,H,W,C] → [B,H/s,W/s,4·planes]. The
 // identity branch (downsample) exists when the context holds it.
 func Bottleneck(ctx *context.Context, x *Node, stride int) *Node {
 	out := relu(convBN(ctx, x, "conv1", "bn1", nn.Conv2dOptions{}))
 	out = relu(convBN(ctx, out, "conv2", "bn2", nn.Conv2dOptions{Padding: [2]int{1, 1}}))
-	out = nn.AvgPool2d(out, stride)
+	out = nn.AvgPoolNHWC(out, stride)
 	out = convBN(ctx, out, "conv3", "bn3", nn.Conv2dOptions{})
 	identity := x
 	if ds := ctx.In("downsample"); nn.Has(ds.In("0"), "weight") {
-		identity = convBN(ds, nn.AvgPool2d(x, stride), "0", "1", nn.Conv2dOptions{})
+		identity = convBN(ds, nn.AvgPoolNHWC(x, stride), "0", "1", nn.Conv2dOptions{})
 	}
 	return relu(Add(out, identity))
 }
 
-// AttentionPool applies AttentionPool2d to x [B, C, g, g] with heads heads and returns [B, E].
-// Parameters: positional_embedding [g²+1, C], {q,k,v,c}_proj.{weight,bias}.
+// AttentionPool applies AttentionPool2d to x [B, g, g, C] with heads heads and returns [B, E].
+// Parameters: positional_embedding [g²+1, C], {q,k,v,c}_proj.{weight,bias}. Spatial tokens are in
+// row-major order, as torch's flatten(2) of the NCHW map gives them.
 func AttentionPool(ctx *context.Context, x *Node, heads int) *Node {
 	g := x.Graph()
 	d := x.Shape().Dimensions
-	batch, c, tokens := d[0], d[1], d[2]*d[3]
-	x = TransposeAllDims(Reshape(x, batch, c, tokens), 0, 2, 1) // [B, HW, C]
+	batch, tokens, c := d[0], d[1]*d[2], d[3]
+	x = Reshape(x, batch, tokens, c) // [B, HW, C]
 	mean := ReduceAndKeep(x, ReduceMean, 1)                     // [B, 1, C]
 	x = Concatenate([]*Node{mean, x}, 1)                        // [B, HW+1, C]
 	pos := nn.Weight(ctx, g, "positional_embedding", tokens+1, c)
@@ -96,7 +98,7 @@ func Encode(ctx *context.Context, cfg model.VisionConfig, pixels *Node) *Node {
 	if d := pixels.Shape().Dimensions; d[2] != cfg.ImageSize || d[3] != cfg.ImageSize {
 		nn.Panicf("resnet: model expects %d×%d images, got pixels of shape %v", cfg.ImageSize, cfg.ImageSize, d)
 	}
-	x := Stem(ctx, pixels)
+	x := Stem(ctx, TransposeAllDims(pixels, 0, 2, 3, 1)) // NCHW → NHWC
 	for stage, blocks := range cfg.StageBlocks {
 		layer := ctx.In(fmt.Sprintf("layer%d", stage+1))
 		for j := 0; j < blocks; j++ {
