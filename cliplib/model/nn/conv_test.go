@@ -37,14 +37,14 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 	for _, tc := range []struct {
 		h, w, in, out, k, stride, pad, groups int
 	}{
-		{9, 9, 3, 8, 3, 2, 1, 1},   // ResNet stem conv1
-		{8, 8, 4, 4, 3, 1, 1, 1},   // 3×3 same
-		{8, 8, 6, 5, 1, 1, 0, 1},   // 1×1
-		{8, 8, 6, 5, 1, 2, 0, 1},   // strided 1×1
-		{8, 8, 3, 7, 4, 4, 0, 1},   // patchify
-		{8, 8, 4, 4, 3, 1, 1, 4},   // depthwise
-		{9, 9, 4, 8, 7, 2, 3, 4},   // depthwise ×2 (MCi downsample)
-		{1, 11, 4, 4, 0, 1, 0, 4},  // 1×11 text RepMixer (k=0 means 1×11 below)
+		{9, 9, 3, 8, 3, 2, 1, 1},  // ResNet stem conv1
+		{8, 8, 4, 4, 3, 1, 1, 1},  // 3×3 same
+		{8, 8, 6, 5, 1, 1, 0, 1},  // 1×1
+		{8, 8, 6, 5, 1, 2, 0, 1},  // strided 1×1
+		{8, 8, 3, 7, 4, 4, 0, 1},  // patchify
+		{8, 8, 4, 4, 3, 1, 1, 4},  // depthwise
+		{9, 9, 4, 8, 7, 2, 3, 4},  // depthwise ×2 (MCi downsample)
+		{1, 11, 4, 4, 0, 1, 0, 4}, // 1×11 text RepMixer (k=0 means 1×11 below)
 	} {
 		kh, kw, padH, padW := tc.k, tc.k, tc.pad, tc.pad
 		if tc.k == 0 {

@@ -72,9 +72,9 @@ func AttentionPool(ctx *context.Context, x *Node, heads int) *Node {
 	g := x.Graph()
 	d := x.Shape().Dimensions
 	batch, tokens, c := d[0], d[1]*d[2], d[3]
-	x = Reshape(x, batch, tokens, c) // [B, HW, C]
-	mean := ReduceAndKeep(x, ReduceMean, 1)                     // [B, 1, C]
-	x = Concatenate([]*Node{mean, x}, 1)                        // [B, HW+1, C]
+	x = Reshape(x, batch, tokens, c)        // [B, HW, C]
+	mean := ReduceAndKeep(x, ReduceMean, 1) // [B, 1, C]
+	x = Concatenate([]*Node{mean, x}, 1)    // [B, HW+1, C]
 	pos := nn.Weight(ctx, g, "positional_embedding", tokens+1, c)
 	if pos.DType() != x.DType() {
 		pos = ConvertDType(pos, x.DType())
