@@ -17,12 +17,16 @@ package cliplib
 import (
 	"fmt"
 	"image"
+	"os"
+	"path/filepath"
 	"sync"
 
+	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/encoder"
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/cliplib/preprocess"
 	"github.com/clipkit/clipkit/cliplib/tokenizer"
+	"github.com/clipkit/clipkit/weights"
 )
 
 // Options configure Load. The zero value loads trained weights (fetching them into the cache if
@@ -74,9 +78,42 @@ type Model struct {
 
 	tok *tokenizer.Tokenizer
 	enc *encoder.Encoder
+	id  cache.Identity
 
 	mu        sync.Mutex
 	textCache TextCache
+}
+
+// Identity returns a hash of everything that determines the model's outputs (architecture,
+// precision and weights): text caches and embedding stores are keyed by it.
+func (m *Model) Identity() cache.Identity { return m.id }
+
+// UseTextCache attaches a persistent text-embedding cache kept in dir (one file per model
+// identity, shared by every process using the same model; default dir: $CLIPKIT_CACHE/textcache).
+// Cached embeddings are reused by EncodeTexts, ZeroShot, ...; call SaveTextCache to persist new
+// ones. It returns the cache for its statistics.
+func (m *Model) UseTextCache(dir string, opt cache.Options) (*cache.TextCache, error) {
+	if dir == "" {
+		dir = filepath.Join(weights.DefaultCacheDir(), "textcache")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	opt.Path = filepath.Join(dir, m.id.String()+".textcache")
+	c := cache.New(m.id, m.Config.EmbedDim, opt)
+	m.SetTextCache(c)
+	return c, nil
+}
+
+// SaveTextCache persists the attached text cache, if it is a *cache.TextCache with a file.
+func (m *Model) SaveTextCache() error {
+	m.mu.Lock()
+	c, ok := m.textCache.(*cache.TextCache)
+	m.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return c.Save()
 }
 
 // RandomWeights reports whether the model runs on random weights (results are meaningless).

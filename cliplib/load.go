@@ -2,11 +2,17 @@ package cliplib
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
+	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
 	"github.com/clipkit/clipkit/cliplib/encoder"
 	"github.com/clipkit/clipkit/cliplib/model"
@@ -60,7 +66,38 @@ func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, 
 		}
 		return nil, err
 	}
-	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc}, nil
+	id := identity(cfg, sd, enc.Precision())
+	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc, id: id}, nil
+}
+
+// identity hashes what determines a model's outputs: the architecture, the precision, and every
+// weight (names, shapes and float32 bits, in name order).
+func identity(cfg *model.Config, sd checkpoint.StateDict, p encoder.Precision) cache.Identity {
+	h := sha256.New()
+	c := *cfg
+	c.Name = "" // the same weights loaded under two names are the same model
+	b, _ := json.Marshal(c)
+	h.Write(b)
+	h.Write([]byte(p))
+	names := make([]string, 0, len(sd))
+	for n := range sd {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var buf [4]byte
+	for _, n := range names {
+		t := sd[n]
+		fmt.Fprintf(h, "%s%v", n, t.Shape)
+		bs := make([]byte, 0, 4*len(t.Data))
+		for _, v := range t.Data {
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+			bs = append(bs, buf[:]...)
+		}
+		h.Write(bs)
+	}
+	var id cache.Identity
+	copy(id[:], h.Sum(nil))
+	return id
 }
 
 // resolve finds the configuration and weights for a name or path.
