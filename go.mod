@@ -2,11 +2,17 @@ module github.com/clipkit/clipkit
 
 go 1.26.8
 
-require github.com/gomlx/gomlx v0.26.0
+require (
+	github.com/go-echarts/go-echarts/v2 v2.6.7
+	github.com/gomlx/gomlx v0.26.0
+	github.com/janpfeifer/gonb v0.11.1
+	golang.org/x/image v0.48.0
+)
 
 require (
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/go-logr/logr v1.4.3 // indirect
+	github.com/gofrs/uuid v4.4.0+incompatible // indirect
 	github.com/gomlx/go-xla v0.1.4 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/x448/float16 v0.8.4 // indirect

@@ -1,0 +1,441 @@
+package main
+
+// clipx report: execute notebooks headless with the GoNB kernel and write one self-contained HTML
+// report per notebook.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/clipkit/clipkit/cliplib/notebook"
+	"github.com/clipkit/clipkit/cliplib/plots"
+)
+
+func init() {
+	register("report", "execute notebooks headless and write self-contained HTML reports", runReport)
+}
+
+// reportConfig holds the flags of `clipx report`.
+type reportConfig struct {
+	out         string        // directory for <name>.html
+	cellTimeout time.Duration // per-cell execution limit
+	keepIpynb   bool          // also write the executed notebook
+	jupyter     string        // jupyter executable
+	failFast    bool          // stop at the first failing notebook
+}
+
+func runReport(args []string) error {
+	fs := newFlagSet("report", "--out DIR [flags] [NOTEBOOK...]\n\n"+
+		"Executes notebooks with the GoNB kernel (jupyter nbconvert --execute) and writes DIR/<name>.html for each,\n"+
+		"self-contained: charts carry their ECharts library inline and nothing is loaded from the network.\n"+
+		"With no NOTEBOOK, runs every notebooks/*.ipynb of the repository in name order. A NOTEBOOK is a path or a\n"+
+		"name in notebooks/ (with or without .ipynb). CLIP_SMOKE=1 in the environment runs them in smoke mode.\n"+
+		"It fails, naming the notebook and cell, when a cell errs (compile error, panic, non-zero exit).\n")
+	var cfg reportConfig
+	fs.StringVar(&cfg.out, "out", "", "directory for the HTML reports (created if missing; required)")
+	fs.DurationVar(&cfg.cellTimeout, "timeout", 20*time.Minute, "limit for one cell's execution")
+	fs.BoolVar(&cfg.keepIpynb, "ipynb", false, "also write the executed notebook as DIR/<name>.ipynb")
+	fs.StringVar(&cfg.jupyter, "jupyter", "", "jupyter executable (default: $CLIPKIT_VENV/bin/jupyter, <repo>/.venv/bin/jupyter, then PATH)")
+	fs.BoolVar(&cfg.failFast, "fail-fast", false, "stop at the first notebook that fails (default: run all, then report every failure)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if cfg.out == "" {
+		return fmt.Errorf("%w: --out DIR is required", errUsage)
+	}
+	if cfg.cellTimeout < time.Second {
+		return fmt.Errorf("%w: --timeout %s is too short (want at least 1s)", errUsage, cfg.cellTimeout)
+	}
+	notebooks, err := findNotebooks(fs.Args())
+	if err != nil {
+		return err
+	}
+	jupyter, err := findJupyter(cfg.jupyter)
+	if err != nil {
+		return err
+	}
+	if err := checkGonbKernel(jupyter); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return fmt.Errorf("creating --out directory: %w", err)
+	}
+	if notebook.Smoke() {
+		fmt.Fprintln(os.Stderr, "clipx report: smoke mode (CLIP_SMOKE is set)")
+	}
+	var failures []string
+	for _, nb := range notebooks {
+		start := time.Now()
+		htmlPath, err := reportNotebook(cfg, jupyter, nb)
+		if err != nil {
+			failures = append(failures, err.Error())
+			fmt.Fprintf(os.Stderr, "clipx report: FAILED %s after %s\n%v\n", nb, time.Since(start).Round(time.Second), err)
+			if cfg.failFast {
+				break
+			}
+			continue
+		}
+		st, _ := os.Stat(htmlPath)
+		fmt.Printf("%s: %s (%.1f MB) in %s\n", nb, htmlPath, float64(st.Size())/1e6, time.Since(start).Round(100*time.Millisecond))
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%d of %d notebook(s) failed:\n%s", len(failures), len(notebooks), strings.Join(failures, "\n"))
+	}
+	return nil
+}
+
+// findNotebooks resolves the NOTEBOOK arguments, or lists notebooks/*.ipynb of the repository.
+func findNotebooks(args []string) ([]string, error) {
+	var dir string
+	if root, err := notebook.RepoRoot(); err == nil {
+		dir = filepath.Join(root, "notebooks")
+	}
+	if len(args) == 0 {
+		if dir == "" {
+			return nil, fmt.Errorf("no NOTEBOOK given and not inside the clipkit repository (no notebooks/ to run)")
+		}
+		all, err := filepath.Glob(filepath.Join(dir, "*.ipynb"))
+		if err != nil {
+			return nil, err
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("no notebooks in %s", dir)
+		}
+		sort.Strings(all)
+		return all, nil
+	}
+	var out []string
+	for _, a := range args {
+		cands := []string{a}
+		if dir != "" && !strings.ContainsRune(a, filepath.Separator) {
+			name := a
+			if !strings.HasSuffix(name, ".ipynb") {
+				name += ".ipynb"
+			}
+			cands = append(cands, filepath.Join(dir, name))
+		}
+		found := ""
+		for _, c := range cands {
+			if st, err := os.Stat(c); err == nil && !st.IsDir() && strings.HasSuffix(c, ".ipynb") {
+				found = c
+				break
+			}
+		}
+		if found == "" {
+			return nil, fmt.Errorf("notebook %q not found (want a .ipynb path or a name in %s)", a, dir)
+		}
+		out = append(out, found)
+	}
+	return out, nil
+}
+
+// findJupyter returns the jupyter executable to use.
+func findJupyter(flagValue string) (string, error) {
+	var cands []string
+	if flagValue != "" {
+		cands = []string{flagValue}
+	} else {
+		if v := os.Getenv("CLIPKIT_VENV"); v != "" {
+			cands = append(cands, filepath.Join(v, "bin", "jupyter"))
+		}
+		if root, err := notebook.RepoRoot(); err == nil {
+			cands = append(cands, filepath.Join(root, ".venv", "bin", "jupyter"))
+		}
+		if p, err := exec.LookPath("jupyter"); err == nil {
+			cands = append(cands, p)
+		}
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("jupyter not found (tried %s): run scripts/setup-notebooks.sh, or pass --jupyter", strings.Join(cands, ", "))
+}
+
+// checkGonbKernel fails unless jupyter knows a kernel named gonb.
+func checkGonbKernel(jupyter string) error {
+	out, err := exec.Command(jupyter, "kernelspec", "list", "--json").Output()
+	if err != nil {
+		return fmt.Errorf("%s kernelspec list: %w", jupyter, err)
+	}
+	var specs struct {
+		Kernelspecs map[string]json.RawMessage `json:"kernelspecs"`
+	}
+	if err := json.Unmarshal(out, &specs); err != nil {
+		return fmt.Errorf("%s kernelspec list --json: unexpected output: %w", jupyter, err)
+	}
+	if _, ok := specs.Kernelspecs["gonb"]; !ok {
+		return fmt.Errorf("jupyter (%s) has no GoNB kernel: run scripts/setup-notebooks.sh", jupyter)
+	}
+	return nil
+}
+
+// reportNotebook executes one notebook and writes its HTML report; it returns the report's path.
+func reportNotebook(cfg reportConfig, jupyter, nbPath string) (string, error) {
+	name := strings.TrimSuffix(filepath.Base(nbPath), ".ipynb")
+	tmp, err := os.MkdirTemp("", "clipx-report-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+
+	// 1. Execute. --allow-errors keeps going past compile errors so that the check below can name
+	// every failing cell; runtime failures (panics, os.Exit) never stop nbconvert with GoNB.
+	var log bytes.Buffer
+	cmd := exec.Command(jupyter, "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
+		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", int(cfg.cellTimeout.Seconds())),
+		"--output-dir", tmp, "--output", name+".ipynb", nbPath)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: executing with %s nbconvert failed (%v):\n%s", nbPath, jupyter, err, logTail(log.String(), 25))
+	}
+	executed, err := os.ReadFile(filepath.Join(tmp, name+".ipynb"))
+	if err != nil {
+		return "", fmt.Errorf("%s: nbconvert wrote no executed notebook: %w\n%s", nbPath, err, logTail(log.String(), 25))
+	}
+
+	// 2. Check every cell, and drop the outputs that must not reach the report.
+	cleaned, cellErrs, err := checkAndCleanNotebook(executed)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", nbPath, err)
+	}
+	cleanedPath := filepath.Join(tmp, name+".clean.ipynb")
+	if err := os.WriteFile(cleanedPath, cleaned, 0o644); err != nil {
+		return "", err
+	}
+	if cfg.keepIpynb {
+		if err := os.WriteFile(filepath.Join(cfg.out, name+".ipynb"), cleaned, 0o644); err != nil {
+			return "", err
+		}
+	}
+
+	// 3. Convert to HTML (also when cells failed: the report shows the errors) and make it self-contained.
+	log.Reset()
+	cmd = exec.Command(jupyter, "nbconvert", "--to", "html", "--output-dir", tmp, "--output", name+".html", cleanedPath)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s: converting to HTML failed (%v):\n%s", nbPath, err, logTail(log.String(), 25))
+	}
+	page, err := os.ReadFile(filepath.Join(tmp, name+".html"))
+	if err != nil {
+		return "", err
+	}
+	page, err = makeSelfContained(page)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", nbPath, err)
+	}
+	htmlPath := filepath.Join(cfg.out, name+".html")
+	if err := os.WriteFile(htmlPath, page, 0o644); err != nil {
+		return "", err
+	}
+	if len(cellErrs) > 0 {
+		return htmlPath, fmt.Errorf("%s: %d cell(s) failed (report with the errors: %s):\n%s",
+			nbPath, len(cellErrs), htmlPath, strings.Join(cellErrs, "\n"))
+	}
+	return htmlPath, nil
+}
+
+// ipynb is the part of the notebook format that report reads; everything else is kept verbatim.
+type ipynbCell struct {
+	CellType string            `json:"cell_type"`
+	Source   json.RawMessage   `json:"source"`
+	Outputs  []json.RawMessage `json:"outputs"`
+}
+
+type ipynbOutput struct {
+	OutputType string                     `json:"output_type"`
+	Name       string                     `json:"name"`
+	Text       json.RawMessage            `json:"text"`
+	Data       map[string]json.RawMessage `json:"data"`
+	EName      string                     `json:"ename"`
+	EValue     string                     `json:"evalue"`
+}
+
+var (
+	// exitLine is how GoNB reports a cell program that failed at run time (its last stderr line).
+	exitLine = regexp.MustCompile(`(?m)^(\^C\n)?(exit status \d+|signal: [a-z ]+)\s*\z`)
+	ansiSeq  = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
+	// gonbCommsBootstrap marks the JavaScript GoNB injects to open its widget WebSocket: useless
+	// (and a network attempt) in a static report.
+	gonbCommsBootstrap = "Creates a WebSocket connecting to the JupyterServer and through it to the GoNB kernel"
+)
+
+// checkAndCleanNotebook returns the executed notebook without empty HTML outputs (left by
+// in-place updates such as progress bars) and GoNB's WebSocket bootstrap, plus one message per
+// failing code cell: an "error" output (compile errors, special commands), or stderr ending in
+// "exit status N"/"signal: ..." (panics, os.Exit).
+func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
+	var nb map[string]json.RawMessage
+	if err := json.Unmarshal(data, &nb); err != nil {
+		return nil, nil, fmt.Errorf("executed notebook is not JSON: %w", err)
+	}
+	var cells []map[string]json.RawMessage
+	if err := json.Unmarshal(nb["cells"], &cells); err != nil {
+		return nil, nil, fmt.Errorf("executed notebook has no cell list: %w", err)
+	}
+	var failures []string
+	codeIdx := 0
+	for i, raw := range cells {
+		var c ipynbCell
+		b, _ := json.Marshal(raw)
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, nil, fmt.Errorf("cell %d: %w", i+1, err)
+		}
+		if c.CellType != "code" {
+			continue
+		}
+		codeIdx++
+		var kept []json.RawMessage
+		var stderr strings.Builder
+		var errs []string
+		for _, o := range c.Outputs {
+			var out ipynbOutput
+			if err := json.Unmarshal(o, &out); err != nil {
+				return nil, nil, fmt.Errorf("cell %d: bad output: %w", i+1, err)
+			}
+			switch out.OutputType {
+			case "error":
+				errs = append(errs, fmt.Sprintf("%s: %s", out.EName, ansiSeq.ReplaceAllString(out.EValue, "")))
+			case "stream":
+				if out.Name == "stderr" {
+					stderr.WriteString(multilineText(out.Text))
+				}
+			case "display_data", "update_display_data":
+				if h, ok := out.Data["text/html"]; ok && len(out.Data) == 1 {
+					text := multilineText(h)
+					if strings.TrimSpace(text) == "" || strings.Contains(text, gonbCommsBootstrap) {
+						continue // drop
+					}
+				}
+			}
+			kept = append(kept, o)
+		}
+		se := ansiSeq.ReplaceAllString(stderr.String(), "")
+		if exitLine.MatchString(se) {
+			errs = append(errs, "the cell's program failed; its stderr ends with:\n"+indent(logTail(se, 12)))
+		}
+		if len(errs) > 0 {
+			failures = append(failures, fmt.Sprintf("  cell %d (code cell %d, %q): %s",
+				i+1, codeIdx, firstLine(multilineText(c.Source)), strings.Join(errs, "; ")))
+		}
+		if kept == nil {
+			kept = []json.RawMessage{}
+		}
+		ko, _ := json.Marshal(kept)
+		raw["outputs"] = ko
+	}
+	cb, err := json.Marshal(cells)
+	if err != nil {
+		return nil, nil, err
+	}
+	nb["cells"] = cb
+	out, err := json.MarshalIndent(nb, "", " ")
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, failures, nil
+}
+
+// multilineText decodes an ipynb text field: a string or a list of strings.
+func multilineText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []string
+	if json.Unmarshal(raw, &parts) == nil {
+		return strings.Join(parts, "")
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+func indent(s string) string {
+	return "      " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n      ")
+}
+
+// logTail returns the last n lines of a jupyter/GoNB log, without the kernel's klog lines.
+func logTail(s string, n int) string {
+	klog := regexp.MustCompile(`^[IWEF]\d{4} \d\d:\d\d:\d\d`)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if !klog.MatchString(l) && !strings.HasPrefix(l, "\t") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+var (
+	// externalScript matches a <script> element that loads its code from the network (nbconvert's
+	// template adds RequireJS and MathJax from a CDN).
+	externalScript = regexp.MustCompile(`(?is)<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script>`)
+	anyExternalSrc = regexp.MustCompile(`(?is)<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//`)
+	libraryStart   = regexp.MustCompile(`<script ` + regexp.QuoteMeta(plots.LibraryMarker) + `"[^"]*">`)
+)
+
+// errNoLibrary is returned when a page has charts but no inlined ECharts library.
+var errNoLibrary = errors.New("the page has charts but no inlined ECharts library (was a notebook cell's library output lost?)")
+
+// makeSelfContained removes <script src="http..."> elements, keeps only the first inlined ECharts
+// library (later copies come from CLIPKIT_PLOTS_INLINE=cell or re-run cells), and checks that
+// nothing external is left and that charts have their library.
+func makeSelfContained(page []byte) ([]byte, error) {
+	page = externalScript.ReplaceAll(page, nil)
+	if loc := anyExternalSrc.FindIndex(page); loc != nil {
+		end := min(len(page), loc[0]+200)
+		return nil, fmt.Errorf("report still loads a script from the network: %s", page[loc[0]:end])
+	}
+	// nbconvert HTML-escapes nothing inside outputs' HTML, so the library block is byte-identical
+	// to what plots wrote: from its start tag to the next </script>.
+	var out bytes.Buffer
+	rest := page
+	seen := false
+	for {
+		loc := libraryStart.FindIndex(rest)
+		if loc == nil {
+			out.Write(rest)
+			break
+		}
+		end := bytes.Index(rest[loc[1]:], []byte("</script>"))
+		if end < 0 {
+			return nil, fmt.Errorf("inlined ECharts library block is not closed")
+		}
+		blockEnd := loc[1] + end + len("</script>")
+		if !seen {
+			out.Write(rest[:blockEnd])
+			seen = true
+		} else {
+			out.Write(rest[:loc[0]])
+		}
+		rest = rest[blockEnd:]
+	}
+	page = out.Bytes()
+	if firstChart := bytes.Index(page, []byte(`class="clipkit-chart"`)); firstChart >= 0 && !seen {
+		return nil, errNoLibrary
+	}
+	return page, nil
+}
