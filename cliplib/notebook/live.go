@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"os"
 	"strings"
 	"time"
 
@@ -48,6 +49,11 @@ type LiveText struct {
 	// default "a photo of something else".
 	SmokeEdit string
 }
+
+// EnvRequireLive=1 makes LiveText.Run fail when no live front end answers, instead of showing the
+// result for the initial text; `clipx report --live` sets it, so that CI notices a broken widget
+// round trip.
+const EnvRequireLive = "CLIPKIT_REQUIRE_LIVE"
 
 // Lines splits text into its trimmed, non-empty lines.
 func Lines(text string) []string {
@@ -132,6 +138,9 @@ func (lt LiveText) Run() (LiveResult, error) {
 		res.Live = true
 		res.Final = first
 	case <-time.After(wait):
+		if os.Getenv(EnvRequireLive) == "1" {
+			return res, fmt.Errorf("notebook.LiveText: no live front end answered within %s, and %s=1 requires one", wait, EnvRequireLive)
+		}
 		// No live front end (nbconvert, a closed browser tab): keep the result for Initial.
 		gonbui.UpdateHTML(outID, "")
 		gonbui.DisplayHTML(`<p class="clipkit-live-static" style="color:#666;font-style:italic">Live editing needs a live ` +
@@ -184,7 +193,10 @@ loop:
 				<-idleTimer.C
 			}
 			idleTimer.Reset(idle)
-		case <-stops.C:
+		case n := <-stops.C:
+			if n <= 0 {
+				continue // the button's synced variable announces its initial 0
+			}
 			stopReason = "stopped"
 			break loop
 		case <-idleTimer.C:

@@ -73,8 +73,10 @@ type Options struct {
 	// ValueLabels writes each value on its bar/cell (Bar, HeatMap).
 	ValueLabels bool
 	// Decimals is the number of decimals kept in the data (and so shown in labels and tooltips);
-	// default 3.
+	// 0 means the default, 3; use NoDecimals for whole numbers.
 	Decimals int
+	// Colors sets the series palette (CSS colours, used in order); default: ECharts' palette.
+	Colors []string
 	// Min and Max fix the value range (HeatMap colour scale, Bar/Line value axis) when Min < Max.
 	Min, Max float64
 }
@@ -114,6 +116,9 @@ func FromECharts(c EChartsBuilder, width, height string, svg bool) (*Chart, erro
 }
 
 func newChart(option map[string]any, o Options) *Chart {
+	if len(o.Colors) > 0 {
+		option["color"] = o.Colors
+	}
 	if _, ok := option["grid"]; !ok {
 		// Keep long axis labels (class names, prompts) inside the chart.
 		option["grid"] = map[string]any{"containLabel": true, "left": "2%", "right": "6%", "top": "60px", "bottom": "50px"}
@@ -131,8 +136,14 @@ func newChart(option map[string]any, o Options) *Chart {
 	return ch
 }
 
+// NoDecimals as Options.Decimals rounds values to whole numbers.
+const NoDecimals = -1
+
 func (o Options) decimals() int {
-	if o.Decimals <= 0 {
+	switch {
+	case o.Decimals < 0:
+		return 0
+	case o.Decimals == 0:
 		return 3
 	}
 	return o.Decimals

@@ -31,6 +31,9 @@ type reportConfig struct {
 	keepIpynb   bool          // also write the executed notebook
 	jupyter     string        // jupyter executable
 	failFast    bool          // stop at the first failing notebook
+	live        bool          // execute in JupyterLab driven by headless Chromium (GoNB's nbexec)
+	liveTimeout time.Duration // limit for one notebook under --live
+	chromium    string        // browser for --live
 }
 
 func runReport(args []string) error {
@@ -46,6 +49,10 @@ func runReport(args []string) error {
 	fs.BoolVar(&cfg.keepIpynb, "ipynb", false, "also write the executed notebook as DIR/<name>.ipynb")
 	fs.StringVar(&cfg.jupyter, "jupyter", "", "jupyter executable (default: $CLIPKIT_VENV/bin/jupyter, <repo>/.venv/bin/jupyter, then PATH)")
 	fs.BoolVar(&cfg.failFast, "fail-fast", false, "stop at the first notebook that fails (default: run all, then report every failure)")
+	fs.BoolVar(&cfg.live, "live", false, "execute in a live front end (GoNB's nbexec: Jupyter + headless Chromium), so widget cells\n"+
+		"run for real; needs nbexec (scripts/setup-notebooks.sh) and Chromium (--browser)")
+	fs.DurationVar(&cfg.liveTimeout, "live-timeout", 15*time.Minute, "with --live: limit for one notebook")
+	fs.StringVar(&cfg.chromium, "chromium", "", "with --live: Chromium executable (default: chromium or chromium-browser on PATH)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -189,19 +196,28 @@ func reportNotebook(cfg reportConfig, jupyter, nbPath string) (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 
-	// 1. Execute. --allow-errors keeps going past compile errors so that the check below can name
-	// every failing cell; runtime failures (panics, os.Exit) never stop nbconvert with GoNB.
+	// 1. Execute into tmp/<name>.ipynb.
 	var log bytes.Buffer
-	cmd := exec.Command(jupyter, "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
-		fmt.Sprintf("--ExecutePreprocessor.timeout=%d", int(cfg.cellTimeout.Seconds())),
-		"--output-dir", tmp, "--output", name+".ipynb", nbPath)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s: executing with %s nbconvert failed (%v):\n%s", nbPath, jupyter, err, logTail(log.String(), 25))
+	var err2 error
+	if cfg.live {
+		err2 = executeLive(cfg, jupyter, nbPath, filepath.Join(tmp, name+".ipynb"), &log)
+	} else {
+		// --allow-errors keeps going past compile errors so that the check below can name every
+		// failing cell; runtime failures (panics, os.Exit) never stop nbconvert with GoNB.
+		cmd := exec.Command(jupyter, "nbconvert", "--to", "notebook", "--execute", "--allow-errors",
+			fmt.Sprintf("--ExecutePreprocessor.timeout=%d", int(cfg.cellTimeout.Seconds())),
+			"--output-dir", tmp, "--output", name+".ipynb", nbPath)
+		cmd.Stdout, cmd.Stderr = &log, &log
+		if err := cmd.Run(); err != nil {
+			err2 = fmt.Errorf("executing with %s nbconvert failed (%v)", jupyter, err)
+		}
+	}
+	if err2 != nil {
+		return "", fmt.Errorf("%s: %v:\n%s", nbPath, err2, logTail(log.String(), 25))
 	}
 	executed, err := os.ReadFile(filepath.Join(tmp, name+".ipynb"))
 	if err != nil {
-		return "", fmt.Errorf("%s: nbconvert wrote no executed notebook: %w\n%s", nbPath, err, logTail(log.String(), 25))
+		return "", fmt.Errorf("%s: no executed notebook was written: %w\n%s", nbPath, err, logTail(log.String(), 25))
 	}
 
 	// 2. Check every cell, and drop the outputs that must not reach the report.
@@ -221,7 +237,7 @@ func reportNotebook(cfg reportConfig, jupyter, nbPath string) (string, error) {
 
 	// 3. Convert to HTML (also when cells failed: the report shows the errors) and make it self-contained.
 	log.Reset()
-	cmd = exec.Command(jupyter, "nbconvert", "--to", "html", "--output-dir", tmp, "--output", name+".html", cleanedPath)
+	cmd := exec.Command(jupyter, "nbconvert", "--to", "html", "--output-dir", tmp, "--output", name+".html", cleanedPath)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("%s: converting to HTML failed (%v):\n%s", nbPath, err, logTail(log.String(), 25))
@@ -245,11 +261,11 @@ func reportNotebook(cfg reportConfig, jupyter, nbPath string) (string, error) {
 	return htmlPath, nil
 }
 
-// ipynb is the part of the notebook format that report reads; everything else is kept verbatim.
+// ipynbCell is the part of a notebook cell that report reads; everything else is kept verbatim.
 type ipynbCell struct {
-	CellType string            `json:"cell_type"`
-	Source   json.RawMessage   `json:"source"`
-	Outputs  []json.RawMessage `json:"outputs"`
+	CellType string
+	Source   json.RawMessage
+	Outputs  []json.RawMessage
 }
 
 type ipynbOutput struct {
@@ -287,14 +303,23 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 	codeIdx := 0
 	for i, raw := range cells {
 		var c ipynbCell
-		b, _ := json.Marshal(raw)
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, nil, fmt.Errorf("cell %d: %w", i+1, err)
+		c.Source = raw["source"]
+		_ = json.Unmarshal(raw["cell_type"], &c.CellType)
+		if o, ok := raw["outputs"]; ok {
+			if err := json.Unmarshal(o, &c.Outputs); err != nil {
+				return nil, nil, fmt.Errorf("cell %d: bad outputs: %w", i+1, err)
+			}
 		}
 		if c.CellType != "code" {
 			continue
 		}
 		codeIdx++
+		if ec, ok := raw["execution_count"]; !ok || string(ec) == "null" {
+			if strings.TrimSpace(multilineText(c.Source)) != "" {
+				failures = append(failures, fmt.Sprintf("  cell %d (code cell %d, %q): was not executed",
+					i+1, codeIdx, firstLine(multilineText(c.Source))))
+			}
+		}
 		var kept []json.RawMessage
 		var stderr strings.Builder
 		var errs []string
@@ -331,19 +356,37 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 		if kept == nil {
 			kept = []json.RawMessage{}
 		}
-		ko, _ := json.Marshal(kept)
+		ko, err := marshalJSON(kept, false)
+		if err != nil {
+			return nil, nil, err
+		}
 		raw["outputs"] = ko
 	}
-	cb, err := json.Marshal(cells)
+	cb, err := marshalJSON(cells, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	nb["cells"] = cb
-	out, err := json.MarshalIndent(nb, "", " ")
+	out, err := marshalJSON(nb, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	return out, failures, nil
+}
+
+// marshalJSON encodes v without escaping <, > and & (notebook outputs are HTML), indented like
+// Jupyter's files when indent is set.
+func marshalJSON(v any, indent bool) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if indent {
+		enc.SetIndent("", " ")
+	}
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // multilineText decodes an ipynb text field: a string or a list of strings.
@@ -439,3 +482,93 @@ func makeSelfContained(page []byte) ([]byte, error) {
 	}
 	return page, nil
 }
+
+// executeLive runs the notebook in Jupyter Notebook driven by headless Chromium, with GoNB's
+// nbexec, so that widget cells have a live front end. nbexec saves the notebook in place and only
+// takes paths under --jupyter_dir without "..", so a copy goes beside the original (keeping
+// ${GONB_DIR}/.. the repository root) and is removed afterwards; the executed copy lands at out.
+func executeLive(cfg reportConfig, jupyter, nbPath, out string, log *bytes.Buffer) error {
+	nbexec, err := exec.LookPath("nbexec")
+	if err != nil {
+		gobin := filepath.Join(os.Getenv("HOME"), "go", "bin", "nbexec")
+		if p, e := exec.Command("go", "env", "GOPATH").Output(); e == nil {
+			gobin = filepath.Join(strings.TrimSpace(string(p)), "bin", "nbexec")
+		}
+		if _, e := os.Stat(gobin); e != nil {
+			return fmt.Errorf("--live needs GoNB's nbexec (not on PATH nor at %s): run scripts/setup-notebooks.sh", gobin)
+		}
+		nbexec = gobin
+	}
+	browser := cfg.chromium
+	if browser == "" {
+		for _, name := range []string{"chromium", "chromium-browser"} {
+			if p, err := exec.LookPath(name); err == nil {
+				browser = p
+				break
+			}
+		}
+	}
+	if browser == "" {
+		return fmt.Errorf("--live needs Chromium (apt-get install chromium, or scripts/setup-notebooks.sh --browser), or pass --chromium")
+	}
+	tmp, err := os.MkdirTemp("", "clipx-live-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	// nbexec starts the system browser by the name google-chrome (otherwise go-rod would try to
+	// download one): give it Chromium under that name, with the flags a root, offline, headless run needs.
+	wrapper := "#!/bin/sh\nexec " + shellQuote(browser) + " --no-sandbox --disable-gpu --disable-dev-shm-usage " +
+		"--disable-background-networking --disable-component-update --disable-sync --no-first-run --disable-quic \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(tmp, "google-chrome"), []byte(wrapper), 0o755); err != nil {
+		return err
+	}
+
+	abs, err := filepath.Abs(nbPath)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(abs)
+	copyPath := filepath.Join(dir, "_clipx_live_"+filepath.Base(abs))
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(copyPath, src, 0o644); err != nil {
+		return fmt.Errorf("--live: writing the working copy beside the notebook: %w", err)
+	}
+	defer os.Remove(copyPath)
+
+	args := []string{"--jupyter_dir=" + dir, "-n=" + filepath.Base(copyPath)}
+	if os.Geteuid() == 0 {
+		args = append(args, "--jupyter_args=--allow-root")
+	}
+	ctxCmd := exec.Command(nbexec, args...)
+	ctxCmd.Env = append(os.Environ(), "PATH="+tmp+string(os.PathListSeparator)+filepath.Dir(jupyter)+
+		string(os.PathListSeparator)+os.Getenv("PATH"), notebook.EnvRequireLive+"=1")
+	ctxCmd.Stdout, ctxCmd.Stderr = log, log
+	ctxCmd.SysProcAttr = newProcessGroup()
+	if err := ctxCmd.Start(); err != nil {
+		return fmt.Errorf("starting nbexec: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ctxCmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("nbexec failed (%v)", err)
+		}
+	case <-time.After(cfg.liveTimeout):
+		killProcessGroup(ctxCmd)
+		<-done
+		return fmt.Errorf("nbexec did not finish within --live-timeout %s", cfg.liveTimeout)
+	}
+	executed, err := os.ReadFile(copyPath)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, executed, 0o644)
+}
+
+// shellQuote quotes s for /bin/sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
