@@ -8,9 +8,9 @@
 #      created with --system-site-packages;
 #   2. GoNB (version taken from go.mod), goimports and gopls (pinned) with `go install`, into
 #      $(go env GOPATH)/bin;
-#   3. the GoNB kernelspec, registered with the venv's jupyter on PATH (`gonb --install`), which
-#      writes it into the venv's data dir (<venv>/share/jupyter/kernels/gonb), so only that
-#      Jupyter sees it;
+#   3. the GoNB kernelspec (`gonb --install`), written into the venv's data dir
+#      (<venv>/share/jupyter/kernels/gonb) so only the venv's Jupyter sees it (Debian fallback:
+#      ~/.local/share/jupyter/kernels/gonb), with a PATH that has go, goimports and gopls;
 #   4. echarts@5.4.3 from npm into <repo>/node_modules (git-ignored), pinned by the committed
 #      package.json + package-lock.json (`npm ci`); cliplib/plots inlines it into notebook output.
 #   5. with --browser (or CLIPKIT_BROWSER=1): Debian's chromium, for the browser check and
@@ -88,7 +88,8 @@ else
     rm -rf "$VENV"
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
     touch "$VENV/.clipkit-debian"
-    # Debian's jupyter entry point lives in /usr/bin; make the venv's bin self-sufficient.
+    # Debian's entry points live in /usr/bin; give the venv a `jupyter` too, so that
+    # $VENV/bin/jupyter works in both set-ups (clipx report looks there first).
     [ -x "$VENV/bin/jupyter" ] || ln -sf /usr/bin/jupyter "$VENV/bin/jupyter"
   fi
 fi
@@ -131,11 +132,17 @@ go_install golang.org/x/tools/gopls "$GOPLS_VERSION" golang.org/x/tools/gopls
 
 # --- 3. Kernel registration -------------------------------------------------------------------
 export PATH="$VENV/bin:$GOBIN_DIR:$PATH"
-KDIR="$("$VENV/bin/python" -c 'import sys,os; print(os.path.join(sys.prefix,"share","jupyter","kernels","gonb"))')"
-# gonb --install writes to the first of `jupyter --data-dir`'s user dir; JUPYTER_DATA_DIR points it
-# at the venv so the kernelspec lives (and is removed) with the venv.
-JUPYTER_DATA_DIR="$VENV/share/jupyter" gonb --install >/dev/null 2>&1 || \
-  JUPYTER_DATA_DIR="$VENV/share/jupyter" gonb --install
+# gonb --install writes into $JUPYTER_DATA_DIR/kernels/gonb (default ~/.local/share/jupyter). With
+# the PyPI venv we point it at the venv, so the kernelspec lives (and is removed) with the venv and
+# only the venv's Jupyter sees it. Debian's jupyter commands run with /usr/bin/python3 and do not
+# search the venv, so the fallback registers the kernel for the user instead.
+if [ -f "$VENV/.clipkit-debian" ]; then
+  KDATA="${JUPYTER_DATA_DIR:-$HOME/.local/share/jupyter}"
+else
+  KDATA="$VENV/share/jupyter"
+fi
+KDIR="$KDATA/kernels/gonb"
+JUPYTER_DATA_DIR="$KDATA" gonb --install >/dev/null 2>&1 || JUPYTER_DATA_DIR="$KDATA" gonb --install
 [ -f "$KDIR/kernel.json" ] || { log "gonb --install did not write $KDIR/kernel.json"; exit 1; }
 # The kernel runs `go`, `goimports` and `gopls`: record a PATH that has them, so the kernel works
 # even when JupyterLab is started from a shell that lacks GOPATH/bin.
