@@ -34,6 +34,7 @@ type reportConfig struct {
 	live        bool          // execute in JupyterLab driven by headless Chromium (GoNB's nbexec)
 	liveTimeout time.Duration // limit for one notebook under --live
 	chromium    string        // browser for --live
+	liveTries   int           // attempts under --live
 }
 
 func runReport(args []string) error {
@@ -52,6 +53,7 @@ func runReport(args []string) error {
 	fs.BoolVar(&cfg.live, "live", false, "execute in a live front end (GoNB's nbexec: Jupyter + headless Chromium), so widget cells\n"+
 		"run for real; needs nbexec (scripts/setup-notebooks.sh) and Chromium (--browser)")
 	fs.DurationVar(&cfg.liveTimeout, "live-timeout", 15*time.Minute, "with --live: limit for one notebook")
+	fs.IntVar(&cfg.liveTries, "live-tries", 3, "with --live: attempts per notebook (nbexec sometimes drives JupyterLab before it is ready)")
 	fs.StringVar(&cfg.chromium, "chromium", "", "with --live: Chromium executable (default: chromium or chromium-browser on PATH)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -523,19 +525,45 @@ func executeLive(cfg reportConfig, jupyter, nbPath, out string, log *bytes.Buffe
 	if err := os.WriteFile(filepath.Join(tmp, "google-chrome"), []byte(wrapper), 0o755); err != nil {
 		return err
 	}
+	// nbexec runs the first `jupyter` on PATH: make it ours.
+	if err := os.Symlink(jupyter, filepath.Join(tmp, "jupyter")); err != nil {
+		return err
+	}
 
 	abs, err := filepath.Abs(nbPath)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(abs)
-	copyPath := filepath.Join(dir, "_clipx_live_"+filepath.Base(abs))
 	src, err := os.ReadFile(abs)
 	if err != nil {
 		return err
 	}
+	tries := max(1, cfg.liveTries)
+	for try := 1; ; try++ {
+		executed, err := nbexecOnce(cfg, nbexec, tmp, abs, src, log)
+		if err == nil {
+			if missed := unexecutedCells(executed); missed == 0 {
+				return os.WriteFile(out, executed, 0o644)
+			} else {
+				err = fmt.Errorf("nbexec saved the notebook with %d code cell(s) not executed", missed)
+			}
+		}
+		if try >= tries {
+			return fmt.Errorf("%w (after %d attempt(s))", err, try)
+		}
+		logPath := filepath.Join(cfg.out, fmt.Sprintf("%s.live-attempt%d.log", strings.TrimSuffix(filepath.Base(abs), ".ipynb"), try))
+		_ = os.WriteFile(logPath, log.Bytes(), 0o644)
+		fmt.Fprintf(os.Stderr, "clipx report --live: %s: attempt %d of %d failed (%v; log: %s); retrying\n", nbPath, try, tries, err, logPath)
+		log.Reset()
+	}
+}
+
+// nbexecOnce runs nbexec on a fresh copy of the notebook (src) beside it and returns the saved copy.
+func nbexecOnce(cfg reportConfig, nbexec, binDir, abs string, src []byte, log *bytes.Buffer) ([]byte, error) {
+	dir := filepath.Dir(abs)
+	copyPath := filepath.Join(dir, "_clipx_live_"+filepath.Base(abs))
 	if err := os.WriteFile(copyPath, src, 0o644); err != nil {
-		return fmt.Errorf("--live: writing the working copy beside the notebook: %w", err)
+		return nil, fmt.Errorf("--live: writing the working copy beside the notebook: %w", err)
 	}
 	defer os.Remove(copyPath)
 
@@ -543,31 +571,47 @@ func executeLive(cfg reportConfig, jupyter, nbPath, out string, log *bytes.Buffe
 	if os.Geteuid() == 0 {
 		args = append(args, "--jupyter_args=--allow-root")
 	}
-	ctxCmd := exec.Command(nbexec, args...)
-	ctxCmd.Env = append(os.Environ(), "PATH="+tmp+string(os.PathListSeparator)+filepath.Dir(jupyter)+
-		string(os.PathListSeparator)+os.Getenv("PATH"), notebook.EnvRequireLive+"=1")
-	ctxCmd.Stdout, ctxCmd.Stderr = log, log
-	ctxCmd.SysProcAttr = newProcessGroup()
-	if err := ctxCmd.Start(); err != nil {
-		return fmt.Errorf("starting nbexec: %w", err)
+	cmd := exec.Command(nbexec, args...)
+	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"), notebook.EnvRequireLive+"=1")
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = newProcessGroup()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting nbexec: %w", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- ctxCmd.Wait() }()
+	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
 		if err != nil {
-			return fmt.Errorf("nbexec failed (%v)", err)
+			return nil, fmt.Errorf("nbexec failed (%v)", err)
 		}
 	case <-time.After(cfg.liveTimeout):
-		killProcessGroup(ctxCmd)
+		killProcessGroup(cmd)
 		<-done
-		return fmt.Errorf("nbexec did not finish within --live-timeout %s", cfg.liveTimeout)
+		return nil, fmt.Errorf("nbexec did not finish within --live-timeout %s", cfg.liveTimeout)
 	}
-	executed, err := os.ReadFile(copyPath)
-	if err != nil {
-		return err
+	return os.ReadFile(copyPath)
+}
+
+// unexecutedCells counts non-empty code cells without an execution count.
+func unexecutedCells(nb []byte) int {
+	var doc struct {
+		Cells []struct {
+			CellType       string          `json:"cell_type"`
+			ExecutionCount *int            `json:"execution_count"`
+			Source         json.RawMessage `json:"source"`
+		} `json:"cells"`
 	}
-	return os.WriteFile(out, executed, 0o644)
+	if json.Unmarshal(nb, &doc) != nil {
+		return 1
+	}
+	n := 0
+	for _, c := range doc.Cells {
+		if c.CellType == "code" && c.ExecutionCount == nil && strings.TrimSpace(multilineText(c.Source)) != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // shellQuote quotes s for /bin/sh.

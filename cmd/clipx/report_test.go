@@ -134,3 +134,13 @@ func TestReportUsageErrors(t *testing.T) {
 		t.Errorf("tiny --timeout: got %v, want a usage error", err)
 	}
 }
+
+func TestUnexecutedCells(t *testing.T) {
+	nb := []byte(`{"cells":[{"cell_type":"code","execution_count":1,"source":"x"},
+		{"cell_type":"code","execution_count":null,"source":["%%\n","y"]},
+		{"cell_type":"code","execution_count":null,"source":"  "},
+		{"cell_type":"markdown","source":"# t"}]}`)
+	if n := unexecutedCells(nb); n != 1 {
+		t.Errorf("unexecutedCells = %d, want 1", n)
+	}
+}
