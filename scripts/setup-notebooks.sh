@@ -4,8 +4,9 @@
 #
 #   1. a Python venv at $CLIPKIT_VENV (default: <repo>/.venv, git-ignored) with JupyterLab,
 #      Notebook 7, nbconvert and nbclient pinned from PyPI; if PyPI cannot be reached it falls back
-#      to Debian's packages (jupyter-notebook, jupyter-nbconvert, python3-nbclient) via a venv
-#      created with --system-site-packages;
+#      to Debian's packages (jupyter-notebook, jupyter-nbconvert, python3-nbclient, jupyter-client)
+#      via a venv created with --system-site-packages (enough for `clipx report`; JupyterLab and
+#      `clipx report --live` need the PyPI set-up);
 #   2. GoNB (version taken from go.mod), goimports and gopls (pinned) with `go install`, into
 #      $(go env GOPATH)/bin;
 #   3. the GoNB kernelspec (`gonb --install`), written into the venv's data dir
@@ -29,6 +30,9 @@ NBCONVERT_VERSION=7.17.2
 NBCLIENT_VERSION=0.11.0
 GOIMPORTS_VERSION=v0.44.0   # golang.org/x/tools; builds with Go 1.26
 GOPLS_VERSION=v0.21.1       # golang.org/x/tools/gopls; builds with Go 1.26
+# Debian's packages for the fallback (bookworm: notebook 6.4, nbconvert 6.5, nbclient 0.7);
+# jupyter-client brings the `jupyter kernelspec` command.
+DEBIAN_JUPYTER="jupyter-notebook jupyter-nbconvert python3-nbclient jupyter-client"
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${CLIPKIT_VENV:-$REPO/.venv}"
@@ -68,6 +72,7 @@ if [ -x "$VENV/bin/jupyter" ] && jupyter_ok jupyterlab=$JUPYTERLAB_VERSION noteb
   log "venv $VENV already has the pinned Jupyter"
 elif [ -x "$VENV/bin/jupyter" ] && [ -f "$VENV/.clipkit-debian" ] && jupyter_ok nbconvert='*' nbclient='*'; then
   log "venv $VENV uses Debian's Jupyter packages (fallback); keeping it"
+  apt_install $DEBIAN_JUPYTER
 else
   pypi_ok=0
   if [ "${CLIPKIT_NO_PYPI:-0}" != 1 ]; then
@@ -84,7 +89,7 @@ else
     fi
   fi
   if [ "$pypi_ok" = 0 ]; then
-    apt_install python3-venv jupyter-notebook jupyter-nbconvert python3-nbclient
+    apt_install python3-venv $DEBIAN_JUPYTER
     rm -rf "$VENV"
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
     touch "$VENV/.clipkit-debian"
@@ -175,4 +180,4 @@ if [ "$WANT_BROWSER" = 1 ]; then
 fi
 
 log "done. PATH for notebooks: $VENV/bin:$GOBIN_DIR"
-log "start: $VENV/bin/jupyter lab $REPO/notebooks"
+if [ -f "$VENV/.clipkit-debian" ]; then log "start: $VENV/bin/jupyter notebook $REPO/notebooks"; else log "start: $VENV/bin/jupyter lab $REPO/notebooks"; fi

@@ -435,24 +435,25 @@ func logTail(s string, n int) string {
 }
 
 var (
-	// externalScript matches a <script> element that loads its code from the network (nbconvert's
-	// template adds RequireJS and MathJax from a CDN).
-	externalScript = regexp.MustCompile(`(?is)<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^>]*>\s*</script>`)
-	anyExternalSrc = regexp.MustCompile(`(?is)<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//`)
+	// externalScript matches a <script> element that loads its code from elsewhere: nbconvert's
+	// templates add RequireJS and MathJax from a CDN (PyPI nbconvert) or from file:///usr/share
+	// (Debian's), neither of which is needed by our outputs nor present on every machine.
+	externalScript = regexp.MustCompile(`(?is)<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:|file:|//)[^>]*>\s*</script>`)
+	anyExternalSrc = regexp.MustCompile(`(?is)<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:|file:|//)`)
 	libraryStart   = regexp.MustCompile(`<script ` + regexp.QuoteMeta(plots.LibraryMarker) + `"[^"]*">`)
 )
 
 // errNoLibrary is returned when a page has charts but no inlined ECharts library.
 var errNoLibrary = errors.New("the page has charts but no inlined ECharts library (was a notebook cell's library output lost?)")
 
-// makeSelfContained removes <script src="http..."> elements, keeps only the first inlined ECharts
+// makeSelfContained removes <script src="http|file|//..."> elements, keeps only the first inlined ECharts
 // library (later copies come from CLIPKIT_PLOTS_INLINE=cell or re-run cells), and checks that
 // nothing external is left and that charts have their library.
 func makeSelfContained(page []byte) ([]byte, error) {
 	page = externalScript.ReplaceAll(page, nil)
 	if loc := anyExternalSrc.FindIndex(page); loc != nil {
 		end := min(len(page), loc[0]+200)
-		return nil, fmt.Errorf("report still loads a script from the network: %s", page[loc[0]:end])
+		return nil, fmt.Errorf("report still loads a script from outside the page: %s", page[loc[0]:end])
 	}
 	// nbconvert HTML-escapes nothing inside outputs' HTML, so the library block is byte-identical
 	// to what plots wrote: from its start tag to the next </script>.

@@ -1,7 +1,7 @@
 package main
 
 import (
-		"errors"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +34,7 @@ func htmlOut(h string) map[string]any {
 
 func TestCheckAndCleanNotebookFindsFailingCells(t *testing.T) {
 	nb := executedNotebook(t,
-		[]map[string]any{stream("stdout", "fine\n"), stream("stderr", "warning: slow\n")},                  // ok: stderr without exit
+		[]map[string]any{stream("stdout", "fine\n"), stream("stderr", "warning: slow\n")},                       // ok: stderr without exit
 		[]map[string]any{stream("stderr", "panic: boom\n\ngoroutine 1\n"), stream("stderr", "exit status 2\n")}, // runtime failure
 		[]map[string]any{{"output_type": "error", "ename": "ERROR", "evalue": "failed to run \x1b[1mgo build\x1b[0m", "traceback": []string{}}},
 		[]map[string]any{htmlOut(""), htmlOut("<script>\"use strict\";\n/**\n * Creates a WebSocket connecting to the JupyterServer and through it to the GoNB kernel.\n</script>"), htmlOut("<p>kept</p>")},
@@ -80,14 +80,15 @@ if (typeof window.echarts === 'undefined') { (function (define, exports, module)
 	chart := `<div id="c1" class="clipkit-chart"></div><script>(function(){})();</script>`
 	page := `<html><head><script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js"></script>
 <script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js?config=TeX-AMS_CHTML-full,Safe"> </script>
+<script src="file:///usr/share/javascript/requirejs/require.min.js"></script>
 </head><body>` + lib + chart + lib + chart + `</body></html>`
 	out, err := makeSelfContained([]byte(page))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(out)
-	if strings.Contains(s, "cdnjs") {
-		t.Error("CDN script tags kept")
+	if strings.Contains(s, "cdnjs") || strings.Contains(s, "file://") {
+		t.Error("CDN or local-file script tags kept")
 	}
 	if n := strings.Count(s, `data-clipkit-echarts=`); n != 1 {
 		t.Errorf("%d library copies kept, want 1", n)
