@@ -267,7 +267,8 @@ func Line(x []string, o Options, series ...Series) (*Chart, error) {
 }
 
 // Scatter draws labelled points, e.g. a 2-D projection of image and text embeddings. Points are
-// grouped into series by Point.Group (first-seen order); each point's Label is written beside it.
+// grouped into series by Point.Group (first-seen order); each point's Label is written beside it,
+// except where it would overlap another label (hovering shows every point's label).
 func Scatter(points []Point, o Options) (*Chart, error) {
 	if len(points) == 0 {
 		return nil, fmt.Errorf("plots.Scatter: no points given")
@@ -292,7 +293,9 @@ func Scatter(points []Point, o Options) (*Chart, error) {
 		charts.WithYAxisOpts(opts.YAxis{Name: o.YName, Type: "value", Scale: opts.Bool(true)}))
 	for _, g := range groups {
 		c.AddSeries(g, byGroup[g], charts.WithLabelOpts(opts.Label{
-			Show: opts.Bool(true), Position: "right", Formatter: "{b}"}))
+			Show: opts.Bool(true), Position: "right", Formatter: "{b}"}),
+			// Crowded points: hide the labels that would overlap (the tooltip still names each point).
+			charts.WithLabelLayoutOpts(opts.LabelLayout{HideOverlap: opts.Bool(true)}))
 	}
 	opt, err := genericOption("Scatter", c)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +88,7 @@ func runReport(args []string) error {
 		htmlPath, err := reportNotebook(cfg, jupyter, nb)
 		if err != nil {
 			failures = append(failures, err.Error())
-			fmt.Fprintf(os.Stderr, "clipx report: FAILED %s after %s\n%v\n", nb, time.Since(start).Round(time.Second), err)
+			fmt.Fprintf(os.Stderr, "clipx report: FAILED %s after %s (details at the end)\n", nb, time.Since(start).Round(time.Second))
 			if cfg.failFast {
 				break
 			}
@@ -323,7 +324,7 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 			}
 		}
 		var kept []json.RawMessage
-		var stderr strings.Builder
+		var stderr, errContext strings.Builder
 		var errs []string
 		for _, o := range c.Outputs {
 			var out ipynbOutput
@@ -332,7 +333,11 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 			}
 			switch out.OutputType {
 			case "error":
-				errs = append(errs, fmt.Sprintf("%s: %s", out.EName, ansiSeq.ReplaceAllString(out.EValue, "")))
+				msg := fmt.Sprintf("%s: %s", out.EName, ansiSeq.ReplaceAllString(out.EValue, ""))
+				if errContext.Len() > 0 {
+					msg += "\n" + indent(tailLines(errContext.String(), 10))
+				}
+				errs = append(errs, msg)
 			case "stream":
 				if out.Name == "stderr" {
 					stderr.WriteString(multilineText(out.Text))
@@ -343,13 +348,16 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 					if strings.TrimSpace(text) == "" || strings.Contains(text, gonbCommsBootstrap) {
 						continue // drop
 					}
+					if strings.Contains(text, "gonb-err") { // GoNB shows compiler errors as HTML before the error output
+						errContext.WriteString(htmlToText(text))
+					}
 				}
 			}
 			kept = append(kept, o)
 		}
 		se := ansiSeq.ReplaceAllString(stderr.String(), "")
 		if exitLine.MatchString(se) {
-			errs = append(errs, "the cell's program failed; its stderr ends with:\n"+indent(logTail(se, 12)))
+			errs = append(errs, "the cell's program failed; its stderr ends with:\n"+indent(tailLines(se, 12)))
 		}
 		if len(errs) > 0 {
 			failures = append(failures, fmt.Sprintf("  cell %d (code cell %d, %q): %s",
@@ -404,10 +412,14 @@ func multilineText(raw json.RawMessage) string {
 	return ""
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+// firstLine returns the first line of a cell that says something (skipping "%%" and blank lines).
+func firstLine(src string) string {
+	s := ""
+	for _, l := range strings.Split(src, "\n") {
+		if l = strings.TrimSpace(l); l != "" && l != "%%" {
+			s = l
+			break
+		}
 	}
 	if len(s) > 60 {
 		s = s[:57] + "..."
@@ -417,6 +429,32 @@ func firstLine(s string) string {
 
 func indent(s string) string {
 	return "      " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n      ")
+}
+
+// tailLines returns the last n non-blank lines of s.
+func tailLines(s string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines = append(lines, strings.TrimRight(l, " \t\r"))
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+var (
+	styleOrScript = regexp.MustCompile(`(?is)<(style|script)\b.*?</(style|script)>`)
+	htmlTag       = regexp.MustCompile(`(?s)<[^>]*>`)
+)
+
+// htmlToText keeps the text of an HTML fragment (for GoNB's error displays).
+func htmlToText(h string) string {
+	h = styleOrScript.ReplaceAllString(h, "")
+	h = strings.NewReplacer("<br>", "\n", "<br/>", "\n", "</div>", "\n", "</pre>", "\n").Replace(h)
+	return html.UnescapeString(htmlTag.ReplaceAllString(h, ""))
 }
 
 // logTail returns the last n lines of a jupyter/GoNB log, without the kernel's klog lines.

@@ -36,7 +36,8 @@ func TestCheckAndCleanNotebookFindsFailingCells(t *testing.T) {
 	nb := executedNotebook(t,
 		[]map[string]any{stream("stdout", "fine\n"), stream("stderr", "warning: slow\n")},                       // ok: stderr without exit
 		[]map[string]any{stream("stderr", "panic: boom\n\ngoroutine 1\n"), stream("stderr", "exit status 2\n")}, // runtime failure
-		[]map[string]any{{"output_type": "error", "ename": "ERROR", "evalue": "failed to run \x1b[1mgo build\x1b[0m", "traceback": []string{}}},
+		[]map[string]any{htmlOut(`<style>.gonb-err-location{}</style><div class="gonb-err-context">./main.go:10:1: undefined: &lt;thing&gt;</div>`),
+			{"output_type": "error", "ename": "ERROR", "evalue": "failed to run \x1b[1mgo build\x1b[0m", "traceback": []string{}}},
 		[]map[string]any{htmlOut(""), htmlOut("<script>\"use strict\";\n/**\n * Creates a WebSocket connecting to the JupyterServer and through it to the GoNB kernel.\n</script>"), htmlOut("<p>kept</p>")},
 	)
 	cleaned, failures, err := checkAndCleanNotebook(nb)
@@ -46,10 +47,11 @@ func TestCheckAndCleanNotebookFindsFailingCells(t *testing.T) {
 	if len(failures) != 2 {
 		t.Fatalf("failures = %q, want 2", failures)
 	}
-	if !strings.Contains(failures[0], "cell 3 (code cell 2") || !strings.Contains(failures[0], "panic: boom") {
+	if !strings.Contains(failures[0], `cell 3 (code cell 2, "fmt.Println(1)")`) || !strings.Contains(failures[0], "panic: boom") {
 		t.Errorf("runtime failure message: %s", failures[0])
 	}
-	if !strings.Contains(failures[1], "cell 4 (code cell 3") || !strings.Contains(failures[1], "ERROR: failed to run go build") {
+	if !strings.Contains(failures[1], "cell 4 (code cell 3") || !strings.Contains(failures[1], "ERROR: failed to run go build") ||
+		!strings.Contains(failures[1], "undefined: <thing>") {
 		t.Errorf("compile failure message: %s", failures[1])
 	}
 	s := string(cleaned)
