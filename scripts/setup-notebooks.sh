@@ -159,7 +159,11 @@ spec = json.load(open(path))
 spec.setdefault("env", {})["PATH"] = kpath
 json.dump(spec, open(path, "w"), indent=1)
 PYEOF
-jupyter kernelspec list | grep -q '^ *gonb ' || { log "jupyter does not list the gonb kernel"; exit 1; }
+# (Captured first: `jupyter ... | grep -q` would fail under pipefail when grep exits early.)
+specs="$("$VENV/bin/jupyter" kernelspec list 2>&1 || true)"
+if ! grep -q '^ *gonb ' <<<"$specs"; then
+  log "$VENV/bin/jupyter does not list the gonb kernel:"; echo "$specs" >&2; exit 1
+fi
 log "GoNB kernel registered at $KDIR"
 
 # --- 4. ECharts from npm ----------------------------------------------------------------------
