@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -120,8 +121,17 @@ func newChart(option map[string]any, o Options) *Chart {
 		option["color"] = o.Colors
 	}
 	if _, ok := option["grid"]; !ok {
-		// Keep long axis labels (class names, prompts) inside the chart.
-		option["grid"] = map[string]any{"containLabel": true, "left": "2%", "right": "6%", "top": "60px", "bottom": "50px"}
+		// Keep long axis labels (class names, prompts) inside the chart, with room below for the
+		// x axis name and the legend.
+		option["grid"] = map[string]any{"containLabel": true, "left": "2%", "right": "4%", "top": "60px", "bottom": "60px"}
+	}
+	// Put x axis names under the middle of the axis: at the end (ECharts' default) they get cut.
+	if axes, ok := option["xAxis"].([]any); ok {
+		for _, a := range axes {
+			if m, ok := a.(map[string]any); ok && m["name"] != nil && m["name"] != "" {
+				m["nameLocation"], m["nameGap"] = "middle", 28
+			}
+		}
 	}
 	ch := &Chart{ID: "clipkit-chart-" + uniqueID(), Width: o.Width, Height: o.Height, Renderer: "canvas", Option: option}
 	if ch.Width == "" {
@@ -285,12 +295,18 @@ func Scatter(points []Point, o Options) (*Chart, error) {
 		byGroup[p.Group] = append(byGroup[p.Group], opts.ScatterData{
 			Name: p.Label, Value: []any{value(p.X, o.decimals()), value(p.Y, o.decimals())}, SymbolSize: 10})
 	}
+	xlo, xhi, ylo, yhi := points[0].X, points[0].X, points[0].Y, points[0].Y
+	for _, p := range points {
+		xlo, xhi, ylo, yhi = math.Min(xlo, p.X), math.Max(xhi, p.X), math.Min(ylo, p.Y), math.Max(yhi, p.Y)
+	}
+	xlo, xhi = niceBounds(xlo, xhi)
+	ylo, yhi = niceBounds(ylo, yhi)
 	c := charts.NewScatter()
 	c.SetGlobalOptions(o.globals()...)
 	c.SetGlobalOptions(
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(len(groups) > 1), Top: "bottom"}),
-		charts.WithXAxisOpts(opts.XAxis{Name: o.XName, Type: "value", Scale: opts.Bool(true)}),
-		charts.WithYAxisOpts(opts.YAxis{Name: o.YName, Type: "value", Scale: opts.Bool(true)}))
+		charts.WithXAxisOpts(opts.XAxis{Name: o.XName, Type: "value", Min: xlo, Max: xhi}),
+		charts.WithYAxisOpts(opts.YAxis{Name: o.YName, Type: "value", Min: ylo, Max: yhi}))
 	for _, g := range groups {
 		c.AddSeries(g, byGroup[g], charts.WithLabelOpts(opts.Label{
 			Show: opts.Bool(true), Position: "right", Formatter: "{b}"}),
@@ -363,6 +379,25 @@ func HeatMap(rows, cols []string, values [][]float64, o Options) (*Chart, error)
 	// Leave room for the colour scale on the right.
 	opt["grid"] = map[string]any{"containLabel": true, "left": "2%", "right": "80px", "top": "60px", "bottom": "4%"}
 	return newChart(opt, o), nil
+}
+
+// niceBounds widens [lo, hi] by 5% on each side and rounds outwards to a tenth of the power of ten
+// below the widened span, so that no point sits on the chart's edge and the bounds stay short
+// numbers (0.9–2.1 for data in 1–2).
+func niceBounds(lo, hi float64) (float64, float64) {
+	span := hi - lo
+	if span <= 0 {
+		span = math.Max(math.Abs(lo), 1)
+	}
+	lo, hi = lo-0.05*span, hi+0.05*span
+	unit := math.Pow(10, math.Floor(math.Log10(hi-lo))) / 10
+	return roundSig(math.Floor(lo/unit) * unit), roundSig(math.Ceil(hi/unit) * unit)
+}
+
+// roundSig drops floating-point noise (5.300000000000001 → 5.3).
+func roundSig(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	return r
 }
 
 // genericOption validates a go-echarts chart and returns its option object as plain JSON values

@@ -339,3 +339,17 @@ func TestTableEscapesAndPads(t *testing.T) {
 		t.Errorf("table: %s", h)
 	}
 }
+
+func TestNiceBoundsPadAndRound(t *testing.T) {
+	for _, tc := range []struct{ lo, hi, wantLo, wantHi float64 }{
+		{1, 2, 0.9, 2.1},
+		{0.26, 0.72, 0.23, 0.75},
+		{-3, 7, -4, 8},
+		{5, 5, 4.75, 5.25},
+	} {
+		lo, hi := niceBounds(tc.lo, tc.hi)
+		if math.Abs(lo-tc.wantLo) > 1e-9 || math.Abs(hi-tc.wantHi) > 1e-9 || lo >= tc.lo || hi <= tc.hi {
+			t.Errorf("niceBounds(%g, %g) = %g, %g; want %g, %g (strictly around the data)", tc.lo, tc.hi, lo, hi, tc.wantLo, tc.wantHi)
+		}
+	}
+}
