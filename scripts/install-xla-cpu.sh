@@ -92,7 +92,7 @@ else
   REQ="$(mktemp)"; trap 'rm -f "$REQ"' EXIT
   echo "$WHEEL_NAME==$WHEEL_VERSION --hash=sha256:$WHEEL_SHA256" > "$REQ"
   log "pip download $WHEEL_NAME==$WHEEL_VERSION (63 MB)"
-  "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+  "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-cache-dir --no-deps --only-binary=:all: \
     --platform manylinux_2_27_x86_64 --implementation py --python-version 3 \
     --require-hashes -r "$REQ" -d "$CACHE"
   [ -f "$WHEEL" ] || { log "pip did not produce $WHEEL"; exit 1; }
