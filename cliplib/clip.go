@@ -15,6 +15,7 @@
 package cliplib
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"image"
 	"os"
@@ -80,8 +81,9 @@ type Model struct {
 	enc *encoder.Encoder
 	id  cache.Identity
 
-	mu        sync.Mutex
-	textCache TextCache
+	mu         sync.Mutex
+	textCache  TextCache
+	imageCache *cache.TextCache
 }
 
 // Identity returns a hash of everything that determines the model's outputs (architecture,
@@ -222,13 +224,86 @@ func (m *Model) EncodeImages(imgs []image.Image) ([][]float32, error) {
 	return m.enc.EncodeImages(pixels, len(imgs))
 }
 
-// EncodeImageFiles decodes (PNG, JPEG, GIF, WebP, BMP, TIFF) and encodes image files.
+// EncodeImageFiles decodes (PNG, JPEG, GIF, WebP, BMP, TIFF) and encodes image files. With an
+// image cache attached (UseImageCache), files whose content was encoded before are not decoded
+// or encoded again.
 func (m *Model) EncodeImageFiles(paths ...string) ([][]float32, error) {
-	imgs, err := DecodeImageFiles(paths...)
+	m.mu.Lock()
+	ic := m.imageCache
+	m.mu.Unlock()
+	out := make([][]float32, len(paths))
+	keys := make([]string, len(paths))
+	var todo []int
+	for i, p := range paths {
+		if ic != nil {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			sum := sha256.Sum256(data)
+			keys[i] = string(sum[:])
+			if v, ok := ic.GetKey(keys[i]); ok {
+				out[i] = v
+				continue
+			}
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	todoPaths := make([]string, len(todo))
+	for j, i := range todo {
+		todoPaths[j] = paths[i]
+	}
+	imgs, err := DecodeImageFiles(todoPaths...)
 	if err != nil {
 		return nil, err
 	}
-	return m.EncodeImages(imgs)
+	embs, err := m.EncodeImages(imgs)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range todo {
+		out[i] = embs[j]
+		if ic != nil {
+			ic.PutKey(keys[i], embs[j])
+		}
+	}
+	return out, nil
+}
+
+// UseImageCache attaches a persistent cache of image embeddings keyed by the SHA-256 of each
+// file's content, kept in dir (default $CLIPKIT_CACHE/imagecache), one file per model identity
+// (which covers weights, architecture, preprocessing and precision). Call SaveImageCache to
+// persist it; notebooks use it so that a re-run or the next cell does not recompute embeddings.
+func (m *Model) UseImageCache(dir string, opt cache.Options) (*cache.TextCache, error) {
+	if dir == "" {
+		dir = filepath.Join(weights.DefaultCacheDir(), "imagecache")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if opt.MaxBytes == 0 {
+		opt.MaxBytes = 256 << 20
+	}
+	opt.Path = filepath.Join(dir, m.id.String()+".imagecache")
+	c := cache.New(m.id, m.Config.EmbedDim, opt)
+	m.mu.Lock()
+	m.imageCache = c
+	m.mu.Unlock()
+	return c, nil
+}
+
+// SaveImageCache persists the attached image cache, if any.
+func (m *Model) SaveImageCache() error {
+	m.mu.Lock()
+	c := m.imageCache
+	m.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Save()
 }
 
 // DecodeImageFiles decodes image files, failing with the first file that cannot be decoded.

@@ -160,3 +160,49 @@ func TestTextCacheReusesExactEmbeddings(t *testing.T) {
 		t.Errorf("a bf16 model hit the f32 model's cache: %+v", s)
 	}
 }
+
+// TestImageCacheSkipsRecomputation checks that image embeddings cached by file content are
+// returned unchanged, survive a new process, and are not served for changed content.
+func TestImageCacheSkipsRecomputation(t *testing.T) {
+	src := filepath.Join(repoRoot(), "..", "shared", "data", "clip_test_images")
+	if _, err := os.Stat(src); err != nil {
+		t.Skip("no shared sample photos")
+	}
+	dir, cacheDir := t.TempDir(), t.TempDir()
+	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
+	data, _ := os.ReadFile(filepath.Join(src, "horse.png"))
+	os.WriteFile(a, data, 0o644)
+	data2, _ := os.ReadFile(filepath.Join(src, "coins.png"))
+	os.WriteFile(b, data2, 0o644)
+	m := loadTiny(t, Options{})
+	want, err := m.EncodeImageFiles(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := m.UseImageCache(cacheDir, cache.Options{})
+	m.EncodeImageFiles(a, b)
+	got, _ := m.EncodeImageFiles(a, b)
+	if s := c.Stats(); s.Hits != 2 || s.Misses != 2 {
+		t.Errorf("stats %+v", s)
+	}
+	for i := range want {
+		for j := range want[i] {
+			if want[i][j] != got[i][j] {
+				t.Fatal("cached image embedding differs")
+			}
+		}
+	}
+	m.SaveImageCache()
+	m2 := loadTiny(t, Options{})
+	c2, _ := m2.UseImageCache(cacheDir, cache.Options{})
+	os.WriteFile(b, data, 0o644) // b now holds a's content: served from a's entry, by content
+	got2, _ := m2.EncodeImageFiles(a, b)
+	if s := c2.Stats(); s.Hits != 2 {
+		t.Errorf("second process: %+v", s)
+	}
+	for j := range want[0] {
+		if got2[1][j] != want[0][j] {
+			t.Fatal("content-keyed lookup returned the wrong vector")
+		}
+	}
+}

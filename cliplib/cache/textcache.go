@@ -112,8 +112,11 @@ func key(ids []int32) string {
 func entryBytes(key string, dim int) int64 { return int64(len(key) + 4*dim + 64) }
 
 // Get returns a copy of the embedding cached for exactly these token ids.
-func (c *TextCache) Get(ids []int32) ([]float32, bool) {
-	k := key(ids)
+func (c *TextCache) Get(ids []int32) ([]float32, bool) { return c.GetKey(key(ids)) }
+
+// GetKey is Get for an arbitrary key (e.g. the SHA-256 of an image file's content): a cache
+// can hold image embeddings too.
+func (c *TextCache) GetKey(k string) ([]float32, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byID[k]
@@ -128,7 +131,10 @@ func (c *TextCache) Get(ids []int32) ([]float32, bool) {
 
 // Put stores the embedding of these token ids (copied), evicting the least recently used entries
 // beyond the memory bound. Vectors of the wrong dimension or with non-finite values are refused.
-func (c *TextCache) Put(ids []int32, vec []float32) {
+func (c *TextCache) Put(ids []int32, vec []float32) { c.PutKey(key(ids), vec) }
+
+// PutKey is Put for an arbitrary key (at most 256 KiB).
+func (c *TextCache) PutKey(k string, vec []float32) {
 	if len(vec) != c.dim {
 		c.opt.Warn(fmt.Sprintf("refusing a vector of dimension %d in a cache of dimension %d", len(vec), c.dim))
 		return
@@ -139,7 +145,10 @@ func (c *TextCache) Put(ids []int32, vec []float32) {
 			return
 		}
 	}
-	k := key(ids)
+	if len(k) > 4*maxIDs {
+		c.opt.Warn(fmt.Sprintf("refusing a key of %d bytes", len(k)))
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.putLocked(k, append([]float32(nil), vec...))
@@ -181,10 +190,11 @@ func (c *TextCache) Dim() int { return c.dim }
 // File format (little-endian):
 //
 //	magic "CLIPKTXT" | version u32 | identity [32]byte | dim u32 | count u32 |
-//	count × (nIDs u32 | nIDs × int32 | dim × float32) | CRC-32C (Castagnoli) of everything before it
+//	count × (keyLen u32 | key bytes (token ids as int32s, or any key) | dim × float32) |
+//	CRC-32C (Castagnoli) of everything before it
 const (
 	magic   = "CLIPKTXT"
-	version = 1
+	version = 2
 	// maxIDs bounds the token-id count of one entry on load (CLIP contexts are 77).
 	maxIDs = 1 << 16
 )
@@ -212,7 +222,7 @@ func (c *TextCache) Save(path ...string) error {
 	_ = binary.Write(&buf, le, uint32(c.lru.Len()))
 	for el := c.lru.Back(); el != nil; el = el.Prev() {
 		e := el.Value.(*entry)
-		_ = binary.Write(&buf, le, uint32(len(e.key)/4))
+		_ = binary.Write(&buf, le, uint32(len(e.key)))
 		buf.WriteString(e.key)
 		_ = binary.Write(&buf, le, e.vec)
 	}
@@ -284,10 +294,10 @@ func (c *TextCache) load(path string) error {
 		if err := binary.Read(r, le, &n); err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)
 		}
-		if n > maxIDs {
-			return fmt.Errorf("entry %d: %d token ids", i, n)
+		if n > 4*maxIDs {
+			return fmt.Errorf("entry %d: key of %d bytes", i, n)
 		}
-		k := make([]byte, 4*n)
+		k := make([]byte, n)
 		if _, err := io.ReadFull(r, k); err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)
 		}
