@@ -3,8 +3,10 @@
 # NVIDIA GPU and a Python that has torch and a jax CUDA PJRT plugin:
 #
 #   1. finds clipx (prebuilt at build/gpu/clipx, $CLIPX, or builds it with go) and the PJRT CUDA
-#      plugin (--plugin, $PJRT_CUDA_PLUGIN, a plugin reassembled from build/gpu/pjrt-*.xz.part*, or
-#      the jax_plugins/xla_cuda*/xla_cuda_plugin.so of the machine's Python), and sets the CUDA
+#      plugin (--plugin, $PJRT_CUDA_PLUGIN, with --carried-plugin one reassembled from the xz parts
+#      build/gpu/pjrt-*.xz.part*, else the jax_plugins/xla_cuda*/xla_cuda_plugin.so of the
+#      machine's Python: go-xla v0.1.4 speaks PJRT C API 0.83, and plugins much newer than that
+#      may refuse its argument structs), and sets the CUDA
 #      library path and XLA_FLAGS=--xla_gpu_cuda_data_dir (go-xla v0.1.4 otherwise points XLA at a
 #      hard-coded developer path; see shared/reference/ecosystem.md §3.5);
 #   2. parity: full-size ViT-B/32 and RN50 (random weights, fixed seed) on the GPU, in f32 and f16,
@@ -14,7 +16,7 @@
 #      (open_clip, same architectures, random weights) on the same card in the same run;
 #   4. prints one table: items/s of both and the ratio clipx/PyTorch.
 #
-# Usage: scripts/gpu-check.sh [--dry-run] [--out DIR] [--plugin PATH]
+# Usage: scripts/gpu-check.sh [--dry-run] [--out DIR] [--plugin PATH | --carried-plugin]
 #   --dry-run   CPU rehearsal (simplego, tiny models, PyTorch on CPU) to test the script anywhere.
 # Files land in $OUT (the device tool's output folder) or --out (default build/gpu-check).
 set -uo pipefail
@@ -24,11 +26,13 @@ cd "$REPO"
 DRY=0
 OUTDIR="${OUT:-$REPO/build/gpu-check}"
 PLUGIN="${PJRT_CUDA_PLUGIN:-}"
+CARRIED=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --out) OUTDIR="$2"; shift ;;
     --plugin) PLUGIN="$2"; shift ;;
+    --carried-plugin) CARRIED=1 ;;
     -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -69,7 +73,7 @@ else
   nvidia-smi --query-gpu=name,memory.total,driver_version,power.limit --format=csv 2>&1 | tee -a "$LOG"
   SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)"
   # --- the PJRT CUDA plugin ----------------------------------------------------------------------
-  if [ -z "$PLUGIN" ] && ls "$REPO"/build/gpu/pjrt-*.xz.part* >/dev/null 2>&1; then
+  if [ -z "$PLUGIN" ] && [ "$CARRIED" = 1 ]; then
     mkdir -p /tmp/pjrt && cat "$REPO"/build/gpu/pjrt-*.xz.part* | xz -d >/tmp/pjrt/xla_cuda_plugin.so && PLUGIN=/tmp/pjrt/xla_cuda_plugin.so
     log "reassembled the carried plugin: $(sha256sum /tmp/pjrt/xla_cuda_plugin.so | cut -c1-16)…"
   fi
