@@ -130,7 +130,7 @@ func TestParityTinyFixtures(t *testing.T) {
 			if tc.ref != "reference.safetensors" {
 				ref = readReference(t, filepath.Join(dir, tc.ref), inputs)
 			}
-			m, err := Load(filepath.Join(dir, tc.path), Options{Backend: "go"})
+			m, err := Load(filepath.Join(dir, tc.path), Options{Backend: testBackend()})
 			if err != nil {
 				t.Fatal(err)
 			}
