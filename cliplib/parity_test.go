@@ -1,11 +1,14 @@
 package cliplib
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
@@ -187,6 +190,70 @@ func TestParityFullSize(t *testing.T) {
 				img, txt, logit := checkParity(t, m, ref, 1e-5, 1e-3, tc.images)
 				t.Logf("%s %s: max |Δ| image features %.2g, text features %.2g, logits %.2g", name, tc.path, img, txt, logit)
 			})
+		}
+	}
+}
+
+// TestEndToEndFullSize checks the whole path a user takes on full-size ViT-B/32: our tokenizer
+// must give the reference's token ids for the captions exactly, and our decoder + preprocessing +
+// tower the reference's image features from the photo files (PNG: preprocessing is bit-exact, so
+// ≤ 1e-5; JPEG decoders differ by a few levels, so a cosine ≥ 0.999 is asked). Needs the generated
+// reference files (see TestParityFullSize) and ../shared; slow on simplego, skipped with -short.
+func TestEndToEndFullSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow; run without -short")
+	}
+	root := os.Getenv("CLIPKIT_REFERENCE_DIR")
+	if root == "" {
+		root = filepath.Join(repoRoot(), "build", "reference")
+	}
+	dir := filepath.Join(root, "ViT-B-32")
+	inputsJSON, err := os.ReadFile(filepath.Join(dir, "inputs.json"))
+	if err != nil {
+		t.Skipf("no reference inputs (%v)", err)
+	}
+	var inputs struct {
+		Images   []string `json:"images"`
+		Captions []string `json:"captions"`
+	}
+	if err := json.Unmarshal(inputsJSON, &inputs); err != nil {
+		t.Fatal(err)
+	}
+	photos := filepath.Join(repoRoot(), "..", "shared", "data", "clip_test_images")
+	ref := readReference(t, filepath.Join(dir, "reference.safetensors"), nil)
+	m, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ids := m.Tokenizer().TokenizeBatch(inputs.Captions)
+	for i := range ids {
+		if !slices.Equal(ids[i], ref.ids[i]) {
+			t.Errorf("caption %q: token ids %v, reference %v", inputs.Captions[i], ids[i][:12], ref.ids[i][:12])
+		}
+	}
+	txt, err := m.EncodeTexts(inputs.Captions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(txt, ref.textFeatures); d > 1e-5 {
+		t.Errorf("text features from captions differ by %g", d)
+	}
+	paths := make([]string, len(inputs.Images))
+	for i, name := range inputs.Images {
+		paths[i] = filepath.Join(photos, name)
+	}
+	img, err := m.EncodeImageFiles(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range inputs.Images {
+		d := maxAbsDiff(img[i:i+1], ref.imageFeatures[i:i+1])
+		cos := float64(Dot(img[i], ref.imageFeatures[i]))
+		jpeg := strings.HasSuffix(name, ".jpg")
+		t.Logf("%-22s max |Δ| %.2g, cosine %.7f", name, d, cos)
+		if (!jpeg && d > 1e-5) || (jpeg && cos < 0.999) {
+			t.Errorf("%s: image features from the file differ from the reference (max |Δ| %g, cosine %g)", name, d, cos)
 		}
 	}
 }
