@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/cliplib/backend"
 )
 
 func init() {
@@ -72,6 +73,7 @@ func runEmbed(args []string) error {
 			return err
 		}
 	}
+	fmt.Fprintf(os.Stderr, "clipx embed: %s on %s, %s\n", m.Label(), backend.Describe(m.Encoder().Backend()), m.Encoder().Precision())
 	if m.RandomWeights() {
 		fmt.Fprintf(os.Stderr, "clipx embed: WARNING: %s runs on RANDOM WEIGHTS (%s)\n", m.Name, m.Source.Reason)
 	}
