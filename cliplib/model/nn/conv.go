@@ -208,15 +208,7 @@ func depthwiseConvNHWC(x, w *Node, pad, stride [2]int, oh, ow int) *Node {
 // BatchNormNHWC applies torch.nn.BatchNorm2d in inference mode ("weight", "bias",
 // "running_mean", "running_var" read from ctx) to channels-last x [B, H, W, C].
 func BatchNormNHWC(ctx *context.Context, x *Node, eps float64) *Node {
-	g := x.Graph()
-	c := x.Shape().Dimensions[x.Rank()-1]
-	gamma := Weight(ctx, g, "weight", c)
-	beta := Weight(ctx, g, "bias", c)
-	mean := Weight(ctx, g, "running_mean", c)
-	variance := Weight(ctx, g, "running_var", c)
-	scale := Mul(gamma, Rsqrt(AddScalar(variance, eps)))
-	shift := Sub(beta, Mul(mean, scale))
-	scale, shift = castLike(scale, x), castLike(shift, x)
+	scale, shift := BatchNormAffine(ctx, x, x.Shape().Dimensions[x.Rank()-1], eps)
 	return Add(Mul(x, ExpandLeftToRank(scale, x.Rank())), ExpandLeftToRank(shift, x.Rank()))
 }
 

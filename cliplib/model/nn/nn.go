@@ -298,16 +298,23 @@ func Conv2d(ctx *context.Context, x *Node, opt Conv2dOptions) *Node {
 // BatchNorm2d applies torch.nn.BatchNorm2d in inference mode with "weight", "bias",
 // "running_mean" and "running_var" read from ctx. x is [B, C, H, W].
 func BatchNorm2d(ctx *context.Context, x *Node, eps float64) *Node {
-	g := x.Graph()
 	c := x.Shape().Dimensions[1]
+	scale, shift := BatchNormAffine(ctx, x, c, eps)
+	return Add(Mul(x, Reshape(scale, 1, c, 1, 1)), Reshape(shift, 1, c, 1, 1))
+}
+
+// BatchNormAffine returns inference BatchNorm as a per-channel affine map y = x·scale + shift
+// ([c] each, in the dtype of like): scale = γ/√(σ²+ε), shift = β − μ·scale, from "weight",
+// "bias", "running_mean" and "running_var" in ctx.
+func BatchNormAffine(ctx *context.Context, like *Node, c int, eps float64) (scale, shift *Node) {
+	g := like.Graph()
 	gamma := Weight(ctx, g, "weight", c)
 	beta := Weight(ctx, g, "bias", c)
 	mean := Weight(ctx, g, "running_mean", c)
 	variance := Weight(ctx, g, "running_var", c)
-	scale := Mul(gamma, Rsqrt(AddScalar(variance, eps)))
-	shift := Sub(beta, Mul(mean, scale))
-	scale, shift = castLike(scale, x), castLike(shift, x)
-	return Add(Mul(x, Reshape(scale, 1, c, 1, 1)), Reshape(shift, 1, c, 1, 1))
+	scale = Mul(gamma, Rsqrt(AddScalar(variance, eps)))
+	shift = Sub(beta, Mul(mean, scale))
+	return castLike(scale, like), castLike(shift, like)
 }
 
 // NormalizeFeatures divides x [..., E] by its L2 norm over the last axis (computed in float32).
