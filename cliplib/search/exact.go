@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 )
 
@@ -56,6 +57,18 @@ func (e *Exact) MemoryBytes() int64 {
 
 // mapEntryBytes approximates the cost of one map[uint64]int/uint32 entry.
 const mapEntryBytes = 40
+
+// Reserve makes room for n more items without reallocating.
+func (e *Exact) Reserve(n int) {
+	if n <= 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.vecs = slices.Grow(e.vecs, n*e.dim)
+	e.ids = slices.Grow(e.ids, n)
+	e.meta = slices.Grow(e.meta, n)
+}
 
 // Add implements Index.
 func (e *Exact) Add(items ...Item) error {

@@ -273,10 +273,19 @@ func (h *HNSW) Add(items ...Item) error {
 	return nil
 }
 
-// grow reserves capacity for extra nodes so large batches do not reallocate
-// repeatedly.
+// Reserve makes room for n more items without reallocating, so a collection
+// added in several Add calls does not copy its vectors repeatedly.
+func (h *HNSW) Reserve(n int) {
+	if n <= 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.grow(n)
+}
+
+// grow reserves capacity for extra nodes.
 func (h *HNSW) grow(extra int) {
-	n := len(h.ids) + extra
 	h.vecs = slices.Grow(h.vecs, extra*h.dim)
 	h.links0 = slices.Grow(h.links0, extra*(h.m0+1))
 	h.ids = slices.Grow(h.ids, extra)
@@ -284,7 +293,6 @@ func (h *HNSW) grow(extra int) {
 	h.deleted = slices.Grow(h.deleted, extra)
 	h.level = slices.Grow(h.level, extra)
 	h.upper = slices.Grow(h.upper, extra)
-	_ = n
 }
 
 // insert links node i (whose vector, level and empty lists exist) into the graph.

@@ -67,3 +67,7 @@ func KernelName() string { return kern.name }
 
 // dot is the inner product with the selected kernel; len(b) >= len(a).
 func dot(a, b []float32) float32 { return kern.dot(a, b) }
+
+// Dot returns the inner product Σ a[i]·b[i] with the fastest kernel for this
+// CPU; b must be at least as long as a. Exported for benchmarks and tools.
+func Dot(a, b []float32) float32 { return kern.dot(a, b[:len(a)]) }
