@@ -373,6 +373,10 @@ func (h *HNSW) neighbors(i uint32, lc int, locking bool, buf []uint32) []uint32 
 	return buf[:n]
 }
 
+// usePrefetch enables software prefetch in searchLayer (a variable so tests
+// and benchmarks can compare).
+var usePrefetch = true
+
 // searchLayer is the beam search of the paper (algorithm 2) on layer lc from
 // entry ep with beam ef. With skipDeleted, tombstoned nodes are traversed but
 // not returned. It returns the result set sorted closest first; the slice
@@ -387,16 +391,25 @@ func (h *HNSW) searchLayer(q []float32, ep distNode, ef, lc int, locking, skipDe
 	if !skipDeleted || !h.deleted[ep.id] {
 		res.push(ep)
 	}
-	var buf [513]uint32
+	var buf, fresh [513]uint32
 	for len(*cand) > 0 {
 		c := cand.pop()
 		if len(*res) >= ef && c.d > res.top().d {
 			break
 		}
+		// Pass 1: collect unvisited neighbours and prefetch their vectors;
+		// pass 2: score them.
+		nf := 0
 		for _, nb := range h.neighbors(c.id, lc, locking, buf[:]) {
-			if vs.visit(nb) {
-				continue
+			if !vs.visit(nb) {
+				fresh[nf] = nb
+				nf++
+				if usePrefetch {
+					prefetch(h.vec(nb))
+				}
 			}
+		}
+		for _, nb := range fresh[:nf] {
 			d := -dot(q, h.vec(nb))
 			if len(*res) < ef || d < res.top().d {
 				cand.push(distNode{d, nb})

@@ -135,3 +135,15 @@ func archKernels() []kernelSet {
 	}
 	return ks
 }
+
+//go:noescape
+func prefetchLines(p *float32, lines int)
+
+// prefetch asks the CPU to start loading v into cache (HNSW fetches the
+// vectors of all unvisited neighbours of a node before scoring any of them, so
+// their DRAM latencies overlap instead of adding up).
+func prefetch(v []float32) {
+	if len(v) > 0 {
+		prefetchLines(&v[0], (len(v)*4+63)/64)
+	}
+}

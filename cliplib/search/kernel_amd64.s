@@ -222,3 +222,17 @@ d24avx512done:
 	HSUM_Z(Z7, Y7, X7, 28)
 	VZEROUPPER
 	RET
+
+// func prefetchLines(p *float32, lines int)
+// Issues PREFETCHT0 for `lines` consecutive 64-byte cache lines from p
+// (lines >= 1). Prefetches never fault, so p may point anywhere.
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ lines+8(FP), CX
+
+pfloop:
+	PREFETCHT0 (AX)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ  pfloop
+	RET

@@ -6,3 +6,6 @@ package search
 
 // archKernels lists the assembly kernel sets this CPU supports: none here.
 func archKernels() []kernelSet { return nil }
+
+// prefetch is a no-op without assembly support.
+func prefetch(v []float32) {}

@@ -53,6 +53,7 @@ func main() {
 		noHNSW  = flag.Bool("no-hnsw", false, "skip the HNSW index")
 		bwMiB   = flag.Int64("bandwidth-mib", 2048, "buffer for the bandwidth measurement (MiB; 0 skips)")
 		save    = flag.String("save", "", "directory to time Save/Load in (files removed after)")
+		keep    = flag.Bool("keep", false, "keep the index files written to -save")
 		dump    = flag.String("dump", "", "directory to write raw float32 base/query files to")
 		out     = flag.String("out", "", "JSON output file (default stdout)")
 	)
@@ -73,7 +74,7 @@ func main() {
 		Sizes: sz, K: *k, Queries: *queries, ExactQueries: *exactQ, Batch: *batch,
 		Data:     synth.Config{Kind: synth.Kind(*kind), Dim: *dim, Seed: *seed},
 		HNSW:     search.HNSWConfig{M: *m, EfConstruction: *efc},
-		EfSearch: ef, SkipHNSW: *noHNSW, BandwidthBytes: bw, SaveDir: *save, DumpDir: *dump,
+		EfSearch: ef, SkipHNSW: *noHNSW, BandwidthBytes: bw, SaveDir: *save, KeepSaved: *keep, DumpDir: *dump,
 		Logf: func(f string, a ...any) { log.Printf(f, a...) },
 	}
 	rep, err := searchbench.Run(cfg)

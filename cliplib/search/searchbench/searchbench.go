@@ -56,6 +56,8 @@ type Config struct {
 	// SaveDir, when set, saves and reloads every index there (timing both)
 	// and removes the files afterwards.
 	SaveDir string
+	// KeepSaved keeps the files written to SaveDir.
+	KeepSaved bool
 	// DumpDir, when set, writes the base vectors and queries of each size as
 	// raw little-endian float32 files for tools/bench/search_reference.py.
 	DumpDir string
@@ -277,7 +279,7 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 		cfg.Logf("N=%d exact: p50 %.3f ms p95 %.3f ms (floor %.3f ms, ×%.2f), batch %d: %.4f ms/query",
 			n, lat.P50, lat.P95, er.FloorMs, er.RatioToFloor, cfg.Batch, er.BatchMsPerQ)
 		if cfg.SaveDir != "" {
-			er.Persist, err = persist(cfg.SaveDir, fmt.Sprintf("exact_%d.idx", n), ex)
+			er.Persist, err = persist(cfg.SaveDir, fmt.Sprintf("exact_%d.idx", n), ex, cfg.KeepSaved)
 			if err != nil {
 				return nil, err
 			}
@@ -343,7 +345,7 @@ func runHNSW(cfg Config, d, n int, items []search.Item, qs [][]float32, truth []
 		hr.Points = append(hr.Points, p)
 	}
 	if cfg.SaveDir != "" {
-		hr.Persist, err = persist(cfg.SaveDir, fmt.Sprintf("hnsw_%d.idx", n), h)
+		hr.Persist, err = persist(cfg.SaveDir, fmt.Sprintf("hnsw_%d.idx", n), h, cfg.KeepSaved)
 		if err != nil {
 			return nil, err
 		}
@@ -395,7 +397,7 @@ func summarise(ms []float64) Latency {
 	return Latency{P50: pct(0.50), P95: pct(0.95), Mean: sum / float64(len(s))}
 }
 
-func persist(dir, name string, idx search.Index) (*Persist, error) {
+func persist(dir, name string, idx search.Index, keep bool) (*Persist, error) {
 	path := filepath.Join(dir, name)
 	t0 := time.Now()
 	if err := idx.Save(path); err != nil {
@@ -414,7 +416,9 @@ func persist(dir, name string, idx search.Index) (*Persist, error) {
 	if back.Len() != idx.Len() {
 		return nil, fmt.Errorf("searchbench: reloaded %s has %d items, want %d", path, back.Len(), idx.Len())
 	}
-	os.Remove(path)
+	if !keep {
+		os.Remove(path)
+	}
 	return p, nil
 }
 
