@@ -58,6 +58,12 @@ type kernelSet struct {
 
 var genericKernels = kernelSet{name: "go", dot: dotGeneric, dot24: dot2x4Generic}
 
+// KernelEnv names the environment variable that caps the kernel choice:
+// "go", "avx2" or "avx512" (the default is the best the CPU supports). It is
+// meant for benchmarking and debugging; an unsupported request falls back to
+// the best available kernel below it.
+const KernelEnv = "CLIPKIT_SEARCH_KERNEL"
+
 // kern is the kernel set in use, chosen once at init (see kernel_amd64.go).
 var kern = genericKernels
 

@@ -105,12 +105,6 @@ var (
 	hasAVX512 = cpu.X86.HasAVX512F && hasAVX2
 )
 
-// KernelEnv names the environment variable that caps the kernel choice:
-// "go", "avx2" or "avx512" (the default is the best the CPU supports). It is
-// meant for benchmarking and debugging; an unsupported request falls back to
-// the best available kernel below it.
-const KernelEnv = "CLIPKIT_SEARCH_KERNEL"
-
 func init() {
 	switch want := os.Getenv(KernelEnv); {
 	case want == "go":

@@ -1,8 +1,12 @@
 package search
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -84,5 +88,23 @@ func BenchmarkDot2x4_512(b *testing.B) {
 				k.dot24(v[0], v[1], v[2], v[3], v[4], v[5], &out)
 			}
 		})
+	}
+}
+
+// TestKernelEnvCapsTheKernel re-runs this test binary with KernelEnv=go and
+// checks that the child process selected the portable kernel.
+func TestKernelEnvCapsTheKernel(t *testing.T) {
+	if os.Getenv("SEARCH_KERNEL_CHILD") == "1" {
+		fmt.Print("kernel=" + KernelName())
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKernelEnvCapsTheKernel$")
+	cmd.Env = append(os.Environ(), "SEARCH_KERNEL_CHILD=1", KernelEnv+"=go")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "kernel=go") {
+		t.Errorf("with %s=go the child used another kernel: %s", KernelEnv, out)
 	}
 }
