@@ -34,28 +34,29 @@ def main():
         kern = blas[0].get("architecture") if blas else "?"
         print(f"Reference run N={r['n']}: numpy {mm['numpy']} (OpenBLAS kernel {kern}), load average at start {mm['load_avg_at_start']}.")
     print()
-    print("| N | engine | build s | index MiB | exact p50 / p95 ms | ×floor | batched ms/query |")
-    print("|---|---|---|---|---|---|---|")
+    cpu = lambda d: fmt(d.get("cpu_p50_ms"), 3)
+    print("| N | engine | build s | index MiB | exact p50 / p95 ms (wall) | CPU p50 ms | ×floor | batched ms/query |")
+    print("|---|---|---|---|---|---|---|---|")
     for g in gos:
         for s in g["sizes"]:
             n = s["n"]
             e = s.get("exact")
             if e:
                 print(f"| {n:.0e} | Go Exact ({g['machine']['dot_kernel']}) | {fmt(e['build_s'])} | {e['index_bytes']/2**20:.0f} | "
-                      f"{fmt(e['single']['p50_ms'], 3)} / {fmt(e['single']['p95_ms'], 3)} | {fmt(e['p50_over_floor'])} "
+                      f"{fmt(e['single']['p50_ms'], 3)} / {fmt(e['single']['p95_ms'], 3)} | {cpu(e['single'])} | {fmt(e['p50_over_floor'])} "
                       f"(floor {fmt(e['bandwidth_floor_ms'], 1)} ms) | {fmt(e['batch_ms_per_query'], 3)} (batch {e['batch_size']}) |")
             r = refs.get(n)
             if r:
                 npr = r["numpy"]
                 thr = [k for k in npr if k.startswith("single_") and k != "single_1thr"][0]
-                print(f"| {n:.0e} | numpy X@q ({thr[7:]}) | — | {n*r['dim']*4/2**20:.0f} | {fmt(npr[thr]['p50_ms'], 3)} / {fmt(npr[thr]['p95_ms'], 3)} | — | {fmt(npr['batch_ms_per_query'], 3)} |")
-                print(f"| {n:.0e} | numpy X@q (1thr) | — | — | {fmt(npr['single_1thr']['p50_ms'], 3)} / {fmt(npr['single_1thr']['p95_ms'], 3)} | — | — |")
+                print(f"| {n:.0e} | numpy X@q ({thr[7:]}) | — | {n*r['dim']*4/2**20:.0f} | {fmt(npr[thr]['p50_ms'], 3)} / {fmt(npr[thr]['p95_ms'], 3)} | {cpu(npr[thr])} | — | {fmt(npr['batch_ms_per_query'], 3)} |")
+                print(f"| {n:.0e} | numpy X@q (1thr) | — | — | {fmt(npr['single_1thr']['p50_ms'], 3)} / {fmt(npr['single_1thr']['p95_ms'], 3)} | {cpu(npr['single_1thr'])} | — | — |")
                 f = r.get("faiss_flat")
                 if f:
-                    print(f"| {n:.0e} | faiss IndexFlatIP {f['version']} | — | — | {fmt(f['single']['p50_ms'], 3)} / {fmt(f['single']['p95_ms'], 3)} | — | {fmt(f['batch_ms_per_query'], 3)} |")
+                    print(f"| {n:.0e} | faiss IndexFlatIP {f['version']} | — | — | {fmt(f['single']['p50_ms'], 3)} / {fmt(f['single']['p95_ms'], 3)} | {cpu(f['single'])} | — | {fmt(f['batch_ms_per_query'], 3)} |")
     print()
-    print("| N | engine | M / efC | build s | index MiB | ef | recall@10 | p50 ms | p95 ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| N | engine | M / efC | build s wall (CPU) | index MiB | ef | recall@10 | p50 ms | p95 ms | CPU p50 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for g in gos:
         for s in g["sizes"]:
             n = s["n"]
@@ -63,14 +64,14 @@ def main():
             rows = []
             if h:
                 for p in h["ef_sweep"]:
-                    rows.append(("Go HNSW", f"{h['M']} / {h['ef_construction']}", h["build_s"], h["index_bytes"] / 2**20, p))
+                    rows.append(("Go HNSW", f"{h['M']} / {h['ef_construction']}", (h["build_s"], h.get("build_cpu_s")), h["index_bytes"] / 2**20, p))
             r = refs.get(n)
             if r and "hnswlib" in r:
                 hr = r["hnswlib"]
                 for p in hr["ef_sweep"]:
-                    rows.append(("hnswlib 0.6.2", f"{hr['M']} / {hr['ef_construction']}", hr["build_s"], hr["index_rss_bytes"] / 2**20, p))
+                    rows.append(("hnswlib 0.6.2", f"{hr['M']} / {hr['ef_construction']}", (hr["build_s"], hr.get("build_cpu_s")), hr["index_rss_bytes"] / 2**20, p))
             for eng, mp, b, mem, p in rows:
-                print(f"| {n:.0e} | {eng} | {mp} | {b:.0f} | {mem:.0f} | {p['ef']} | {p['recall_at_k']:.4f} | {p['p50_ms']:.3f} | {p['p95_ms']:.3f} |")
+                print(f"| {n:.0e} | {eng} | {mp} | {b[0]:.0f} ({fmt(b[1], 0)}) | {mem:.0f} | {p['ef']} | {p['recall_at_k']:.4f} | {p['p50_ms']:.3f} | {p['p95_ms']:.3f} | {cpu(p)} |")
     print()
     print("| N | persist | file MiB | save s | load s | process RSS / peak MiB |")
     print("|---|---|---|---|---|---|")

@@ -18,10 +18,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -76,16 +78,21 @@ type Machine struct {
 	LoadAvg    string `json:"load_avg_at_start"`
 }
 
-// Latency summarises a set of single-query timings, in milliseconds.
+// Latency summarises a set of single-query timings, in milliseconds: wall
+// clock, and the process CPU time each query consumed (getrusage), which is
+// what the query costs when other processes compete for the cores.
 type Latency struct {
-	P50  float64 `json:"p50_ms"`
-	P95  float64 `json:"p95_ms"`
-	Mean float64 `json:"mean_ms"`
+	P50    float64 `json:"p50_ms"`
+	P95    float64 `json:"p95_ms"`
+	Mean   float64 `json:"mean_ms"`
+	CPUP50 float64 `json:"cpu_p50_ms"`
+	CPUP95 float64 `json:"cpu_p95_ms"`
 }
 
 // ExactReport holds the flat-index figures for one size.
 type ExactReport struct {
 	BuildSeconds float64 `json:"build_s"`
+	BuildCPU     float64 `json:"build_cpu_s"`
 	IndexBytes   int64   `json:"index_bytes"`
 	Single       Latency `json:"single"`
 	// FloorMs is the time to stream the vectors once at the measured
@@ -110,6 +117,7 @@ type HNSWReport struct {
 	M              int       `json:"M"`
 	EfConstruction int       `json:"ef_construction"`
 	BuildSeconds   float64   `json:"build_s"`
+	BuildCPU       float64   `json:"build_cpu_s"`
 	IndexBytes     int64     `json:"index_bytes"`
 	Points         []EfPoint `json:"ef_sweep"`
 	Persist        *Persist  `json:"persist,omitempty"`
@@ -251,17 +259,18 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 		return nil, err
 	}
 	t0 = time.Now()
+	c0 := cpuSeconds()
 	if err := ex.Add(items...); err != nil {
 		return nil, err
 	}
-	build := time.Since(t0).Seconds()
+	build, buildCPU := time.Since(t0).Seconds(), cpuSeconds()-c0
 	truthQ := qs[:cfg.Queries]
 	truth, err := ex.SearchBatch(truthQ, k)
 	if err != nil {
 		return nil, err
 	}
 	if !cfg.SkipExact {
-		er := &ExactReport{BuildSeconds: build, IndexBytes: ex.MemoryBytes(), BatchSize: cfg.Batch}
+		er := &ExactReport{BuildSeconds: build, BuildCPU: buildCPU, IndexBytes: ex.MemoryBytes(), BatchSize: cfg.Batch}
 		lat, err := timeQueries(qs[:cfg.ExactQueries], func(q []float32) error { _, err := ex.Search(q, k); return err })
 		if err != nil {
 			return nil, err
@@ -276,8 +285,8 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 			return nil, err
 		}
 		er.BatchMsPerQ = time.Since(t0).Seconds() * 1e3 / float64(cfg.Batch)
-		cfg.Logf("N=%d exact: p50 %.3f ms p95 %.3f ms (floor %.3f ms, ×%.2f), batch %d: %.4f ms/query",
-			n, lat.P50, lat.P95, er.FloorMs, er.RatioToFloor, cfg.Batch, er.BatchMsPerQ)
+		cfg.Logf("N=%d exact: build %.1fs (cpu %.1fs); cpu p50 %.3f ms; wall p50 %.3f ms p95 %.3f ms (floor %.3f ms, ×%.2f), batch %d: %.4f ms/query",
+			n, build, buildCPU, lat.CPUP50, lat.P50, lat.P95, er.FloorMs, er.RatioToFloor, cfg.Batch, er.BatchMsPerQ)
 		if cfg.SaveDir != "" {
 			er.Persist, err = persist(cfg.SaveDir, fmt.Sprintf("exact_%d.idx", n), ex, cfg.KeepSaved)
 			if err != nil {
@@ -286,6 +295,11 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 		}
 		sr.Exact = er
 	}
+	sr.RSSBytes, sr.PeakRSSBytes = rss()
+	// Free the exact index before building the graph (keeps peak memory
+	// at source vectors + one index).
+	ex = nil
+	debug.FreeOSMemory()
 	if !cfg.SkipHNSW {
 		hr, err := runHNSW(cfg, d, n, items, truthQ, truth)
 		if err != nil {
@@ -293,8 +307,9 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 		}
 		sr.HNSW = hr
 	}
-	sr.RSSBytes, sr.PeakRSSBytes = rss()
-	runtime.KeepAlive(ex)
+	if !cfg.SkipHNSW {
+		sr.RSSBytes, sr.PeakRSSBytes = rss()
+	}
 	return sr, nil
 }
 
@@ -306,6 +321,7 @@ func runHNSW(cfg Config, d, n int, items []search.Item, qs [][]float32, truth []
 	hc := h.Config()
 	hr := &HNSWReport{M: hc.M, EfConstruction: hc.EfConstruction}
 	t0 := time.Now()
+	c0 := cpuSeconds()
 	h.Reserve(n)
 	const chunk = 50_000
 	for lo := 0; lo < n; lo += chunk {
@@ -314,12 +330,12 @@ func runHNSW(cfg Config, d, n int, items []search.Item, qs [][]float32, truth []
 			return nil, err
 		}
 		if n > chunk {
-			cfg.Logf("N=%d hnsw: %d inserted, %.0fs", n, hi, time.Since(t0).Seconds())
+			cfg.Logf("N=%d hnsw: %d inserted, %.0fs (cpu %.0fs)", n, hi, time.Since(t0).Seconds(), cpuSeconds()-c0)
 		}
 	}
-	hr.BuildSeconds = time.Since(t0).Seconds()
+	hr.BuildSeconds, hr.BuildCPU = time.Since(t0).Seconds(), cpuSeconds()-c0
 	hr.IndexBytes = h.MemoryBytes()
-	cfg.Logf("N=%d hnsw: built in %.1fs, %d MiB", n, hr.BuildSeconds, hr.IndexBytes>>20)
+	cfg.Logf("N=%d hnsw: built in %.1fs (cpu %.1fs), %d MiB", n, hr.BuildSeconds, hr.BuildCPU, hr.IndexBytes>>20)
 	for _, ef := range cfg.EfSearch {
 		var hits int
 		lat, err := timeQueries(qs, func(q []float32) error {
@@ -340,8 +356,8 @@ func runHNSW(cfg Config, d, n int, items []search.Item, qs [][]float32, truth []
 			hits += overlap(got[i], truth[i])
 		}
 		p := EfPoint{Ef: ef, Recall: float64(hits) / float64(len(qs)*cfg.K), Latency: lat, BatchMsPerQ: batch}
-		cfg.Logf("N=%d hnsw ef=%d: recall@%d %.4f, p50 %.3f ms p95 %.3f ms, batch %.4f ms/query",
-			n, ef, cfg.K, p.Recall, p.P50, p.P95, p.BatchMsPerQ)
+		cfg.Logf("N=%d hnsw ef=%d: recall@%d %.4f, p50 %.3f ms p95 %.3f ms (cpu p50 %.3f ms), batch %.4f ms/query",
+			n, ef, cfg.K, p.Recall, p.P50, p.P95, p.CPUP50, p.BatchMsPerQ)
 		hr.Points = append(hr.Points, p)
 	}
 	if cfg.SaveDir != "" {
@@ -373,14 +389,30 @@ func timeQueries(qs [][]float32, f func([]float32) error) (Latency, error) {
 		return Latency{}, err
 	}
 	ms := make([]float64, len(qs))
+	cpu := make([]float64, len(qs))
 	for i, q := range qs {
+		c0 := cpuSeconds()
 		t0 := time.Now()
 		if err := f(q); err != nil {
 			return Latency{}, err
 		}
 		ms[i] = time.Since(t0).Seconds() * 1e3
+		cpu[i] = (cpuSeconds() - c0) * 1e3
 	}
-	return summarise(ms), nil
+	l := summarise(ms)
+	c := summarise(cpu)
+	l.CPUP50, l.CPUP95 = c.P50, c.P95
+	return l, nil
+}
+
+// cpuSeconds is the CPU time (user+system) this process has used so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
 }
 
 func summarise(ms []float64) Latency {
