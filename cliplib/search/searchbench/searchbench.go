@@ -207,6 +207,7 @@ func Run(cfg Config) (*Report, error) {
 	if cfg.BandwidthBytes > 0 {
 		cfg.Logf("measuring memory bandwidth over %d MiB", cfg.BandwidthBytes>>20)
 		rep.BandwidthGBs = MeasureBandwidth(cfg.BandwidthBytes, 3)
+		debug.FreeOSMemory() // return the buffer before the big allocations
 		cfg.Logf("bandwidth %.1f GB/s", rep.BandwidthGBs)
 	}
 	d := gen.Config().Dim
@@ -448,6 +449,8 @@ func persist(dir, name string, idx search.Index, keep bool) (*Persist, error) {
 	if back.Len() != idx.Len() {
 		return nil, fmt.Errorf("searchbench: reloaded %s has %d items, want %d", path, back.Len(), idx.Len())
 	}
+	back = nil
+	debug.FreeOSMemory()
 	if !keep {
 		os.Remove(path)
 	}
