@@ -73,15 +73,17 @@ def main():
             for eng, mp, b, mem, p in rows:
                 print(f"| {n:.0e} | {eng} | {mp} | {b[0]:.0f} ({fmt(b[1], 0)}) | {mem:.0f} | {p['ef']} | {p['recall_at_k']:.4f} | {p['p50_ms']:.3f} | {p['p95_ms']:.3f} | {cpu(p)} |")
     print()
-    print("| N | persist | file MiB | save s | load s | process RSS / peak MiB |")
-    print("|---|---|---|---|---|---|")
+    print("| N | index | file MiB | save s | load s wall (CPU) | RSS after build MiB | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
     for g in gos:
         for s in g["sizes"]:
             for kind in ("exact", "hnsw"):
                 x = s.get(kind) or {}
                 p = x.get("persist")
                 if p:
-                    print(f"| {s['n']:.0e} | {kind} | {p['file_bytes']/2**20:.0f} | {p['save_s']:.2f} | {p['load_s']:.2f} | {s['rss_bytes']/2**20:.0f} / {s['peak_rss_bytes']/2**20:.0f} |")
+                    rss = x.get("rss_after_build_bytes")
+                    print(f"| {s['n']:.0e} | {kind} | {p['file_bytes']/2**20:.0f} | {p['save_s']:.2f} | {p['load_s']:.2f} ({fmt(p.get('load_cpu_s'))}) | "
+                          f"{'—' if rss is None else f'{rss/2**20:.0f}'} | {s['peak_rss_bytes']/2**20:.0f} |")
 
 
 if __name__ == "__main__":

@@ -97,11 +97,14 @@ type ExactReport struct {
 	Single       Latency `json:"single"`
 	// FloorMs is the time to stream the vectors once at the measured
 	// bandwidth; RatioToFloor = Single.P50 / FloorMs.
-	FloorMs      float64  `json:"bandwidth_floor_ms"`
-	RatioToFloor float64  `json:"p50_over_floor"`
-	BatchSize    int      `json:"batch_size"`
-	BatchMsPerQ  float64  `json:"batch_ms_per_query"`
-	Persist      *Persist `json:"persist,omitempty"`
+	FloorMs      float64 `json:"bandwidth_floor_ms"`
+	RatioToFloor float64 `json:"p50_over_floor"`
+	BatchSize    int     `json:"batch_size"`
+	BatchMsPerQ  float64 `json:"batch_ms_per_query"`
+	// RSSBytes is the process resident set right after the build (includes
+	// the generated source vectors, N·dim·4 bytes).
+	RSSBytes int64    `json:"rss_after_build_bytes"`
+	Persist  *Persist `json:"persist,omitempty"`
 }
 
 // EfPoint is HNSW recall and latency at one efSearch.
@@ -119,6 +122,7 @@ type HNSWReport struct {
 	BuildSeconds   float64   `json:"build_s"`
 	BuildCPU       float64   `json:"build_cpu_s"`
 	IndexBytes     int64     `json:"index_bytes"`
+	RSSBytes       int64     `json:"rss_after_build_bytes"`
 	Points         []EfPoint `json:"ef_sweep"`
 	Persist        *Persist  `json:"persist,omitempty"`
 }
@@ -128,6 +132,7 @@ type Persist struct {
 	FileBytes   int64   `json:"file_bytes"`
 	SaveSeconds float64 `json:"save_s"`
 	LoadSeconds float64 `json:"load_s"`
+	LoadCPU     float64 `json:"load_cpu_s"`
 }
 
 // SizeReport holds everything measured at one N.
@@ -136,9 +141,7 @@ type SizeReport struct {
 	GenSeconds float64      `json:"generate_s"`
 	Exact      *ExactReport `json:"exact,omitempty"`
 	HNSW       *HNSWReport  `json:"hnsw,omitempty"`
-	// RSSBytes is the process resident set after building the indexes
-	// (includes the generated source vectors); PeakRSSBytes is the high-water mark.
-	RSSBytes     int64  `json:"rss_bytes"`
+	// PeakRSSBytes is the process's resident-set high-water mark so far.
 	PeakRSSBytes int64  `json:"peak_rss_bytes"`
 	BaseFile     string `json:"base_file,omitempty"`
 	QueryFile    string `json:"query_file,omitempty"`
@@ -272,6 +275,7 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 	}
 	if !cfg.SkipExact {
 		er := &ExactReport{BuildSeconds: build, BuildCPU: buildCPU, IndexBytes: ex.MemoryBytes(), BatchSize: cfg.Batch}
+		er.RSSBytes, _ = rss()
 		lat, err := timeQueries(qs[:cfg.ExactQueries], func(q []float32) error { _, err := ex.Search(q, k); return err })
 		if err != nil {
 			return nil, err
@@ -296,7 +300,6 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 		}
 		sr.Exact = er
 	}
-	sr.RSSBytes, sr.PeakRSSBytes = rss()
 	// Free the exact index before building the graph (keeps peak memory
 	// at source vectors + one index).
 	ex = nil
@@ -308,9 +311,7 @@ func runSize(cfg Config, gen *synth.Generator, n int, qs [][]float32, qflat []fl
 		}
 		sr.HNSW = hr
 	}
-	if !cfg.SkipHNSW {
-		sr.RSSBytes, sr.PeakRSSBytes = rss()
-	}
+	_, sr.PeakRSSBytes = rss()
 	return sr, nil
 }
 
@@ -336,6 +337,7 @@ func runHNSW(cfg Config, d, n int, items []search.Item, qs [][]float32, truth []
 	}
 	hr.BuildSeconds, hr.BuildCPU = time.Since(t0).Seconds(), cpuSeconds()-c0
 	hr.IndexBytes = h.MemoryBytes()
+	hr.RSSBytes, _ = rss()
 	cfg.Logf("N=%d hnsw: built in %.1fs (cpu %.1fs), %d MiB", n, hr.BuildSeconds, hr.BuildCPU, hr.IndexBytes>>20)
 	for _, ef := range cfg.EfSearch {
 		var hits int
@@ -441,11 +443,12 @@ func persist(dir, name string, idx search.Index, keep bool) (*Persist, error) {
 		p.FileBytes = st.Size()
 	}
 	t0 = time.Now()
+	c0 := cpuSeconds()
 	back, err := search.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	p.LoadSeconds = time.Since(t0).Seconds()
+	p.LoadSeconds, p.LoadCPU = time.Since(t0).Seconds(), cpuSeconds()-c0
 	if back.Len() != idx.Len() {
 		return nil, fmt.Errorf("searchbench: reloaded %s has %d items, want %d", path, back.Len(), idx.Len())
 	}
