@@ -3,7 +3,6 @@ package search
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 )
 
@@ -141,13 +140,4 @@ func validateItems(items []Item, dim int, exists func(uint64) bool) ([]float32, 
 		}
 	}
 	return flat, nil
-}
-
-// copyMeta returns a copy of m (nil stays nil) so results do not alias the
-// index's maps when callers modify them.
-func copyMeta(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	return maps.Clone(m)
 }

@@ -17,9 +17,6 @@ type topK struct {
 
 func newTopK(k int) *topK { return &topK{k: k, h: make([]scored, 0, k)} }
 
-// threshold is the score a candidate must beat to enter (−Inf-like when not full).
-func (t *topK) full() bool { return len(t.h) == t.k }
-
 // push offers a candidate.
 func (t *topK) push(score float32, idx uint32) {
 	if len(t.h) < t.k {
