@@ -51,6 +51,7 @@ func main() {
 		efc     = flag.Int("efc", 100, "HNSW efConstruction")
 		efs     = flag.String("ef", "16,32,64,128,256", "efSearch values to sweep")
 		noHNSW  = flag.Bool("no-hnsw", false, "skip the HNSW index")
+		noExact = flag.Bool("no-exact", false, "skip timing the exact index (it still gives the ground truth)")
 		bwMiB   = flag.Int64("bandwidth-mib", 2048, "buffer for the bandwidth measurement (MiB; 0 skips)")
 		save    = flag.String("save", "", "directory to time Save/Load in (files removed after)")
 		keep    = flag.Bool("keep", false, "keep the index files written to -save")
@@ -74,7 +75,7 @@ func main() {
 		Sizes: sz, K: *k, Queries: *queries, ExactQueries: *exactQ, Batch: *batch,
 		Data:     synth.Config{Kind: synth.Kind(*kind), Dim: *dim, Seed: *seed},
 		HNSW:     search.HNSWConfig{M: *m, EfConstruction: *efc},
-		EfSearch: ef, SkipHNSW: *noHNSW, BandwidthBytes: bw, SaveDir: *save, KeepSaved: *keep, DumpDir: *dump,
+		EfSearch: ef, SkipHNSW: *noHNSW, SkipExact: *noExact, BandwidthBytes: bw, SaveDir: *save, KeepSaved: *keep, DumpDir: *dump,
 		Logf: func(f string, a ...any) { log.Printf(f, a...) },
 	}
 	rep, err := searchbench.Run(cfg)
