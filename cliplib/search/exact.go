@@ -74,14 +74,16 @@ func (e *Exact) Reserve(n int) {
 func (e *Exact) Add(items ...Item) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	flat, err := validateItems(items, e.dim, func(id uint64) bool { _, ok := e.pos[id]; return ok })
-	if err != nil {
-		return err
-	}
 	if len(e.ids)+len(items) > maxRows {
 		return fmt.Errorf("search: index would exceed %d items", maxRows)
 	}
-	e.vecs = append(e.vecs, flat...)
+	n0, add := len(e.vecs), len(items)*e.dim
+	e.vecs = slices.Grow(e.vecs, add)
+	dst := e.vecs[n0 : n0+add]
+	if err := validateItems(dst, items, e.dim, func(id uint64) bool { _, ok := e.pos[id]; return ok }); err != nil {
+		return err
+	}
+	e.vecs = e.vecs[:n0+add]
 	for _, it := range items {
 		e.pos[it.ID] = len(e.ids)
 		e.ids = append(e.ids, it.ID)
@@ -159,7 +161,7 @@ func (e *Exact) Search(q []float32, k int) ([]Result, error) {
 	if err := checkK(k); err != nil {
 		return nil, err
 	}
-	qn, err := normalizedQuery(q, e.dim, "query")
+	qn, err := normalizedQuery(q, e.dim, named("query"))
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +236,7 @@ func (e *Exact) SearchBatch(qs [][]float32, k int) ([][]Result, error) {
 	nq4 := (nq + 3) &^ 3
 	qflat := make([]float32, nq4*d)
 	for i, q := range qs {
-		if err := normalizeInto(qflat[i*d:(i+1)*d], q, d, fmt.Sprintf("query %d", i)); err != nil {
+		if err := normalizeInto(qflat[i*d:(i+1)*d], q, d, queryName(i)); err != nil {
 			return nil, err
 		}
 	}

@@ -206,10 +206,6 @@ func splitmix64(x uint64) uint64 {
 func (h *HNSW) Add(items ...Item) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	flat, err := validateItems(items, h.dim, func(id uint64) bool { _, ok := h.pos[id]; return ok })
-	if err != nil {
-		return err
-	}
 	if len(items) == 0 {
 		return nil
 	}
@@ -218,7 +214,11 @@ func (h *HNSW) Add(items ...Item) error {
 		return fmt.Errorf("search: index would exceed %d items", maxRows)
 	}
 	h.grow(len(items))
-	h.vecs = append(h.vecs, flat...)
+	n0, add := len(h.vecs), len(items)*h.dim
+	if err := validateItems(h.vecs[n0:n0+add], items, h.dim, func(id uint64) bool { _, ok := h.pos[id]; return ok }); err != nil {
+		return err
+	}
+	h.vecs = h.vecs[:n0+add]
 	for j, it := range items {
 		i := uint32(first + j)
 		h.ids = append(h.ids, it.ID)
@@ -588,7 +588,7 @@ func (h *HNSW) SearchEf(q []float32, k, ef int) ([]Result, error) {
 	if ef < 0 || ef > 1<<16 {
 		return nil, fmt.Errorf("search: ef must be in [0, 65536], got %d", ef)
 	}
-	qn, err := normalizedQuery(q, h.dim, "query")
+	qn, err := normalizedQuery(q, h.dim, named("query"))
 	if err != nil {
 		return nil, err
 	}
@@ -643,7 +643,7 @@ func (h *HNSW) SearchBatchEf(qs [][]float32, k, ef int) ([][]Result, error) {
 	qn := make([][]float32, len(qs))
 	for i, q := range qs {
 		var err error
-		if qn[i], err = normalizedQuery(q, h.dim, fmt.Sprintf("query %d", i)); err != nil {
+		if qn[i], err = normalizedQuery(q, h.dim, queryName(i)); err != nil {
 			return nil, err
 		}
 	}

@@ -71,24 +71,25 @@ var (
 const maxDim = 1 << 16
 
 // normalizeInto validates v (length dim, finite, non-zero) and writes
-// v/‖v‖₂ into dst. what names the vector in errors (e.g. "item 3 (id 42)").
+// v/‖v‖₂ into dst. name names the vector in errors (e.g. "item 3 (id 42)");
+// it is only called on error, so the happy path does not format strings.
 //
 // Policy: vectors need not be normalised on input, they are normalised here
 // (CLIP towers may or may not normalise their output); only vectors that
 // cannot be normalised are rejected.
-func normalizeInto(dst, v []float32, dim int, what string) error {
+func normalizeInto(dst, v []float32, dim int, name func() string) error {
 	if len(v) != dim {
-		return fmt.Errorf("%w: %s has length %d, index dimension is %d", ErrDim, what, len(v), dim)
+		return fmt.Errorf("%w: %s has length %d, index dimension is %d", ErrDim, name(), len(v), dim)
 	}
 	var ss float64
 	for i, x := range v {
 		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Errorf("%w: %s has non-finite value %v at index %d", ErrInvalidVector, what, x, i)
+			return fmt.Errorf("%w: %s has non-finite value %v at index %d", ErrInvalidVector, name(), x, i)
 		}
 		ss += float64(x) * float64(x)
 	}
 	if ss == 0 || math.IsInf(ss, 0) {
-		return fmt.Errorf("%w: %s has norm %g, cannot normalise (want a non-zero finite vector)", ErrInvalidVector, what, math.Sqrt(ss))
+		return fmt.Errorf("%w: %s has norm %g, cannot normalise (want a non-zero finite vector)", ErrInvalidVector, name(), math.Sqrt(ss))
 	}
 	inv := 1 / math.Sqrt(ss)
 	for i, x := range v {
@@ -97,10 +98,16 @@ func normalizeInto(dst, v []float32, dim int, what string) error {
 	return nil
 }
 
+// named returns a constant error name.
+func named(s string) func() string { return func() string { return s } }
+
+// queryName names query i of a batch in errors.
+func queryName(i int) func() string { return func() string { return fmt.Sprintf("query %d", i) } }
+
 // normalizedQuery returns a normalised copy of q.
-func normalizedQuery(q []float32, dim int, what string) ([]float32, error) {
+func normalizedQuery(q []float32, dim int, name func() string) ([]float32, error) {
 	out := make([]float32, dim)
-	if err := normalizeInto(out, q, dim, what); err != nil {
+	if err := normalizeInto(out, q, dim, name); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -121,23 +128,24 @@ func checkDim(dim int) error {
 }
 
 // validateItems checks a batch for bad vectors and duplicate IDs (within the
-// batch and against exists) and returns the normalised vectors, flattened
-// row-major, shape [len(items)*dim].
-func validateItems(items []Item, dim int, exists func(uint64) bool) ([]float32, error) {
-	flat := make([]float32, len(items)*dim)
+// batch and against exists) and writes the normalised vectors, row-major,
+// into dst (length len(items)*dim). Callers pass spare capacity of their
+// vector storage as dst, so a large Add needs no temporary copy; on error
+// nothing has been committed.
+func validateItems(dst []float32, items []Item, dim int, exists func(uint64) bool) error {
 	seen := make(map[uint64]int, len(items))
 	for i, it := range items {
-		what := fmt.Sprintf("item %d (id %d)", i, it.ID)
+		name := func() string { return fmt.Sprintf("item %d (id %d)", i, it.ID) }
 		if exists(it.ID) {
-			return nil, fmt.Errorf("%w: %s is already in the index (Remove it first to replace it)", ErrDuplicateID, what)
+			return fmt.Errorf("%w: %s is already in the index (Remove it first to replace it)", ErrDuplicateID, name())
 		}
 		if j, dup := seen[it.ID]; dup {
-			return nil, fmt.Errorf("%w: %s repeats item %d of the same call", ErrDuplicateID, what, j)
+			return fmt.Errorf("%w: %s repeats item %d of the same call", ErrDuplicateID, name(), j)
 		}
 		seen[it.ID] = i
-		if err := normalizeInto(flat[i*dim:(i+1)*dim], it.Vector, dim, what); err != nil {
-			return nil, err
+		if err := normalizeInto(dst[i*dim:(i+1)*dim], it.Vector, dim, name); err != nil {
+			return err
 		}
 	}
-	return flat, nil
+	return nil
 }
