@@ -79,6 +79,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-hnsw", action="store_true")
     ap.add_argument("--skip-faiss", action="store_true")
+    ap.add_argument("--skip-brute", action="store_true", help="skip numpy/faiss timings (the exact answer is still computed)")
     ap.add_argument("--out")
     a = ap.parse_args()
 
@@ -108,19 +109,21 @@ def main():
             truth[lo + j] = idx[np.argsort(-S[idx, j])]
 
     ex_q = Q[:a.exact_nq]
-    npr = {}
-    with threadpoolctl.threadpool_limits(limits=a.threads, user_api="blas"):
-        npr["single_%dthr" % a.threads] = timed(lambda q: np_topk(X, q, k), ex_q)
-        B = Q[:a.batch]
-        t0 = time.perf_counter()
-        S = X @ B.T
-        np.argpartition(-S, k, axis=0)[:k]
-        npr["batch_ms_per_query"] = (time.perf_counter() - t0) * 1e3 / len(B)
-        del S
-    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
-        npr["single_1thr"] = timed(lambda q: np_topk(X, q, k), ex_q)
-    npr["batch_size"] = a.batch
-    rep["numpy"] = npr
+    if a.skip_brute:
+        a.skip_faiss = True
+    else:
+        npr = {"batch_size": a.batch}
+        with threadpoolctl.threadpool_limits(limits=a.threads, user_api="blas"):
+            npr["single_%dthr" % a.threads] = timed(lambda q: np_topk(X, q, k), ex_q)
+            B = Q[:a.batch]
+            t0 = time.perf_counter()
+            S = X @ B.T
+            np.argpartition(-S, k, axis=0)[:k]
+            npr["batch_ms_per_query"] = (time.perf_counter() - t0) * 1e3 / len(B)
+            del S
+        with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+            npr["single_1thr"] = timed(lambda q: np_topk(X, q, k), ex_q)
+        rep["numpy"] = npr
 
     if not a.skip_faiss:
         import faiss

@@ -46,7 +46,7 @@ def main():
                       f"{fmt(e['single']['p50_ms'], 3)} / {fmt(e['single']['p95_ms'], 3)} | {cpu(e['single'])} | {fmt(e['p50_over_floor'])} "
                       f"(floor {fmt(e['bandwidth_floor_ms'], 1)} ms) | {fmt(e['batch_ms_per_query'], 3)} (batch {e['batch_size']}) |")
             r = refs.get(n)
-            if r:
+            if r and "numpy" in r:
                 npr = r["numpy"]
                 thr = [k for k in npr if k.startswith("single_") and k != "single_1thr"][0]
                 print(f"| {n:.0e} | numpy X@q ({thr[7:]}) | — | {n*r['dim']*4/2**20:.0f} | {fmt(npr[thr]['p50_ms'], 3)} / {fmt(npr[thr]['p95_ms'], 3)} | {cpu(npr[thr])} | — | {fmt(npr['batch_ms_per_query'], 3)} |")
