@@ -56,8 +56,10 @@
 // and computes distances in plain Go. github.com/Bithack/go-hnsw has no
 // removal, only L2 distance kernels and IDs that must start at 1. Both would
 // also need our checksummed file format around their own serialisation. The
-// graph code here is about 600 lines and is measured against hnswlib on the
-// same data (tools/bench/search_reference.py); see "Measured" below.
+// graph code here (hnsw.go, heap.go) is under 800 lines and is measured
+// against hnswlib on the same data (tools/bench/search_reference.py): at
+// 10⁶×512 it reaches the same recall@10 as hnswlib for each ef, with lower
+// query latency and build CPU time (MEASURED.md).
 //
 // # Persistence
 //
