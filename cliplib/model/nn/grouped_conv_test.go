@@ -75,12 +75,12 @@ func TestConv2dGroupedChannelMultiplier(t *testing.T) {
 	cases := []struct {
 		cin, cout, k, kw, stride, pad, padW, groups, h, w int
 	}{
-		{cin: 4, cout: 8, k: 7, kw: 7, stride: 2, pad: 3, padW: 3, groups: 4, h: 9, w: 10}, // LKC downsample
-		{cin: 4, cout: 8, k: 3, kw: 3, stride: 1, pad: 1, padW: 1, groups: 4, h: 5, w: 5},  // final conv
-		{cin: 6, cout: 6, k: 3, kw: 3, stride: 2, pad: 1, padW: 1, groups: 6, h: 8, w: 8},  // depthwise stem
-		{cin: 6, cout: 12, k: 1, kw: 1, stride: 2, pad: 0, padW: 0, groups: 6, h: 7, w: 7}, // 1×1 scale branch
+		{cin: 4, cout: 8, k: 7, kw: 7, stride: 2, pad: 3, padW: 3, groups: 4, h: 9, w: 10},  // LKC downsample
+		{cin: 4, cout: 8, k: 3, kw: 3, stride: 1, pad: 1, padW: 1, groups: 4, h: 5, w: 5},   // final conv
+		{cin: 6, cout: 6, k: 3, kw: 3, stride: 2, pad: 1, padW: 1, groups: 6, h: 8, w: 8},   // depthwise stem
+		{cin: 6, cout: 12, k: 1, kw: 1, stride: 2, pad: 0, padW: 0, groups: 6, h: 7, w: 7},  // 1×1 scale branch
 		{cin: 5, cout: 5, k: 1, kw: 11, stride: 1, pad: 0, padW: 5, groups: 5, h: 1, w: 13}, // text RepMixer
-		{cin: 6, cout: 4, k: 3, kw: 3, stride: 1, pad: 1, padW: 1, groups: 2, h: 4, w: 6},  // ordinary grouped
+		{cin: 6, cout: 4, k: 3, kw: 3, stride: 1, pad: 1, padW: 1, groups: 2, h: 4, w: 6},   // ordinary grouped
 	}
 	backend := testBackend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
