@@ -11,7 +11,10 @@
 // package.
 package checkpoint
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // DType is the element type of a tensor as stored in the file, in safetensors' spelling.
 type DType string
@@ -49,6 +52,38 @@ func (t *Tensor) NumElements() int {
 		n *= d
 	}
 	return n
+}
+
+// isFloat reports whether the tensor's values live in Data (a floating DType, or no DType and no Ints).
+func (t *Tensor) isFloat() bool { return t.DType.IsFloat() || (t.DType == "" && t.Ints == nil) }
+
+// Validate checks that the shape has no negative dimension and that Data (floating DType) or
+// Ints (integer/bool DType) holds exactly NumElements values. A tensor with an empty DType is
+// treated as floating unless only Ints is set.
+func (t *Tensor) Validate() error {
+	n := 1
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("negative dimension in shape %v", t.Shape)
+		}
+		if d != 0 && n > math.MaxInt/d {
+			return fmt.Errorf("shape %v overflows", t.Shape)
+		}
+		n *= d
+	}
+	switch {
+	case t.DType != "" && t.DType.Size() == 0:
+		return fmt.Errorf("unknown dtype %q", t.DType)
+	case t.isFloat():
+		if len(t.Data) != n || t.Ints != nil {
+			return fmt.Errorf("%s tensor with shape %v needs %d values in Data (has %d) and no Ints (has %d)", t.DType, t.Shape, n, len(t.Data), len(t.Ints))
+		}
+	default:
+		if len(t.Ints) != n || t.Data != nil {
+			return fmt.Errorf("%s tensor with shape %v needs %d values in Ints (has %d) and no Data (has %d)", t.DType, t.Shape, n, len(t.Ints), len(t.Data))
+		}
+	}
+	return nil
 }
 
 // String describes the tensor's type and shape.
