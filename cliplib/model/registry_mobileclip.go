@@ -41,11 +41,11 @@ func init() {
 	}
 	text512 := mobileText(512, 12, 8, false)
 	text768 := mobileText(768, 12, 12, false)
-	// Small test text towers: a 1000-token vocabulary keeps the embedding tables small (the towers
+	// Small test text towers: a 500-token vocabulary keeps the embedding tables small (the towers
 	// do not care that the ids are not real CLIP tokens; the end-of-text token is the largest id).
 	testText := func(causal bool) TextConfig {
-		t := mobileText(64, 2, 2, causal)
-		t.VocabSize = 1000
+		t := mobileText(32, 2, 2, causal)
+		t.VocabSize = 500
 		return t
 	}
 	for _, c := range []*Config{
@@ -64,11 +64,11 @@ func init() {
 		mciModel("MobileCLIP2-S4", "mci4", 256, 768, text768, MobileCLIP2Preprocess),
 		// Small configurations with every block type of the real ones, for tests and the fixtures
 		// of tools/reference/make_mobileclip_fixtures.py.
-		mciModel("MobileCLIP-test-S0", "mci-test", 80, 32, mct(64, 2, 2, 1000), MobileCLIPPreprocess),
+		mciModel("MobileCLIP-test-S0", "mci-test", 80, 32, mct(32, 2, 2, 500), MobileCLIPPreprocess),
 		mciModel("MobileCLIP-test-S2", "mci-test", 80, 32, testText(false), MobileCLIPPreprocess),
 		mciModel("MobileCLIP2-test-S3", "mci-test5", 96, 32, testText(false), MobileCLIP2Preprocess),
-		mobileViTModel("MobileCLIP-test-B", 224, 64, 2, 2, 32, 1, 1e-5, testText(true)),
-		mobileViTModel("MobileCLIP2-test-B", 224, 64, 2, 2, 32, 0, 1e-6, testText(true)),
+		mobileViTModel("MobileCLIP-test-B", 224, 32, 2, 2, 32, 1, 1e-5, testText(true)),
+		mobileViTModel("MobileCLIP2-test-B", 64, 32, 2, 2, 32, 0, 1e-6, testText(true)),
 	} {
 		Register(c)
 	}

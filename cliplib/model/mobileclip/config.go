@@ -110,8 +110,8 @@ var mciVariants = map[string]MCiConfig{
 	"mci3": stages5([]int{2, 12, 24, 4, 2}, []int{96, 192, 384, 768, 1536}),
 	"mci4": stages5([]int{2, 12, 24, 4, 4}, []int{128, 256, 512, 1024, 2048}),
 	// Test layouts (tools/reference/make_mobileclip_fixtures.py builds the same ones).
-	"mci-test":  stages4([]int{1, 2, 1, 2}, []int{16, 16, 32, 64}, 3),
-	"mci-test5": stages5([]int{1, 1, 1, 2, 1}, []int{16, 16, 32, 32, 64}),
+	"mci-test":  stages4([]int{1, 2, 1, 1}, []int{16, 16, 32, 64}, 3),
+	"mci-test5": stages5([]int{1, 1, 1, 1, 1}, []int{16, 16, 32, 32, 32}),
 }
 
 func init() {
