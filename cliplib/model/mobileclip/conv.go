@@ -144,7 +144,7 @@ func denseConv(x, w *Node, s convSpec, oh, ow int) *Node {
 	}
 	out := w.Shape().Dimensions[0]
 	wm := Reshape(TransposeAllDims(w, 0, 2, 3, 1), out, kh*kw*in) // [out, kh·kw·in]
-	return DotGeneral(patches, []int{3}, nil, wm, []int{1}, nil)   // [B, oh, ow, out]
+	return DotGeneral(patches, []int{3}, nil, wm, []int{1}, nil)  // [B, oh, ow, out]
 }
 
 // depthwiseConv is a groups = in convolution with channel multiplier m = out/in, computed as the
@@ -159,7 +159,7 @@ func depthwiseConv(x, w *Node, s convSpec, oh, ow int) *Node {
 	var acc *Node
 	for i := 0; i < kh; i++ {
 		for j := 0; j < kw; j++ {
-			t := tap(xp, i, j, oh, ow, stride)                                             // [B, oh, ow, in]
+			t := tap(xp, i, j, oh, ow, stride)                                                 // [B, oh, ow, in]
 			k := Reshape(Slice(wt, AxisRange(), AxisRange(), AxisElem(i), AxisElem(j)), in, m) // [in, m]
 			var term *Node
 			if m == 1 {

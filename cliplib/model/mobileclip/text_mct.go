@@ -107,4 +107,3 @@ func EncodeTextMCT(ctx *context.Context, t model.TextConfig, ids *Node, dtype dt
 func TextParamShapes(cfg *model.Config) nn.Shapes {
 	return MCTParamShapes(cfg.Text, cfg.EmbedDim, cfg.Unfolded)
 }
-
