@@ -91,8 +91,8 @@ func (a attentionBlock) fold(checkpoint.StateDict, string) error { return nil }
 func (a attentionBlock) build(ctx *context.Context, x *Node, _ bool) *Node {
 	g := x.Graph()
 	d := x.Shape().Dimensions
-	batch, h, w, c := d[0], d[1], d[2], d[3]
-	tokens := Reshape(x, batch, h*w, c)
+	c, batch, h, w := d[0], d[1], d[2], d[3]
+	tokens := Reshape(TransposeAllDims(x, 1, 2, 3, 0), batch, h*w, c) // row-major positions
 	qkvW := castTo(nn.Weight(ctx.In("token_mixer").In("qkv"), g, "weight", 3*c, c), x)
 	var qkv *Node
 	if a.norm == BatchNorm {
@@ -113,23 +113,14 @@ func (a attentionBlock) build(ctx *context.Context, x *Node, _ bool) *Node {
 	v := Reshape(Slice(qkv, AxisRange(), AxisRange(), AxisElem(2)), batch, h*w, heads, a.headDim)
 	att := nn.ScaledDotProductAttention(q, k, v, nil) // [B, T, H, D]
 	att = Reshape(att, batch, h*w, c)
+	// proj with γ₁ folded in, computed channels-first: [C, B·H·W].
 	gamma1 := layerScale(ctx.In("layer_scale_1"), x, c)
-	y := pointwiseLinear(ctx.In("token_mixer").In("proj"), att, c, c, gamma1)
-	x = Add(x, Reshape(y, batch, h, w, c))
+	pw := castTo(nn.Weight(ctx.In("token_mixer").In("proj"), g, "weight", c, c), x)
+	pb := castTo(nn.Weight(ctx.In("token_mixer").In("proj"), g, "bias", c), x)
+	pw, pb = Mul(pw, Reshape(gamma1, c, 1)), Mul(pb, gamma1)
+	y := DotGeneral(pw, []int{1}, nil, att, []int{2}, nil) // [C, B, T]
+	x = Add(x, channelBias(Reshape(y, c, batch, h, w), pb))
 	gamma2 := layerScale(ctx.In("layer_scale_2"), x, c)
 	return Add(x, a.mlp.build(ctx.In("mlp"), x, gamma2))
 }
 
-// pointwiseLinear applies the Linear read from ctx ("weight" [out, in], "bias" [out]) to x
-// [..., in], scaling the output channels by outScale ([out]) when it is not nil.
-func pointwiseLinear(ctx *context.Context, x *Node, in, out int, outScale *Node) *Node {
-	g := x.Graph()
-	w := castTo(nn.Weight(ctx, g, "weight", out, in), x)
-	b := castTo(nn.Weight(ctx, g, "bias", out), x)
-	if outScale != nil {
-		w = Mul(w, Reshape(castTo(outScale, x), out, 1))
-		b = Mul(b, castTo(outScale, x))
-	}
-	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
-	return Add(y, ExpandLeftToRank(b, y.Rank()))
-}

@@ -15,9 +15,10 @@
 // single convolutions at load time (the default), and the graph builders compute either form
 // (model.Config.Unfolded selects the train-time one).
 //
-// Activations inside the convolutional towers are channels-last, [B, H, W, C]: every 1×1
-// convolution is then a plain matrix product and the per-channel operations broadcast over the
-// last axis. Weights keep PyTorch's layouts (OIHW kernels, [out, in] linears).
+// Activations inside the convolutional towers are channels-first, [C, B, H, W]: every 1×1
+// convolution is then a plain [out, in]·[in, B·H·W] matrix product, and depthwise convolutions
+// are batched matrix products over the channel axis (see conv.go). Weights keep PyTorch's
+// layouts (OIHW kernels, [out, in] linears).
 package mobileclip
 
 import (

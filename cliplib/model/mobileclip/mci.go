@@ -77,7 +77,7 @@ func (l largeKernelConv) build(ctx *context.Context, x *Node, unfolded bool) *No
 
 // poolHead is the classifier head as open_clip uses it for MCi: global average pooling over H, W
 // and a Linear to the embedding ("fc", with bias; the bias is zero for converted v1 weights).
-// It returns [B, E].
+// It takes [C, B, H, W] and returns [B, E].
 type poolHead struct{ in, embed int }
 
 func (p poolHead) shapes(sh nn.Shapes, prefix string, _ bool) {
@@ -87,7 +87,7 @@ func (p poolHead) shapes(sh nn.Shapes, prefix string, _ bool) {
 func (p poolHead) fold(checkpoint.StateDict, string) error { return nil }
 
 func (p poolHead) build(ctx *context.Context, x *Node, _ bool) *Node {
-	return nn.Linear(ctx.In("fc"), ReduceMean(x, 1, 2))
+	return nn.Linear(ctx.In("fc"), Transpose(ReduceMean(x, 2, 3), 0, 1)) // [C, B] -> [B, C]
 }
 
 // mciModules lists the blocks of an MCi image tower in execution order, with their parameter
@@ -180,7 +180,7 @@ func EncodeMCi(ctx *context.Context, c MCiConfig, embed int, pixels *Node, unfol
 	if len(d) != 4 || d[1] != 3 {
 		nn.Panicf("mobileclip: pixels must be [batch, 3, H, W], got %v", d)
 	}
-	x := TransposeAllDims(pixels, 0, 2, 3, 1) // NHWC
+	x := TransposeAllDims(pixels, 1, 0, 2, 3) // [3, B, H, W]
 	for _, m := range mciModules(c, embed) {
 		x = m.block.build(scopeOf(ctx, m.prefix), x, unfolded)
 	}

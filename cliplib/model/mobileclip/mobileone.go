@@ -19,7 +19,7 @@ type block interface {
 	// form; blocks without re-parameterisable parts do nothing.
 	fold(sd checkpoint.StateDict, prefix string) error
 	// build applies the block (parameters read from ctx, at the block's scope) to x
-	// [B, H, W, C], channels last.
+	// [C, B, H, W], channels first.
 	build(ctx *context.Context, x *Node, unfolded bool) *Node
 }
 

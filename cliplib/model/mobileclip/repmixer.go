@@ -83,7 +83,7 @@ func (r repMixer) build(ctx *context.Context, x *Node, unfolded bool) *Node {
 		return conv(ctx.In("reparam_conv"), x, r.mixer().spec(r.kernel, true))
 	}
 	diff := Sub(r.mixer().build(ctx.In("mixer"), x, true), r.norm().build(ctx.In("norm"), x, true))
-	return Add(x, Mul(diff, ExpandLeftToRank(layerScale(ctx.In("layer_scale"), x, r.dim), 4)))
+	return Add(x, Mul(diff, Reshape(layerScale(ctx.In("layer_scale"), x, r.dim), r.dim, 1, 1, 1)))
 }
 
 // convMLP is FastViT's ConvMlp (Apple's ConvFFN): a depthwise conv (no bias, padding kernel/2)
@@ -106,7 +106,7 @@ func (m convMLP) shapes(sh nn.Shapes, prefix string) {
 	addConvShapes(sh, prefix+".fc2", convSpec{kernel: [2]int{1, 1}, in: m.hidden, out: m.dim, bias: true})
 }
 
-// build applies the MLP to x [B, H, W, C]. The BN is folded into the depthwise taps and outScale
+// build applies the MLP to x [C, B, H, W]. The BN is folded into the depthwise taps and outScale
 // into fc2 inside the graph (cheap weight arithmetic instead of passes over the activations).
 func (m convMLP) build(ctx *context.Context, x, outScale *Node) *Node {
 	g := x.Graph()
@@ -115,13 +115,14 @@ func (m convMLP) build(ctx *context.Context, x, outScale *Node) *Node {
 	scale, shift := bnAffine(ctx.In("conv").In("bn"), g, m.dim)
 	w = Mul(castTo(w, scale), Reshape(scale, m.dim, 1, 1, 1))
 	s.bias = true
-	h := conv2dNHWC(x, w, shift, s)
+	h := conv2d(x, w, shift, s)
 	h = nn.GELU.Apply(pointwise(ctx.In("fc1"), h, m.dim, m.hidden, nil))
 	return pointwise(ctx.In("fc2"), h, m.hidden, m.dim, outScale)
 }
 
 // pointwise applies the 1×1 conv with bias read from ctx ("weight" [out, in, 1, 1], "bias"
-// [out]) to x [..., in] as a matrix product; outScale, if not nil ([out]), scales the output.
+// [out]) to x [in, ...] as a matrix product, returning [out, ...]; outScale, if not nil ([out]),
+// scales the output.
 func pointwise(ctx *context.Context, x *Node, in, out int, outScale *Node) *Node {
 	g := x.Graph()
 	w := castTo(Reshape(nn.Weight(ctx, g, "weight", out, in, 1, 1), out, in), x)
@@ -130,8 +131,7 @@ func pointwise(ctx *context.Context, x *Node, in, out int, outScale *Node) *Node
 		w = Mul(w, Reshape(castTo(outScale, x), out, 1))
 		b = Mul(b, castTo(outScale, x))
 	}
-	y := DotGeneral(x, []int{x.Rank() - 1}, nil, w, []int{1}, nil)
-	return Add(y, ExpandLeftToRank(b, y.Rank()))
+	return channelBias(DotGeneral(w, []int{1}, nil, x, []int{0}, nil), b)
 }
 
 // repMixerBlock is FastViT's RepMixerBlock: x = token_mixer(x); x = x + γ ⊙ mlp(x), γ being

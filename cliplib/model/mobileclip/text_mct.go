@@ -89,8 +89,10 @@ func EncodeTextMCT(ctx *context.Context, t model.TextConfig, ids *Node, dtype dt
 	batch, w := x.Shape().Dimensions[0], t.Width
 	mods := mctModules(t)
 	mixer := func(m namedBlock, x *Node) *Node {
-		y := m.block.build(scopeOf(ctx, m.prefix), Reshape(x, batch, 1, length, w), unfolded)
-		return Reshape(y, batch, length, w)
+		// [B, L, W] -> a 1×L image with W channels, channels first: [W, B, 1, L].
+		img := Reshape(TransposeAllDims(x, 2, 0, 1), w, batch, 1, length)
+		y := m.block.build(scopeOf(ctx, m.prefix), img, unfolded)
+		return TransposeAllDims(Reshape(y, w, batch, length), 1, 2, 0)
 	}
 	x = mixer(mods[0], x)
 	blocks := tctx.In("transformer").In("resblocks")

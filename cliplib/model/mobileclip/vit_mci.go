@@ -68,12 +68,12 @@ func convStem(ctx *context.Context, v model.VisionConfig, pixels *Node) *Node {
 		nn.Panicf("mobileclip: model expects pixels [batch, 3, %d, %d], got %v", v.ImageSize, v.ImageSize, d)
 	}
 	w, s := v.Width, stemWidth(v.Width)
-	x := TransposeAllDims(pixels, 0, 2, 3, 1) // NHWC
+	x := TransposeAllDims(pixels, 1, 0, 2, 3) // [3, B, R, R]
 	if p := v.StemPadding; p > 0 {
 		// With kernel = stride = 4 the windows start at -p; the last p rows and columns of the
 		// padded image are never reached, so padding the top-left and cropping is exact.
 		x = pad2d(x, p, 0, p, 0)
-		x = Slice(x, AxisRange(), AxisRange(0, r), AxisRange(0, r), AxisRange())
+		x = Slice(x, AxisRange(), AxisRange(), AxisRange(0, r), AxisRange(0, r))
 	}
 	bb := ctx.In("patch_embed").In("backbone")
 	x = conv(bb.In("0").In("conv"), x, convSpec{stride: 4, kernel: [2]int{4, 4}, in: 3, out: s})
@@ -81,8 +81,8 @@ func convStem(ctx *context.Context, v model.VisionConfig, pixels *Node) *Node {
 	x = conv(bb.In("1").In("conv"), x, convSpec{stride: 2, kernel: [2]int{2, 2}, in: s, out: s})
 	x = nn.GELU.Apply(batchNorm(bb.In("1").In("bn"), x))
 	x = conv(bb.In("2").In("conv"), x, convSpec{stride: 2, kernel: [2]int{2, 2}, in: s, out: w, bias: true})
-	g := x.Shape().Dimensions[1]
-	return Reshape(x, batch, g*g, w)
+	g := x.Shape().Dimensions[2] // [W, B, G, G]
+	return TransposeAllDims(Reshape(x, w, batch, g*g), 1, 2, 0)
 }
 
 // vitBlock is timm's pre-LN transformer Block: x + attn(norm1(x)), then x + mlp(norm2(x)).
