@@ -123,4 +123,3 @@ func (a attentionBlock) build(ctx *context.Context, x *Node, _ bool) *Node {
 	gamma2 := layerScale(ctx.In("layer_scale_2"), x, c)
 	return Add(x, a.mlp.build(ctx.In("mlp"), x, gamma2))
 }
-
