@@ -85,8 +85,9 @@ func (k kern) add(other kern, s float64) {
 	}
 }
 
-// identity returns the kernel of the identity map for a conv with groups = out/inPer... (the
-// centre tap of (c, c mod inPer) set to 1), shaped [channels, inPer, kh, kw], zero bias.
+// identityKern returns the kernel of the identity map as a convolution with inPer input channels
+// per group (channels/inPer groups): the centre tap of (c, c mod inPer) set to 1, shaped
+// [channels, inPer, kh, kw], zero bias.
 func identityKern(channels, inPer, kh, kw int) kern {
 	k := newKern(channels, inPer, kh, kw)
 	for c := 0; c < channels; c++ {
