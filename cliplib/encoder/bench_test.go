@@ -27,13 +27,14 @@ func benchEncoder(b *testing.B, arch string, opt Options) *Encoder {
 	return e
 }
 
-// BenchmarkEncodeImages measures image-tower throughput (reported as images/s) of ViT-B/32 on the
-// configured backend at batch 1, 8 and 32. Run with: go test -run=^$ -bench=EncodeImages ./cliplib/encoder/
+// BenchmarkEncodeImages measures image-tower throughput (reported as images/s) of ViT-B/32 (or the
+// -arch list) on the configured backend at batch 1, 8 and 32 (or -batches). Run with:
+// go test -run=^$ -bench=EncodeImages ./cliplib/encoder/ [-args -arch=MobileCLIP-S0,ViT-B/32 -batches=1,8]
 func BenchmarkEncodeImages(b *testing.B) {
 	for _, arch := range benchArchs() {
 		e := benchEncoder(b, arch, Options{})
 		r := e.Config().Vision.ImageSize
-		for _, batch := range []int{1, 8, 32} {
+		for _, batch := range benchBatchSizes() {
 			pixels := make([]float32, batch*3*r*r)
 			for i := range pixels {
 				pixels[i] = float32(i%255)/255 - 0.5
@@ -60,7 +61,7 @@ func BenchmarkEncodeTexts(b *testing.B) {
 	for _, arch := range benchArchs() {
 		for _, full := range []bool{false, true} {
 			e := benchEncoder(b, arch, Options{FullTextLength: full})
-			for _, batch := range []int{1, 8, 32} {
+			for _, batch := range benchBatchSizes() {
 				ids := make([][]int32, batch)
 				for i := range ids {
 					ids[i] = tokens(49406, 320, 1125, 539, 320, int32(2368+i), 49407)
