@@ -2,6 +2,8 @@ package encoder
 
 import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/clipkit/clipkit/cliplib/backend"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -47,4 +49,17 @@ func mustImageShapes(cfg *model.Config) nn.Shapes {
 		panic(err)
 	}
 	return s
+}
+
+// backendConfig returns the backend configuration New creates when the caller gave config. For
+// MCi and mct towers on the default simplego backend ("go" without options) it asks for
+// sequential op execution: GoMLX v0.26.0's simplego can deadlock when several large batched
+// DotGenerals run at once under its parallel executor (each waits in workersPool.WaitToStart for
+// a worker while holding one; seen with MobileCLIP-S0 at batch 8), and these towers' depthwise
+// convolutions are batched DotGenerals. DotGeneral itself still runs on all cores.
+func backendConfig(cfg *model.Config, config string) string {
+	if (cfg.Vision.Family == model.MCi || cfg.Text.Family == model.TextMCT) && backend.Resolve(config) == "go" {
+		return "go:ops_sequential"
+	}
+	return config
 }
