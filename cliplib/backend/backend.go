@@ -77,8 +77,8 @@ func xlaHint(name string) string {
 		return ""
 	}
 	return "; PJRT plugins are searched in $PJRT_PLUGIN_LIBRARY_PATH, ~/.local/lib/go-xla and /usr/local/lib/go-xla, " +
-		"or give an absolute plugin path (xla:/path/to/pjrt_c_api_cpu_plugin.so); set " + AutoInstallEnv +
-		"=1 to let GoMLX download them"
+		"or give an absolute plugin path (xla:/path/to/pjrt_c_api_cpu_plugin.so); for the CPU plugin run " +
+		"scripts/install-xla-cpu.sh, or set " + AutoInstallEnv + "=1 to let GoMLX download plugins"
 }
 
 // Available lists the compiled-in backend names, sorted.

@@ -1,6 +1,9 @@
 package backend
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -40,17 +43,31 @@ func TestNewUnknownIsAnError(t *testing.T) {
 	}
 }
 
+// TestXLAWithoutPluginIsAnErrorNotADownload checks, in a subprocess whose plugin search path is
+// an empty directory (go-xla reads PJRT_PLUGIN_LIBRARY_PATH once per process), that asking for
+// xla:cpu without a plugin returns an error naming the backend instead of downloading one.
 func TestXLAWithoutPluginIsAnErrorNotADownload(t *testing.T) {
 	if !strings.Contains(strings.Join(Available(), ","), "xla") {
 		t.Skip("XLA not compiled in")
 	}
-	t.Setenv(AutoInstallEnv, "")
-	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
-	_, err := New("xla:cpu")
-	if err == nil {
-		t.Skip("a PJRT CPU plugin is installed on this machine")
+	if os.Getenv("CLIPKIT_BACKEND_SUBPROCESS") == "1" {
+		_, err := New("xla:cpu")
+		if err == nil {
+			fmt.Println("RESULT: no error")
+			return
+		}
+		fmt.Println("RESULT:", err)
+		return
 	}
-	if !strings.Contains(err.Error(), "xla:cpu") {
-		t.Errorf("error does not name the backend: %v", err)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestXLAWithoutPluginIsAnErrorNotADownload$", "-test.v")
+	cmd.Env = append(os.Environ(), "CLIPKIT_BACKEND_SUBPROCESS=1", "PJRT_PLUGIN_LIBRARY_PATH="+t.TempDir(),
+		AutoInstallEnv+"=", "HOME="+t.TempDir(), "LD_LIBRARY_PATH=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("subprocess: %v\n%s", err, out)
+	}
+	got := string(out)
+	if !strings.Contains(got, "RESULT:") || strings.Contains(got, "RESULT: no error") || !strings.Contains(got, "xla:cpu") {
+		t.Errorf("want an error naming xla:cpu, got:\n%s", got)
 	}
 }

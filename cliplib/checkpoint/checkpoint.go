@@ -5,10 +5,18 @@
 //   - PyTorch zip archives written by torch.save (open_clip_pytorch_model.bin, MobileCLIP .pt),
 //   - TorchScript zip archives (OpenAI's original ViT-B-32.pt ... files).
 //
-// Every reader returns a StateDict: tensors by their name in the file, floating tensors converted
-// to float32 (fp16 and bf16 upcast exactly). Mapping the names of a source layout onto the
-// project's internal naming (OpenAI / open_clip names) is done by the layout functions of this
-// package.
+// ReadFile detects the format from the content and returns a StateDict: tensors by their name in
+// the file, floating tensors converted to float32 (fp16 and bf16 upcast exactly), integer and
+// boolean tensors as int64. ReadSafetensors / ReadTorch (and their ...From variants over an
+// io.ReaderAt) read one format; WriteSafetensors writes F32, F16 or BF16 files.
+//
+// ToOpenAI maps a state dict in OpenAI / open_clip or HF transformers naming onto the project's
+// internal naming, which is OpenAI's (fact sheet §6.1–6.3).
+//
+// Safety: every size a file declares is checked against the file's real size before anything is
+// allocated, so memory use is bounded by the input; pickles go through an allowlist of the few
+// tensor-rebuilding globals torch writes (UnsafePickleError for anything else) and are never
+// executed. Malformed input gives an error naming the file (and the tensor), never a panic.
 package checkpoint
 
 import (

@@ -19,7 +19,10 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
@@ -37,7 +40,7 @@ type UnsafePickleError struct {
 }
 
 func (e *UnsafePickleError) Error() string {
-	msg := fmt.Sprintf("refusing to load %s: pickle references %s, which is not a tensor type", e.File, e.Global)
+	msg := fmt.Sprintf("refusing to load %s: pickle references %s, which is not a tensor type", e.File, printable(e.Global))
 	if e.Hint != "" {
 		msg += " (" + e.Hint + ")"
 	}
@@ -47,18 +50,26 @@ func (e *UnsafePickleError) Error() string {
 // Unwrap makes errors.Is(err, ErrUnsafePickle) true.
 func (e *UnsafePickleError) Unwrap() error { return ErrUnsafePickle }
 
-// Limits on a data.pkl, far above what real checkpoints need (a ViT-L/14 TorchScript data.pkl is
-// well under 1 MiB) and low enough that gopickle's per-opcode allocations stay bounded.
+// Limits on a data.pkl, far above what real checkpoints need (data.pkl holds only the object
+// tree: the torch.save of a full ViT-B/32 state dict has a 38 KB one) and low enough that
+// gopickle's allocations stay bounded even for a data.pkl that compresses well (a deflated
+// record can expand about 1000×).
 const (
 	maxPickleBytes = 32 << 20
-	maxPickleMarks = 1 << 20
+	// maxPickleCost bounds the memory gopickle may need, estimated by scanPickle from the opcodes:
+	// every opcode may push one object (pickleOpCost bytes with its stack slot and memo entry),
+	// a MARK starts a new stack slice (pickleMarkCost), and data arguments are copied.
+	maxPickleCost  = 256 << 20
+	pickleOpCost   = 64
+	pickleMarkCost = 320
 )
 
 // scanPickle walks the opcodes of p up to the first STOP without executing them. It checks that
 // every opcode is known and supported, that every length argument fits in the remaining bytes and
-// that text arguments end with a newline, so gopickle never allocates more than the input holds.
+// that text arguments end with a newline, so gopickle never allocates more than the input holds,
+// and it refuses pickles whose estimated unpickling cost exceeds maxPickleCost.
 func scanPickle(p []byte) error {
-	marks := 0
+	var cost int64
 	i := 0
 	need := func(n uint64) error {
 		if n > uint64(len(p)-i) {
@@ -79,14 +90,12 @@ func scanPickle(p []byte) error {
 		at := i
 		i++
 		var err error
+		cost += pickleOpCost
 		switch op {
 		case '.': // STOP
 			return nil
 		case '(':
-			marks++
-			if marks > maxPickleMarks {
-				return fmt.Errorf("pickle has more than %d MARK opcodes", maxPickleMarks)
-			}
+			cost += pickleMarkCost
 		case '0', '1', '2', 'N', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's', 't', ')', 'u', 'Q',
 			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94:
 			// no argument
@@ -133,7 +142,9 @@ func scanPickle(p []byte) error {
 			if err = need(8); err == nil {
 				n := binary.LittleEndian.Uint64(p[i:])
 				i += 8
-				err = need(n)
+				if err = need(n); err == nil {
+					cost += int64(n) // gopickle copies the frame
+				}
 			}
 		case 'I', 'L', 'F', 'S', 'V', 'P', 'g', 'p': // newline-terminated argument
 			err = line()
@@ -146,6 +157,10 @@ func scanPickle(p []byte) error {
 		}
 		if err != nil {
 			return err
+		}
+		cost += int64(i - at) // arguments are copied (frames and strings)
+		if cost > maxPickleCost {
+			return fmt.Errorf("unpickling would need more than %d MiB (%d bytes of pickle read so far); real checkpoints need far less", maxPickleCost>>20, i)
 		}
 	}
 	return fmt.Errorf("pickle ends without a STOP opcode (truncated file?)")
@@ -484,8 +499,28 @@ func describe(v interface{}) string {
 		return "a " + x.class.qualified() + " object"
 	case *rebuildFunc:
 		return x.name
+	case *scriptClass:
+		return "the class " + printable(x.qualified())
+	case []byte:
+		return fmt.Sprintf("%d bytes", len(x))
 	}
 	return fmt.Sprintf("a %T", v)
+}
+
+// printable returns s as is when it is a short run of printable characters, else quoted and
+// shortened, so names taken from a file cannot garble a message.
+func printable(s string) string {
+	ok := len(s) <= 200
+	for _, r := range s {
+		if !ok || r < 0x20 || r == 0x7f || r == utf8.RuneError || !unicode.IsPrint(r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	return strconv.Quote(truncate(s, 200))
 }
 
 func truncate(s string, n int) string {

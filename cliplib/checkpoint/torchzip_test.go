@@ -11,7 +11,7 @@ import (
 
 func TestReadTorchSaveMatchesTorch(t *testing.T) {
 	exp := loadExpected(t)
-	for _, name := range []string{"torch_save.pt", "torch_save_checkpoint.pt"} {
+	for _, name := range []string{"torch_save.pt", "torch_save_p4.pt", "torch_save_checkpoint.pt"} {
 		t.Run(name, func(t *testing.T) {
 			sd, format, err := ReadTorch(fixture(t, name))
 			if err != nil {
@@ -23,7 +23,8 @@ func TestReadTorchSaveMatchesTorch(t *testing.T) {
 			// torch_save.pt covers fp32/fp16/bf16/f64/int storages, a transposed view sharing a's
 			// storage, an offset row and a strided column of one fp16 storage, a 3-D permutation,
 			// a Parameter and a nested dict; its non-tensor values are skipped. The checkpoint
-			// fixture keeps only its "state_dict" entry.
+			// fixture keeps only its "state_dict" entry; the p4 fixture uses pickle protocol 4
+			// (FRAME, MEMOIZE, STACK_GLOBAL).
 			checkStateDict(t, sd, exp.Fixtures[name].Tensors)
 		})
 	}
@@ -315,6 +316,9 @@ func TestReadTorchRejectsDamagedArchives(t *testing.T) {
 			return append(p[:len(p)-2], '.')
 		}(), map[string][]byte{"0": storageBytes(1)}), []string{"single tensor"}},
 		{"list at top", torchArchiveWith(t, []byte("\x80\x02]."), nil), []string{"want a dict of tensors"}},
+		// 5 MB of EMPTY_LIST would make gopickle allocate hundreds of MB (more again from a
+		// deflated record): refused by the cost estimate before unpickling.
+		{"allocation bomb", torchArchiveWith(t, append(append([]byte("\x80\x02"), bytes.Repeat([]byte("]"), 5<<20)...), '.'), nil), []string{"would need more than"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sd, _, err := readTorchBytes(tc.archive, "damaged.pt")

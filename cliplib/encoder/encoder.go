@@ -19,6 +19,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/x448/float16"
@@ -106,6 +107,8 @@ type Encoder struct {
 	logitScale float32
 	numParams  int64
 	mu         sync.Mutex
+	// imageInputs are reusable input tensors per batch bucket (guarded by mu).
+	imageInputs map[int]*tensors.Tensor
 }
 
 // New validates weights against cfg (every expected tensor present with its shape, no unexpected
@@ -147,7 +150,7 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		}
 		e.ownBackend = true
 	}
-	if name := e.backend.Name(); opt.Precision == F16 && strings.Contains(strings.ToLower(name), "simplego") {
+	if name := e.backend.Name(); opt.Precision == F16 && isSimpleGo(e.backend) {
 		e.Close()
 		return nil, fmt.Errorf("precision f16 is not supported by the %s backend (GoMLX v0.26.0's simplego has no float16); "+
 			"use bf16 here, or f16 on an XLA backend (GOMLX_BACKEND=xla:cpu or xla:cuda)", name)
@@ -162,6 +165,10 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		scope, leaf := splitName(name)
 		e.ctx.InAbsPath(scope).VariableWithValue(leaf, toTensor(t, opt.Precision.DType()))
 		e.numParams += int64(t.NumElements())
+	}
+	if !isSimpleGo(e.backend) {
+		// XLA has fast native convolutions (cuDNN on GPUs); simplego's are slow (see nn.Conv2dNHWC).
+		e.ctx.SetParam(nn.ParamConvAlgorithm, nn.ConvNative)
 	}
 	e.ctx = e.ctx.Reuse()
 	dtype := opt.Precision.DType()
@@ -309,6 +316,10 @@ func (e *Encoder) Close() {
 		e.ctx.Finalize()
 		e.ctx = nil
 	}
+	for _, t := range e.imageInputs {
+		t.FinalizeAll()
+	}
+	e.imageInputs = nil
 	if e.ownBackend && e.backend != nil {
 		e.backend.Finalize()
 		e.backend = nil
@@ -369,15 +380,36 @@ func (e *Encoder) EncodeImages(pixels []float32, n int) ([][]float32, error) {
 	for start := 0; start < n; start += maxB {
 		count := min(maxB, n-start)
 		b := bucketFor(e.opt.BatchBuckets, count)
-		buf := make([]float32, b*per)
-		copy(buf, pixels[start*per:(start+count)*per])
-		rows, err := e.run(e.imageExec, tensors.FromFlatDataAndDimensions(buf, b, 3, r, r), count)
+		in := e.imageInput(b)
+		if err := tensors.MutableFlatData(in, func(flat []float32) {
+			copy(flat, pixels[start*per:(start+count)*per])
+			clear(flat[count*per:]) // padding images
+		}); err != nil {
+			return nil, err
+		}
+		rows, err := e.run(e.imageExec, in, count)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, rows...)
 	}
 	return out, nil
+}
+
+// imageInput returns the reusable input tensor [b, 3, R, R] of a batch bucket. Reusing it (calls
+// are serialised) avoids allocating and page-faulting a fresh buffer of up to hundreds of MB per
+// batch, which dominated large-batch image encoding on a GPU.
+func (e *Encoder) imageInput(b int) *tensors.Tensor {
+	if t, ok := e.imageInputs[b]; ok {
+		return t
+	}
+	if e.imageInputs == nil {
+		e.imageInputs = map[int]*tensors.Tensor{}
+	}
+	r := e.cfg.Vision.ImageSize
+	t := tensors.FromShape(shapes.Make(dtypes.Float32, b, 3, r, r))
+	e.imageInputs[b] = t
+	return t
 }
 
 // TextLength returns the sequence length the text tower runs for this batch of token ids: the
@@ -441,4 +473,9 @@ func (e *Encoder) EncodeTokens(ids [][]int32) ([][]float32, error) {
 		out = append(out, rows...)
 	}
 	return out, nil
+}
+
+// isSimpleGo reports whether b is GoMLX's pure-Go backend.
+func isSimpleGo(b backends.Backend) bool {
+	return strings.Contains(strings.ToLower(b.Name()), "simplego")
 }

@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ func tinyEncoder(t *testing.T, opt Options) *Encoder {
 		t.Fatal(err)
 	}
 	if opt.Backend == "" {
-		opt.Backend = "go"
+		opt.Backend = testBackend()
 	}
 	e, err := New(cfg, sd, opt)
 	if err != nil {
@@ -28,6 +29,15 @@ func tinyEncoder(t *testing.T, opt Options) *Encoder {
 	}
 	t.Cleanup(e.Close)
 	return e
+}
+
+// testBackend is "go" unless CLIPKIT_TEST_BACKEND names another (e.g. xla:cpu), so the same
+// tests can check an XLA backend.
+func testBackend() string {
+	if b := os.Getenv("CLIPKIT_TEST_BACKEND"); b != "" {
+		return b
+	}
+	return "go"
 }
 
 func norm(v []float32) float64 {
@@ -144,7 +154,7 @@ func TestCheckWeightsReportsEveryProblem(t *testing.T) {
 func TestF16IsRefusedOnSimpleGo(t *testing.T) {
 	cfg, _ := model.Lookup("tiny-vit")
 	sd, _ := RandomWeights(cfg, 3)
-	_, err := New(cfg, sd, Options{Backend: "go", Precision: F16})
+	_, err := New(cfg, sd, Options{Backend: "go", Precision: F16}) // simplego specifically
 	if err == nil || !strings.Contains(err.Error(), "f16") {
 		t.Fatalf("want a clear f16 refusal, got %v", err)
 	}

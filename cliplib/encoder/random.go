@@ -34,8 +34,9 @@ func RandomWeights(cfg *model.Config, seed uint64) (checkpoint.StateDict, error)
 		t := &checkpoint.Tensor{Shape: append([]int(nil), dims...), DType: checkpoint.F32}
 		t.Data = make([]float32, t.NumElements())
 		leaf := name[strings.LastIndexByte(name, '.')+1:]
-		isNorm := strings.Contains(name, "ln_") || strings.Contains(name, "norm") || strings.Contains(name, ".bn") ||
-			strings.HasPrefix(leaf, "running_")
+		prefix := name[:max(strings.LastIndexByte(name, '.'), 0)]
+		_, hasStats := shapes[prefix+".running_mean"]
+		isNorm := strings.Contains(name, "ln_") || strings.Contains(name, "norm") || hasStats
 		switch {
 		case name == "logit_scale":
 			t.Data[0] = float32(math.Log(1 / 0.07))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/cliplib/model/nn"
+	"github.com/clipkit/clipkit/cliplib/model/resnet"
 	"github.com/clipkit/clipkit/cliplib/model/textenc"
 	"github.com/clipkit/clipkit/cliplib/model/vit"
 )
@@ -38,6 +39,14 @@ var (
 				return vit.Encode(ctx.In("visual"), cfg.Vision, pixels)
 			},
 			Shapes: func(cfg *model.Config) nn.Shapes { return vit.ParamShapes(cfg.Vision, cfg.EmbedDim) },
+		},
+		model.ResNet: {
+			Build: func(ctx *context.Context, cfg *model.Config, pixels *Node) *Node {
+				return resnet.Encode(ctx.In("visual"), cfg.Vision, pixels)
+			},
+			Shapes: func(cfg *model.Config) nn.Shapes {
+				return resnet.ParamShapes(cfg.Vision, cfg.EmbedDim, cfg.Vision.BatchNormFolded)
+			},
 		},
 	}
 	textTowers = map[model.TextFamily]TextTower{

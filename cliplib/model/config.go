@@ -55,6 +55,9 @@ type VisionConfig struct {
 	// and open_clip's run of every B checkpoint). Both give a 56×56 map at 224 px, on grids
 	// shifted by one pixel.
 	StemPadding int
+	// BatchNormFolded is set by the loader when every convolution+BatchNorm pair of a ResNet tower
+	// was folded into a convolution with a bias (the default at load time).
+	BatchNormFolded bool
 	// Shared:
 	Activation   nn.Activation
 	LayerNormEps float64

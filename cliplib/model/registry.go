@@ -33,10 +33,14 @@ func vit(name string, res, patch, width, layers, embed, textWidth int, act nn.Ac
 }
 
 func resnet(name string, res int, blocks []int, width, embed, textWidth int) *Config {
-	return &Config{Name: name, EmbedDim: embed,
+	c := &Config{Name: name, EmbedDim: embed,
 		Vision: VisionConfig{Family: ResNet, ImageSize: res, StageBlocks: blocks, Width: width,
 			Heads: width * 32 / 64, Activation: nn.ReLU},
 		Text: clipText(textWidth, textWidth/64, nn.QuickGELU)}
+	if res < 224 { // test configuration: shallow text tower too
+		c.Text.Layers = 2
+	}
+	return c
 }
 
 var (
@@ -60,6 +64,7 @@ func init() {
 		// Small configurations with the real layouts, used by tests, smoke mode and fixtures.
 		// Heads follow CLIP's width/64 rule so that they can be inferred from shapes.
 		vit("tiny-vit", 32, 8, 128, 2, 64, 128, nn.QuickGELU),
+		resnet("tiny-rn", 64, []int{1, 2, 1, 1}, 16, 64, 128),
 	} {
 		Register(c)
 	}

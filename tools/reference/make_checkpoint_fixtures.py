@@ -16,6 +16,7 @@ Fixtures:
   torch_save.pt                  torch.save zip: fp32/fp16/bf16/int64/... tensors, a transposed
                                  view sharing its storage, offset and strided slices, a Parameter,
                                  a nested dict and non-tensor values
+  torch_save_p4.pt               the same kind of dict pickled with protocol 4
   torch_save_checkpoint.pt       {"epoch": .., "state_dict": {...}} training-checkpoint shape
   torch_module.pt                torch.save(nn.Linear) (a pickled Module: must be refused)
   legacy.pt                      torch.save(..., _use_new_zipfile_serialization=False)
@@ -160,6 +161,12 @@ def main():
         elif isinstance(v, torch.Tensor):
             flat[k] = v
     expected["fixtures"]["torch_save.pt"] = {"tensors": {k: describe(v) for k, v in flat.items()}}
+
+    # Protocol 4 pickles use FRAME, SHORT_BINUNICODE, MEMOIZE and STACK_GLOBAL instead of GLOBAL.
+    g = torch.Generator().manual_seed(4)  # own generator: leaves the other fixtures' draws alone
+    p4 = {"w": torch.randn(2, 3, generator=g), "h": torch.randn(4, generator=g).half(), "i": torch.tensor([1, 2])}
+    torch.save(p4, os.path.join(OUT, "torch_save_p4.pt"), pickle_protocol=4)
+    expected["fixtures"]["torch_save_p4.pt"] = {"tensors": {k: describe(v) for k, v in p4.items()}}
 
     ck = {"epoch": 3, "state_dict": {"module.w": torch.randn(2, 2)}, "optimizer_name": "adamw"}
     torch.save(ck, os.path.join(OUT, "torch_save_checkpoint.pt"))

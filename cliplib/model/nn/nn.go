@@ -377,3 +377,22 @@ func (s Shapes) Merge(other Shapes) {
 		s[k] = v
 	}
 }
+
+// AvgPool2d applies torch.nn.AvgPool2d(k) (kernel = stride = k, no padding, trailing rows and
+// columns that do not fill a window are dropped) to x [B, C, H, W]. It is computed exactly as a
+// reshape and a mean over each k×k window.
+func AvgPool2d(x *Node, k int) *Node {
+	if k == 1 {
+		return x
+	}
+	d := x.Shape().Dimensions
+	h, w := d[2]/k, d[3]/k
+	if h == 0 || w == 0 {
+		Panicf("AvgPool2d(%d) on a %d×%d feature map", k, d[2], d[3])
+	}
+	if h*k != d[2] || w*k != d[3] {
+		x = Slice(x, AxisRange(), AxisRange(), AxisRange(0, h*k), AxisRange(0, w*k))
+	}
+	x = Reshape(x, d[0], d[1], h, k, w, k)
+	return ReduceMean(x, 3, 5)
+}

@@ -1,0 +1,236 @@
+// Package bench measures encoding throughput and latency of registered models on the current
+// backend: per model, tower (image or text), batch size and precision, it reports items/s and the
+// p50/p95 latency of one batch call, as JSON-ready structs. It backs `clipx bench models`, the
+// performance notebooks and the GPU check.
+//
+// Models run on deterministic random weights (their cost is exactly that of trained ones), so a
+// benchmark needs no download.
+package bench
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/cliplib/backend"
+	"github.com/clipkit/clipkit/cliplib/encoder"
+)
+
+// Config selects what to measure.
+type Config struct {
+	Models     []string      // registry names (default: ViT-B/32)
+	Towers     []string      // "image", "text" (default: both)
+	Batches    []int         // batch sizes (default: 1, 8, 32)
+	Precisions []string      // "f32", "bf16", "f16" (default: f32)
+	Backend    string        // GoMLX backend configuration ("" = $GOMLX_BACKEND or go)
+	MinIters   int           // timed calls per point, at least (default 3)
+	MinTime    time.Duration // and at least this long (default 2s)
+	// TextLength is the number of real tokens of the benchmark prompts (default 7: "a photo of a
+	// {class}." is 7-9 tokens); causal text towers are cut to the matching bucket unless
+	// FullContext is set.
+	TextLength  int
+	FullContext bool
+	// Progress, if set, receives one line per measured point.
+	Progress func(Result)
+}
+
+// Result is one measured point.
+type Result struct {
+	Model       string  `json:"model"`
+	Tower       string  `json:"tower"`
+	Batch       int     `json:"batch"`
+	Precision   string  `json:"precision"`
+	TextLength  int     `json:"text_length,omitempty"` // sequence length the text tower ran
+	ItemsPerSec float64 `json:"items_per_sec"`
+	P50ms       float64 `json:"p50_ms"`
+	P95ms       float64 `json:"p95_ms"`
+	Iters       int     `json:"iters"`
+	FirstCallMs float64 `json:"first_call_ms"` // includes graph compilation
+	Error       string  `json:"error,omitempty"`
+}
+
+// Report is a benchmark run.
+type Report struct {
+	Backend   string    `json:"backend"`
+	Machine   string    `json:"machine"`
+	GoVersion string    `json:"go_version"`
+	Started   time.Time `json:"started"`
+	Results   []Result  `json:"results"`
+}
+
+func (c *Config) defaults() {
+	if len(c.Models) == 0 {
+		c.Models = []string{"ViT-B/32"}
+	}
+	if len(c.Towers) == 0 {
+		c.Towers = []string{"image", "text"}
+	}
+	if len(c.Batches) == 0 {
+		c.Batches = []int{1, 8, 32}
+	}
+	if len(c.Precisions) == 0 {
+		c.Precisions = []string{"f32"}
+	}
+	if c.MinIters <= 0 {
+		c.MinIters = 3
+	}
+	if c.MinTime <= 0 {
+		c.MinTime = 2 * time.Second
+	}
+	if c.TextLength <= 0 {
+		c.TextLength = 7
+	}
+}
+
+// Machine describes the host: CPU model name and core count (and GOMAXPROCS).
+func Machine() string {
+	name := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				if _, v, ok := strings.Cut(line, ":"); ok {
+					name = strings.TrimSpace(v)
+				}
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s/%s", name, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+}
+
+// Run measures every (model, precision, tower, batch) point. A point that fails (e.g. f16 on
+// simplego) is reported with its error and the run goes on.
+func Run(cfg Config) (*Report, error) {
+	cfg.defaults()
+	rep := &Report{Backend: backend.Resolve(cfg.Backend), Machine: Machine(), GoVersion: runtime.Version(), Started: time.Now()}
+	buckets := append([]int(nil), cfg.Batches...)
+	sort.Ints(buckets)
+	for _, name := range cfg.Models {
+		for _, prec := range cfg.Precisions {
+			m, err := cliplib.Load(name, cliplib.Options{Backend: cfg.Backend, Precision: prec, RandomWeights: true,
+				Encoder: encoder.Options{BatchBuckets: buckets, FullTextLength: cfg.FullContext}})
+			if err != nil {
+				for _, tower := range cfg.Towers {
+					for _, b := range cfg.Batches {
+						r := Result{Model: name, Tower: tower, Batch: b, Precision: prec, Error: err.Error()}
+						rep.Results = append(rep.Results, r)
+						if cfg.Progress != nil {
+							cfg.Progress(r)
+						}
+					}
+				}
+				continue
+			}
+			if desc := backend.Describe(m.Encoder().Backend()); desc != "" {
+				rep.Backend = desc
+			}
+			for _, tower := range cfg.Towers {
+				for _, b := range cfg.Batches {
+					r := measure(m, tower, b, cfg)
+					r.Precision = prec
+					rep.Results = append(rep.Results, r)
+					if cfg.Progress != nil {
+						cfg.Progress(r)
+					}
+				}
+			}
+			m.Close()
+		}
+	}
+	return rep, nil
+}
+
+// measure times one point.
+func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
+	r := Result{Model: m.Name, Tower: tower, Batch: batch}
+	var call func() error
+	switch tower {
+	case "image":
+		res := m.Config.Vision.ImageSize
+		pixels := make([]float32, batch*3*res*res)
+		for i := range pixels {
+			pixels[i] = float32(math.Sin(float64(i)*0.001)) * 1.5
+		}
+		call = func() error { _, err := m.Encoder().EncodeImages(pixels, batch); return err }
+	case "text":
+		ids := make([][]int32, batch)
+		for i := range ids {
+			row := make([]int32, m.Config.Text.ContextLength)
+			row[0] = 49406
+			for j := 1; j <= cfg.TextLength && j < len(row)-1; j++ {
+				row[j] = int32(320 + (i*7+j)%40000)
+			}
+			row[min(cfg.TextLength+1, len(row)-1)] = 49407
+			ids[i] = row
+		}
+		r.TextLength = m.Encoder().TextLength(ids)
+		call = func() error { _, err := m.EncodeTokens(ids); return err }
+	default:
+		r.Error = fmt.Sprintf("unknown tower %q (want image or text)", tower)
+		return r
+	}
+	start := time.Now()
+	if err := call(); err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	r.FirstCallMs = ms(time.Since(start))
+	var lat []time.Duration
+	begin := time.Now()
+	for len(lat) < cfg.MinIters || time.Since(begin) < cfg.MinTime {
+		t0 := time.Now()
+		if err := call(); err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		lat = append(lat, time.Since(t0))
+		if len(lat) >= 10000 {
+			break
+		}
+	}
+	total := time.Duration(0)
+	for _, d := range lat {
+		total += d
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	r.Iters = len(lat)
+	r.ItemsPerSec = float64(batch*len(lat)) / total.Seconds()
+	r.P50ms = ms(Percentile(lat, 0.50))
+	r.P95ms = ms(Percentile(lat, 0.95))
+	return r
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Percentile returns the p-quantile (0 ≤ p ≤ 1) of sorted durations (nearest rank).
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// Table formats results as an aligned text table.
+func Table(results []Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-16s %-5s %5s %-4s %4s %12s %10s %10s %12s\n", "model", "tower", "batch", "prec", "len", "items/s", "p50 ms", "p95 ms", "1st call ms")
+	for _, r := range results {
+		if r.Error != "" {
+			fmt.Fprintf(&b, "%-16s %-5s %5d %-4s      error: %s\n", r.Model, r.Tower, r.Batch, r.Precision, r.Error)
+			continue
+		}
+		l := ""
+		if r.TextLength > 0 {
+			l = fmt.Sprint(r.TextLength)
+		}
+		fmt.Fprintf(&b, "%-16s %-5s %5d %-4s %4s %12.2f %10.1f %10.1f %12.0f\n", r.Model, r.Tower, r.Batch, r.Precision, l,
+			r.ItemsPerSec, r.P50ms, r.P95ms, r.FirstCallMs)
+	}
+	return b.String()
+}

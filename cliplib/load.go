@@ -1,0 +1,280 @@
+package cliplib
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/clipkit/clipkit/cliplib/cache"
+	"github.com/clipkit/clipkit/cliplib/checkpoint"
+	"github.com/clipkit/clipkit/cliplib/encoder"
+	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/clipkit/clipkit/cliplib/model/nn"
+	"github.com/clipkit/clipkit/cliplib/model/resnet"
+	"github.com/clipkit/clipkit/cliplib/tokenizer"
+	"github.com/clipkit/clipkit/weights"
+)
+
+// RandomSeed is the seed of the random weights used when no trained weights are loaded, so that
+// every machine computes the same (meaningless) numbers.
+const RandomSeed = 2021
+
+// Load loads a model by registry name ("ViT-B/32", "RN50", "MobileCLIP-S0", ...; see
+// weights.List and model.Names) or from a checkpoint path: a weights file (.pt, .bin,
+// .safetensors) or a model directory in the HF (config.json + model.safetensors) or OpenCLIP
+// (open_clip_config.json + open_clip_model.safetensors / open_clip_pytorch_model.bin) layout.
+func Load(nameOrPath string, opt Options) (*Model, error) {
+	cfg, sd, src, err := resolve(nameOrPath, opt)
+	if err != nil {
+		return nil, err
+	}
+	return build(nameOrPath, cfg, sd, src, opt)
+}
+
+// build turns a resolved configuration and state dict into a Model.
+func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, opt Options) (*Model, error) {
+	prep, err := preprocessFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.Default()
+	if err != nil {
+		return nil, err
+	}
+	eopt := opt.Encoder
+	if opt.Backend != "" {
+		eopt.Backend = opt.Backend
+	}
+	if opt.Precision != "" {
+		p, err := encoder.ParsePrecision(opt.Precision)
+		if err != nil {
+			return nil, err
+		}
+		eopt.Precision = p
+	}
+	enc, err := encoder.New(cfg, sd, eopt)
+	if err != nil {
+		if src.Path != "" {
+			return nil, fmt.Errorf("loading %s: %w", src.Path, err)
+		}
+		return nil, err
+	}
+	id := identity(cfg, sd, enc.Precision())
+	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc, id: id}, nil
+}
+
+// identity hashes what determines a model's outputs: the architecture, the precision, and every
+// weight (names, shapes and float32 bits, in name order).
+func identity(cfg *model.Config, sd checkpoint.StateDict, p encoder.Precision) cache.Identity {
+	h := sha256.New()
+	c := *cfg
+	c.Name = "" // the same weights loaded under two names are the same model
+	b, _ := json.Marshal(c)
+	h.Write(b)
+	h.Write([]byte(p))
+	names := make([]string, 0, len(sd))
+	for n := range sd {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var buf [4]byte
+	for _, n := range names {
+		t := sd[n]
+		fmt.Fprintf(h, "%s%v", n, t.Shape)
+		bs := make([]byte, 0, 4*len(t.Data))
+		for _, v := range t.Data {
+			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
+			bs = append(bs, buf[:]...)
+		}
+		h.Write(bs)
+	}
+	var id cache.Identity
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// resolve finds the configuration and weights for a name or path.
+func resolve(nameOrPath string, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	if _, err := os.Stat(nameOrPath); err == nil {
+		return loadPath(nameOrPath, opt)
+	}
+	if entry, ok := lookupWeights(nameOrPath); ok {
+		arch, err := model.Lookup(entry.Arch)
+		if err != nil {
+			return nil, nil, Source{}, fmt.Errorf("model %q: %w", nameOrPath, err)
+		}
+		if err := applyEntry(arch, entry); err != nil {
+			return nil, nil, Source{}, err
+		}
+		if opt.RandomWeights {
+			return randomModel(arch, opt, "random weights requested")
+		}
+		local, err := weights.FetchEntry(context.Background(), entry, weights.Options{Offline: opt.Offline})
+		if err != nil {
+			if opt.FallbackToRandom {
+				return randomModel(arch, opt, fmt.Sprintf("trained weights unavailable: %v", err))
+			}
+			return nil, nil, Source{}, err
+		}
+		return loadFile(local.WeightsPath, arch, opt)
+	}
+	if arch, err := model.Lookup(nameOrPath); err == nil {
+		return randomModel(arch, opt, fmt.Sprintf("%q is an architecture without published weights", nameOrPath))
+	}
+	return nil, nil, Source{}, fmt.Errorf("%q is neither a file, a model directory, nor a registered model (see `clipx models`)", nameOrPath)
+}
+
+// randomModel returns cfg with deterministic random weights (folded the way loaded weights are).
+func randomModel(cfg *model.Config, opt Options, reason string) (*model.Config, checkpoint.StateDict, Source, error) {
+	sd, err := encoder.RandomWeights(cfg, RandomSeed)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	return cfg, sd, Source{Format: "random", Random: true, Reason: reason}, nil
+}
+
+// weightFiles are the file names looked for in a model directory, in order of preference.
+var weightFiles = []string{"open_clip_model.safetensors", "model.safetensors", "open_clip_pytorch_model.bin",
+	"pytorch_model.bin"}
+
+// lookupWeights finds a registry entry of the weights registry by name or alias.
+func lookupWeights(name string) (weights.Entry, bool) {
+	e, err := weights.Lookup(name)
+	return e, err == nil
+}
+
+// applyEntry sets what a weights-registry entry says about its weights on the architecture:
+// activation, preprocessing, resolution.
+func applyEntry(cfg *model.Config, e weights.Entry) error {
+	cfg.Name = e.Name
+	switch e.Activation {
+	case weights.ActivationQuickGELU:
+		cfg.Vision.Activation, cfg.Text.Activation = nn.QuickGELU, nn.QuickGELU
+	case weights.ActivationGELU:
+		cfg.Vision.Activation, cfg.Text.Activation = nn.GELU, nn.GELU
+	}
+	if cfg.Vision.Family == model.ResNet {
+		cfg.Vision.Activation = nn.ReLU
+	}
+	switch e.Preprocess {
+	case weights.PreprocessOpenAI:
+		cfg.Preprocess = model.OpenAIPreprocess
+	case weights.PreprocessMobileCLIP:
+		cfg.Preprocess = model.Preprocess{Interpolation: "bilinear", Std: [3]float32{1, 1, 1}}
+	case weights.PreprocessMobileCLIP2OpenAI:
+		cfg.Preprocess = model.Preprocess{Interpolation: "bilinear", Mean: model.OpenAIMean, Std: model.OpenAIStd}
+	default:
+		return fmt.Errorf("weights %q: unknown preprocessing %q", e.Name, e.Preprocess)
+	}
+	if e.ImageSize != 0 && e.ImageSize != cfg.Vision.ImageSize {
+		return fmt.Errorf("weights %q are for %d px images but architecture %q takes %d px", e.Name, e.ImageSize,
+			e.Arch, cfg.Vision.ImageSize)
+	}
+	return cfg.Validate()
+}
+
+// loadPath reads a checkpoint file or model directory.
+func loadPath(path string, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	dir, file := path, ""
+	if st.IsDir() {
+		for _, name := range weightFiles {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				file = filepath.Join(dir, name)
+				break
+			}
+		}
+		if file == "" {
+			matches, _ := filepath.Glob(filepath.Join(dir, "*.pt"))
+			if len(matches) == 1 {
+				file = matches[0]
+			}
+		}
+		if file == "" {
+			return nil, nil, Source{}, fmt.Errorf("%s: no weights file found (looked for %s or one *.pt)", dir,
+				strings.Join(weightFiles, ", "))
+		}
+	} else {
+		dir, file = filepath.Dir(path), path
+	}
+	return loadWith(file, func(sd checkpoint.StateDict) (*model.Config, error) { return configFor(dir, file, sd, opt) }, opt)
+}
+
+// loadFile reads a checkpoint file for a known architecture.
+func loadFile(file string, cfg *model.Config, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	return loadWith(file, func(checkpoint.StateDict) (*model.Config, error) { return cfg, nil }, opt)
+}
+
+// loadWith reads file, maps it to the internal naming, picks the configuration with configure,
+// and applies load-time folding.
+func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, error), opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	raw, format, err := checkpoint.ReadFile(file)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	sd, layout, err := checkpoint.ToOpenAI(raw)
+	if err != nil {
+		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
+	}
+	src := Source{Path: file, Format: string(format), Layout: string(layout)}
+	cfg, err := configure(sd)
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	if cfg.Vision.Family == model.ResNet && !opt.NoFold {
+		if sd, err = resnet.FoldBatchNorm(sd); err != nil {
+			return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
+		}
+		cfg.Vision.BatchNormFolded = true
+	}
+	// num_batches_tracked counters are training state, never inference parameters.
+	for name := range sd {
+		if strings.HasSuffix(name, ".num_batches_tracked") {
+			delete(sd, name)
+		}
+	}
+	return cfg, sd, src, nil
+}
+
+// configFor chooses the architecture of a checkpoint: an explicit Arch, else a config file in the
+// checkpoint's directory (HF config.json or open_clip_config.json), else inference from shapes.
+func configFor(dir, file string, sd checkpoint.StateDict, opt Options) (*model.Config, error) {
+	if opt.Arch != "" {
+		cfg, err := model.Lookup(opt.Arch)
+		if err != nil {
+			return nil, err
+		}
+		return cfg, nil
+	}
+	for _, name := range []string{"open_clip_config.json", "config.json"} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			cfg, err := model.ReadConfigFile(p)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Name = filepath.Base(dir)
+			return cfg, nil
+		}
+	}
+	shapes := model.Shapes{}
+	for name, t := range sd {
+		shapes[name] = t.Shape
+	}
+	cfg, err := model.InferCLIP(shapes, nn.QuickGELU)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (give the architecture explicitly)", file, err)
+	}
+	cfg.Name = filepath.Base(file)
+	return cfg, nil
+}

@@ -1,0 +1,72 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+// TestConvMatMulEqualsNative proves that the matrix-product formulations of Conv2dNHWC (im2col,
+// patchify, 1×1, depthwise with channel multipliers) compute what the backend's native
+// convolution computes, for the shapes CLIP's and MobileCLIP's towers use.
+func TestConvMatMulEqualsNative(t *testing.T) {
+	backend, err := backends.NewWithConfig("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, tc := range []struct {
+		h, w, in, out, k, stride, pad, groups int
+	}{
+		{9, 9, 3, 8, 3, 2, 1, 1},  // ResNet stem conv1
+		{8, 8, 4, 4, 3, 1, 1, 1},  // 3×3 same
+		{8, 8, 6, 5, 1, 1, 0, 1},  // 1×1
+		{8, 8, 6, 5, 1, 2, 0, 1},  // strided 1×1
+		{8, 8, 3, 7, 4, 4, 0, 1},  // patchify
+		{8, 8, 4, 4, 3, 1, 1, 4},  // depthwise
+		{9, 9, 4, 8, 7, 2, 3, 4},  // depthwise ×2 (MCi downsample)
+		{1, 11, 4, 4, 0, 1, 0, 4}, // 1×11 text RepMixer (k=0 means 1×11 below)
+	} {
+		kh, kw, padH, padW := tc.k, tc.k, tc.pad, tc.pad
+		if tc.k == 0 {
+			kh, kw, padH, padW = 1, 11, 0, 5
+		}
+		name := fmt.Sprintf("%dx%dx%d_k%dx%d_s%d_g%d", tc.h, tc.w, tc.in, kh, kw, tc.stride, tc.groups)
+		x := randTensor(rng, 2, tc.h, tc.w, tc.in)
+		w := randTensor(rng, tc.out, tc.in/tc.groups, kh, kw)
+		b := randTensor(rng, tc.out)
+		opt := Conv2dOptions{Stride: [2]int{tc.stride, tc.stride}, Padding: [2]int{padH, padW}, Groups: tc.groups}
+		run := func(algo string) []float32 {
+			e := MustNewExec(backend, func(x, w, b *Node) *Node { return ConvNHWC(x, w, b, opt, algo) })
+			out := e.MustExec(x, w, b)[0]
+			return tensors.MustCopyFlatData[float32](out)
+		}
+		a, n := run(ConvMatMul), run(ConvNative)
+		worst := 0.0
+		for i := range a {
+			worst = max(worst, math.Abs(float64(a[i]-n[i])))
+		}
+		if worst > 1e-4 {
+			t.Errorf("%s: matmul and native convolutions differ by %g", name, worst)
+		}
+	}
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/clipkit/clipkit/cliplib"
+)
+
+func init() {
+	register("embed", "encode images and texts with a checkpoint, print normalised embeddings as JSON", runEmbed)
+}
+
+// modelFlags are the flags every model-loading command shares.
+type modelFlags struct {
+	backend, precision, arch *string
+	offline, random          *bool
+}
+
+func addModelFlags(fs interface {
+	String(name, value, usage string) *string
+	Bool(name string, value bool, usage string) *bool
+}) modelFlags {
+	return modelFlags{
+		backend:   fs.String("backend", "", "GoMLX backend: go (simplego), xla:cpu, xla:cuda, xla:/path/plugin.so (default $GOMLX_BACKEND or go)"),
+		precision: fs.String("precision", "f32", "f32, bf16 or f16 (f16 needs an XLA backend)"),
+		arch:      fs.String("arch", "", "architecture of a checkpoint without a config file (e.g. ViT-B/32, RN50); default: inferred from shapes"),
+		offline:   fs.Bool("offline", false, "never touch the network; weights must be cached"),
+		random:    fs.Bool("random-weights", false, "use deterministic random weights (timing and smoke tests; results are meaningless)"),
+	}
+}
+
+func (f modelFlags) options() cliplib.Options {
+	return cliplib.Options{Backend: *f.backend, Precision: *f.precision, Arch: *f.arch, Offline: *f.offline,
+		RandomWeights: *f.random}
+}
+
+func runEmbed(args []string) error {
+	fs := newFlagSet("embed", "--weights PATH|NAME [--arch NAME] [--image FILE]... [--text STRING]...")
+	weights := fs.String("weights", "", "checkpoint file, model directory (HF or OpenCLIP layout), or registry name")
+	var images, texts multiFlag
+	fs.Var(&images, "image", "image file to encode (repeatable)")
+	fs.Var(&texts, "text", "text to encode (repeatable)")
+	mf := addModelFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *weights == "" {
+		return fmt.Errorf("%w: --weights is required", errUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	m, err := cliplib.Load(*weights, mf.options())
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	out := struct {
+		ImageEmbeddings [][]float32 `json:"image_embeddings"`
+		TextEmbeddings  [][]float32 `json:"text_embeddings"`
+		LogitScale      float32     `json:"logit_scale"`
+	}{ImageEmbeddings: [][]float32{}, TextEmbeddings: [][]float32{}, LogitScale: m.LogitScale()}
+	if len(images) > 0 {
+		if out.ImageEmbeddings, err = m.EncodeImageFiles(images...); err != nil {
+			return err
+		}
+	}
+	if len(texts) > 0 {
+		if out.TextEmbeddings, err = m.EncodeTexts(texts); err != nil {
+			return err
+		}
+	}
+	if m.RandomWeights() {
+		fmt.Fprintf(os.Stderr, "clipx embed: WARNING: %s runs on RANDOM WEIGHTS (%s)\n", m.Name, m.Source.Reason)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	return enc.Encode(out)
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/clipkit/clipkit/cliplib/model"
+)
+
+func init() {
+	register("models", "list the registered architectures, one line per model starting with its name", runModels)
+}
+
+func runModels(args []string) error {
+	fs := newFlagSet("models", "")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for _, name := range model.Names() {
+		c, err := model.Lookup(name)
+		if err != nil {
+			return err
+		}
+		v, t := c.Vision, c.Text
+		var vision string
+		switch v.Family {
+		case model.ViT, model.MobileViT:
+			vision = fmt.Sprintf("%s %dpx patch %d width %d layers %d heads %d", v.Family, v.ImageSize, v.PatchSize, v.Width, v.Layers, v.Heads)
+		case model.ResNet:
+			vision = fmt.Sprintf("%s %dpx blocks %v width %d heads %d", v.Family, v.ImageSize, v.StageBlocks, v.Width, v.Heads)
+		default:
+			vision = fmt.Sprintf("%s %s %dpx", v.Family, v.Variant, v.ImageSize)
+		}
+		causal := "causal"
+		if !t.Causal {
+			causal = "non-causal"
+		}
+		fmt.Printf("%s\tembed %d\timage: %s, %s\ttext: %s width %d layers %d heads %d context %d vocab %d %s\n",
+			name, c.EmbedDim, vision, v.Activation, t.Family, t.Width, t.Layers, t.Heads, t.ContextLength, t.VocabSize, causal)
+	}
+	return nil
+}
+
+// allModels lists every registered architecture except the tiny test ones.
+func allModels() []string {
+	var out []string
+	for _, n := range model.Names() {
+		if !strings.HasPrefix(n, "tiny") {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/clipkit/clipkit/cliplib/tokenizer"
+)
+
+func init() {
+	register("tokenize", "read UTF-8 lines on stdin, print one JSON array of 77 token ids per line", runTokenize)
+}
+
+func runTokenize(args []string) error {
+	fs := newFlagSet("tokenize", "[--vocab FILE] < lines.txt")
+	vocab := fs.String("vocab", "", "BPE vocabulary: bpe_simple_vocab_16e6.txt.gz, or an HF vocab.json (merges.txt beside it); default: the bundled CLIP vocabulary")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q (text is read from stdin)", errUsage, fs.Args())
+	}
+	tok, err := loadTokenizer(*vocab)
+	if err != nil {
+		return err
+	}
+	in := bufio.NewReader(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	defer out.Flush()
+	for lineNo := 1; ; lineNo++ {
+		line, err := in.ReadString('\n')
+		if line == "" && err != nil {
+			break
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if !utf8Valid(line) {
+			return fmt.Errorf("line %d is not valid UTF-8", lineNo)
+		}
+		ids := tok.Tokenize(line)
+		b, _ := json.Marshal(ids)
+		out.Write(b)
+		out.WriteByte('\n')
+		if err != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// loadTokenizer loads the bundled vocabulary, an OpenAI .txt.gz merges file, or an HF vocab.json
+// with its merges.txt.
+func loadTokenizer(path string) (*tokenizer.Tokenizer, error) {
+	switch {
+	case path == "":
+		return tokenizer.Default()
+	case strings.HasSuffix(path, ".json"):
+		return tokenizer.LoadHF(path, filepath.Join(filepath.Dir(path), "merges.txt"))
+	default:
+		if st, err := os.Stat(path); err == nil && st.IsDir() {
+			return tokenizer.LoadHF(filepath.Join(path, "vocab.json"), filepath.Join(path, "merges.txt"))
+		}
+		return tokenizer.Load(path)
+	}
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# tools/ci/notebooks.sh: the notebook checks CI runs, from a fresh machine.
+#
+#   1. scripts/setup-notebooks.sh --browser (JupyterLab venv, GoNB kernel, ECharts, Chromium);
+#   2. every notebooks/*.ipynb executed headless in smoke mode (CLIP_SMOKE=1) by `clipx report`,
+#      which fails on any cell error; one self-contained HTML report each;
+#   3. the notebooks with live widgets (notebook.LiveText) executed again with `clipx report --live`
+#      (GoNB's nbexec: JupyterLab in headless Chromium), so their widget cell serves a real edit;
+#   4. a browser check: one exported report opened offline in headless Chromium must show a drawn
+#      chart and a loaded image (a screenshot is kept), plus the plots package's browser tests.
+#
+# Output (reports, screenshot) goes to $CLIPKIT_CI_OUT (default <repo>/reports/ci, git-ignored).
+# Environment: CLIPKIT_CI_CELL_TIMEOUT (default 10m), CLIPKIT_CI_SKIP_SETUP=1 to skip step 1.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+OUT="${CLIPKIT_CI_OUT:-$REPO/reports/ci}"
+CELL_TIMEOUT="${CLIPKIT_CI_CELL_TIMEOUT:-10m}"
+log() { echo "notebooks.sh: $*" >&2; }
+passed=0; failed=0
+step() { # step NAME CMD...: runs a check, counting it.
+  local name="$1"; shift
+  local t0=$SECONDS
+  log "== $name"
+  if "$@"; then passed=$((passed+1)); log "ok: $name ($((SECONDS-t0))s)"
+  else failed=$((failed+1)); log "FAILED: $name ($((SECONDS-t0))s)"; fi
+}
+
+if [ "${CLIPKIT_CI_SKIP_SETUP:-0}" != 1 ]; then
+  t0=$SECONDS
+  bash scripts/setup-notebooks.sh --browser
+  log "set-up took $((SECONDS-t0))s"
+fi
+export PATH="$REPO/.venv/bin:$(go env GOPATH)/bin:$PATH"
+rm -rf "$OUT"; mkdir -p "$OUT/bin"
+go build -o "$OUT/bin/clipx" ./cmd/clipx
+go build -o "$OUT/bin/browsercheck" ./tools/ci/browsercheck
+
+step "all notebooks, smoke mode (clipx report)" \
+  env CLIP_SMOKE=1 "$OUT/bin/clipx" report --out "$OUT" --timeout "$CELL_TIMEOUT"
+
+live=()
+for nb in notebooks/*.ipynb; do
+  if grep -q 'LiveText' "$nb"; then live+=("$nb"); fi
+done
+if [ "${#live[@]}" -gt 0 ]; then
+  step "widget notebooks with a live front end (clipx report --live: ${live[*]})" \
+    env CLIP_SMOKE=1 "$OUT/bin/clipx" report --live --out "$OUT/live" --timeout "$CELL_TIMEOUT" "${live[@]}"
+fi
+
+# The browser check opens the first report (00-platform-check when present).
+first="$(ls "$OUT"/*.html 2>/dev/null | head -1 || true)"
+if [ -n "$first" ]; then
+  step "browser check of $(basename "$first")" \
+    "$OUT/bin/browsercheck" --screenshot "$OUT/$(basename "$first" .html).png" "$first"
+else
+  failed=$((failed+1)); log "FAILED: no report to check in $OUT"
+fi
+step "plots in headless Chromium (go test ./tools/ci/browsercheck)" \
+  env CLIPKIT_BROWSER_TEST=1 go test -count=1 ./tools/ci/browsercheck
+
+ls -la "$OUT" "$OUT/live" 2>/dev/null | grep -v '^total' >&2 || true
+echo "notebook checks: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,234 @@
+package weights
+
+import (
+	"encoding/json"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/clipkit/clipkit/cliplib/model"
+)
+
+// The names the issue requires, exactly.
+var requiredNames = []string{
+	"RN50", "RN101", "RN50x4", "RN50x16", "RN50x64", "ViT-B/32", "ViT-B/16", "ViT-L/14", "ViT-L/14@336px",
+	"ViT-B/32-hf", "ViT-B/16-hf", "ViT-L/14-hf", "ViT-L/14@336px-hf", "openai/clip-vit-base-patch32",
+	"ViT-B-32/laion2b_s34b_b79k",
+	"MobileCLIP-S0", "MobileCLIP-S1", "MobileCLIP-S2", "MobileCLIP-B", "MobileCLIP-B-LT",
+	"MobileCLIP2-S0", "MobileCLIP2-S2", "MobileCLIP2-B", "MobileCLIP2-S3", "MobileCLIP2-S4",
+}
+
+func TestRegistryHasEveryRequiredName(t *testing.T) {
+	for _, n := range requiredNames {
+		if _, err := Lookup(n); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestRegistryEntriesAgreeWithArchitecturesAndSources(t *testing.T) {
+	listed := regexp.MustCompile(`^[0-9]+(\.[0-9]+)? (kB|MB|GB)$`)
+	archs := model.Names()
+	for _, e := range List() {
+		t.Run(e.Name, func(t *testing.T) {
+			if err := e.validate(); err != nil {
+				t.Fatal(err)
+			}
+			if e.ListedSize != "" && !listed.MatchString(e.ListedSize) {
+				t.Errorf("listed_size %q is not like \"605 MB\"", e.ListedSize)
+			}
+			if slices.Contains(archs, e.Arch) {
+				cfg, err := model.Lookup(e.Arch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.Vision.ImageSize != e.ImageSize {
+					t.Errorf("image_size %d, but architecture %s takes %d", e.ImageSize, e.Arch, cfg.Vision.ImageSize)
+				}
+			} else if strings.HasPrefix(e.Name, "MobileCLIP") {
+				if e.Arch != e.Name {
+					t.Errorf("MobileCLIP arch %q should be the entry name", e.Arch)
+				}
+			} else {
+				t.Errorf("arch %q is neither a registered architecture nor a MobileCLIP entry", e.Arch)
+			}
+			openAIWeights := e.Format == FormatTorchScript || strings.HasSuffix(e.Name, "/openai") || strings.HasSuffix(e.Name, "-hf")
+			if openAIWeights && e.Activation != ActivationQuickGELU {
+				t.Errorf("OpenAI weights need quick_gelu, have %q", e.Activation)
+			}
+			if strings.HasPrefix(e.Name, "MobileCLIP") && e.Activation != ActivationGELU {
+				t.Errorf("MobileCLIP uses GELU, have %q", e.Activation)
+			}
+			switch e.Format {
+			case FormatTorchScript:
+				u, _ := url.Parse(e.Source.URL)
+				if u.Host != "openaipublic.azureedge.net" || e.Source.SHA256 == "" || e.Preprocess != PreprocessOpenAI {
+					t.Errorf("OpenAI original with host %q, sha256 %q, preprocess %q", u.Host, e.Source.SHA256, e.Preprocess)
+				}
+				if want := strings.NewReplacer("/", "-", "@", "-").Replace(e.Name) + ".pt"; path.Base(u.Path) != want {
+					t.Errorf("file %q, want %q (clip.py's naming)", path.Base(u.Path), want)
+				}
+			case FormatSafetensorsHF:
+				if !strings.HasPrefix(e.Source.HFRepo, "openai/clip-vit-") || e.Weights != "model.safetensors" || e.Config != "config.json" {
+					t.Errorf("HF transformers entry with repo %q, weights %q, config %q", e.Source.HFRepo, e.Weights, e.Config)
+				}
+			case FormatSafetensorsOpenCLIP:
+				if e.Weights != "open_clip_model.safetensors" || e.Config != "open_clip_config.json" {
+					t.Errorf("open_clip entry with weights %q, config %q", e.Weights, e.Config)
+				}
+			case FormatTorchZipMobileCLIP:
+				if !strings.HasPrefix(e.Source.HFRepo, "apple/MobileCLIP-") || !strings.HasSuffix(e.Weights, ".pt") {
+					t.Errorf("MobileCLIP original with repo %q, weights %q", e.Source.HFRepo, e.Weights)
+				}
+			}
+			// MobileCLIP preprocessing: 224 for the ViT-B image towers, 256 for the MCi towers.
+			if strings.HasPrefix(e.Name, "MobileCLIP") && e.Name != "MobileCLIP2-L-14" {
+				want := 256
+				if strings.Contains(e.Name, "-B") {
+					want = 224
+				}
+				if e.ImageSize != want {
+					t.Errorf("image_size %d, want %d", e.ImageSize, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRegistryPreprocessingFollowsTheFactSheet(t *testing.T) {
+	// clip_facts.md §4.2: MobileCLIP v1 and MobileCLIP2-S0/S2/B use mean 0 / std 1, MobileCLIP2-S3/S4
+	// use the OpenAI mean/std (both bilinear), MobileCLIP2-L-14 the OpenAI recipe.
+	want := map[string]string{
+		"MobileCLIP-S0": PreprocessMobileCLIP, "MobileCLIP-S1": PreprocessMobileCLIP, "MobileCLIP-S2": PreprocessMobileCLIP,
+		"MobileCLIP-B": PreprocessMobileCLIP, "MobileCLIP-B-LT": PreprocessMobileCLIP,
+		"MobileCLIP2-S0": PreprocessMobileCLIP, "MobileCLIP2-S2": PreprocessMobileCLIP, "MobileCLIP2-B": PreprocessMobileCLIP,
+		"MobileCLIP2-S3": PreprocessMobileCLIP2OpenAI, "MobileCLIP2-S4": PreprocessMobileCLIP2OpenAI,
+		"MobileCLIP2-L-14": PreprocessOpenAI, "ViT-B/32": PreprocessOpenAI, "ViT-B-32/laion2b_s34b_b79k": PreprocessOpenAI,
+	}
+	for name, pp := range want {
+		e, err := Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Preprocess != pp {
+			t.Errorf("%s: preprocess %q, want %q", name, e.Preprocess, pp)
+		}
+	}
+}
+
+func TestParseRegistryRejectsMalformedEntries(t *testing.T) {
+	good := func() map[string]any {
+		return map[string]any{
+			"name": "X", "arch": "ViT-B/32", "format": "torchscript", "weights": "ViT-B-32.pt",
+			"activation": "quick_gelu", "preprocess": "openai", "image_size": 224, "cite": "test",
+			"source": map[string]any{
+				"url":    "https://openaipublic.azureedge.net/clip/models/" + strings.Repeat("a", 64) + "/ViT-B-32.pt",
+				"sha256": strings.Repeat("a", 64),
+			},
+		}
+	}
+	hf := func() map[string]any {
+		m := good()
+		m["format"], m["weights"], m["config"] = "safetensors-openclip", "w.safetensors", "c.json"
+		m["source"] = map[string]any{"hf_repo": "org/repo", "revision": "main", "files": []string{"c.json", "w.safetensors"}}
+		return m
+	}
+	parse := func(models ...map[string]any) error {
+		b, _ := json.Marshal(map[string]any{"models": models})
+		_, err := parseRegistry(b)
+		return err
+	}
+	if err := parse(good(), func() map[string]any { m := hf(); m["name"] = "Y"; return m }()); err != nil {
+		t.Fatalf("good entries rejected: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(m map[string]any)
+	}{
+		{"URL segment is not the sha256", func(m map[string]any) { m["source"].(map[string]any)["sha256"] = strings.Repeat("b", 64) }},
+		{"sha256 not hex", func(m map[string]any) { m["source"].(map[string]any)["sha256"] = strings.Repeat("z", 64) }},
+		{"http URL", func(m map[string]any) {
+			m["source"].(map[string]any)["url"] = "http://openaipublic.azureedge.net/clip/models/" + strings.Repeat("a", 64) + "/ViT-B-32.pt"
+		}},
+		{"weights is not the URL file", func(m map[string]any) { m["weights"] = "other.pt" }},
+		{"unknown format", func(m map[string]any) { m["format"] = "onnx" }},
+		{"unknown activation", func(m map[string]any) { m["activation"] = "relu" }},
+		{"unknown preprocess", func(m map[string]any) { m["preprocess"] = "imagenet" }},
+		{"zero image size", func(m map[string]any) { m["image_size"] = 0 }},
+		{"no cite", func(m map[string]any) { m["cite"] = "" }},
+		{"no arch", func(m map[string]any) { m["arch"] = "" }},
+		{"bad name", func(m map[string]any) { m["name"] = " X" }},
+		{"unknown field", func(m map[string]any) { m["sha"] = "x" }},
+		{"no source", func(m map[string]any) { m["source"] = map[string]any{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := good()
+			tc.mutate(m)
+			if err := parse(m); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(m map[string]any)
+	}{
+		{"weights not in files", func(m map[string]any) { m["weights"] = "x.safetensors" }},
+		{"config not in files", func(m map[string]any) { m["config"] = "x.json" }},
+		{"bad repo", func(m map[string]any) { m["source"].(map[string]any)["hf_repo"] = "no-slash" }},
+		{"no revision", func(m map[string]any) { m["source"].(map[string]any)["revision"] = "" }},
+		{"duplicate file", func(m map[string]any) {
+			m["source"].(map[string]any)["files"] = []string{"c.json", "w.safetensors", "c.json"}
+		}},
+		{"escaping file", func(m map[string]any) {
+			m["source"].(map[string]any)["files"] = []string{"c.json", "w.safetensors", "../x"}
+		}},
+		{"URL and repo", func(m map[string]any) { m["source"].(map[string]any)["url"] = "https://example.com/w.safetensors" }},
+	} {
+		t.Run("hf "+tc.name, func(t *testing.T) {
+			m := hf()
+			tc.mutate(m)
+			if err := parse(m); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+	t.Run("duplicate names", func(t *testing.T) {
+		if err := parse(good(), good()); err == nil || !strings.Contains(err.Error(), "used by both") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("alias colliding with a name", func(t *testing.T) {
+		m := hf()
+		m["name"], m["aliases"] = "Y", []string{"X"}
+		if err := parse(good(), m); err == nil {
+			t.Error("accepted")
+		}
+	})
+}
+
+func TestLookupAcceptsAliasesAndSuggestsNames(t *testing.T) {
+	e, err := Lookup("openai/clip-vit-large-patch14")
+	if err != nil || e.Name != "ViT-L/14-hf" {
+		t.Fatalf("alias: %+v, %v", e.Name, err)
+	}
+	_, err = Lookup("vit-b-32")
+	if err == nil || !strings.Contains(err.Error(), "did you mean") || !strings.Contains(err.Error(), "ViT-B/32") {
+		t.Errorf("error %v should suggest ViT-B/32", err)
+	}
+	if _, err := Lookup("nonsense-model"); err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("error %v", err)
+	}
+}
+
+func TestListReturnsCopies(t *testing.T) {
+	l := List()
+	l[0].Name = "changed"
+	l[0].Source.Files = append(l[0].Source.Files, "x")
+	if List()[0].Name == "changed" {
+		t.Error("List exposes the registry")
+	}
+}
