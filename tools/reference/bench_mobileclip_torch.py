@@ -12,7 +12,9 @@ towers need; open_clip also always runs 77 for the causal ones).
         --models MobileCLIP-S0,MobileCLIP-S2 --batches 1,8,32
 
 Prints one line per (model, tower, batch): the median seconds per call over the timed calls and
-the throughput (images/s or texts/s).
+the throughput (images/s or texts/s). With --interleave N, the models are instead measured
+round-robin, one call each per round for N rounds at the first batch size (ratios of interleaved
+measurements are steadier on a machine whose load drifts); each line then gives the mean.
 """
 import argparse
 import statistics
@@ -58,10 +60,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--min-seconds", type=float, default=3.0)
     ap.add_argument("--min-calls", type=int, default=3)
+    ap.add_argument("--interleave", type=int, default=0, help="rounds of round-robin measurement")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.interleave:
+        interleaved(args)
+        return
     for name in args.models.split(","):
         encode_image, encode_text, size = build(name)
         for batch in (int(b) for b in args.batches.split(",")):
@@ -74,6 +80,31 @@ def main():
                 ids[:, 0], ids[:, 1:6], ids[:, 6] = 49406, 320, 49407
                 sec, n = timed(encode_text, ids, args.min_seconds, args.min_calls)
                 print(f"{name} text batch={batch}: {sec * 1e3:.1f} ms/call ({n} calls), {batch / sec:.2f} texts/s", flush=True)
+
+
+def interleaved(args):
+    batch = int(args.batches.split(",")[0])
+    models = {}
+    for name in args.models.split(","):
+        encode_image, encode_text, size = build(name)
+        pixels = torch.rand(batch, 3, size, size)
+        ids = torch.zeros(batch, 77, dtype=torch.long)
+        ids[:, 0], ids[:, 1:6], ids[:, 6] = 49406, 320, 49407
+        with torch.no_grad():
+            encode_image(pixels), encode_text(ids)  # warm-up
+        models[name] = (encode_image, encode_text, pixels, ids, [0.0, 0.0])
+    with torch.no_grad():
+        for _ in range(args.interleave):
+            for encode_image, encode_text, pixels, ids, acc in models.values():
+                t = time.perf_counter()
+                encode_image(pixels)
+                acc[0] += time.perf_counter() - t
+                t = time.perf_counter()
+                encode_text(ids)
+                acc[1] += time.perf_counter() - t
+    for name, (_, _, _, _, acc) in models.items():
+        n = batch * args.interleave
+        print(f"{name} interleaved batch={batch}: {n / acc[0]:.3f} images/s, {n / acc[1]:.3f} texts/s", flush=True)
 
 
 if __name__ == "__main__":
