@@ -88,6 +88,9 @@ func textScope(ctx *context.Context, cfg *model.Config) *context.Context {
 // with its shape, under the internal names. A tower's Shapes function may panic with an error
 // (an unknown variant, say); it is returned as the error.
 func ParamShapes(cfg *model.Config) (shapes nn.Shapes, err error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("encoder: no model configuration")
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			shapes, err = nil, fmt.Errorf("model %q: %v", cfg.Name, r)
