@@ -145,7 +145,7 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 
 	e := &Encoder{cfg: cfg, opt: opt, backend: opt.BackendInstance}
 	if e.backend == nil {
-		if e.backend, err = backend.New(opt.Backend); err != nil {
+		if e.backend, err = backend.New(backendConfig(cfg, opt.Backend)); err != nil {
 			return nil, err
 		}
 		e.ownBackend = true

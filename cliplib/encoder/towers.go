@@ -85,8 +85,17 @@ func textScope(ctx *context.Context, cfg *model.Config) *context.Context {
 }
 
 // ParamShapes returns every parameter the model reads (image tower, text tower and logit_scale)
-// with its shape, under the internal names.
-func ParamShapes(cfg *model.Config) (nn.Shapes, error) {
+// with its shape, under the internal names. A tower's Shapes function may panic with an error
+// (an unknown variant, say); it is returned as the error.
+func ParamShapes(cfg *model.Config) (shapes nn.Shapes, err error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("encoder: no model configuration")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			shapes, err = nil, fmt.Errorf("model %q: %v", cfg.Name, r)
+		}
+	}()
 	it, ok := imageTowers[cfg.Vision.Family]
 	if !ok {
 		return nil, fmt.Errorf("image tower family %q is not supported by this build", cfg.Vision.Family)

@@ -49,7 +49,12 @@ type VisionConfig struct {
 	// ResNet:
 	StageBlocks []int // bottleneck blocks per stage, e.g. [3, 4, 6, 3] for RN50
 	// MCi:
-	Variant string // "mci0".."mci4"
+	Variant string // "mci0".."mci4" (the stage layout is defined in package mobileclip)
+	// MobileViT: zero padding of the 4×4/4 first stem conv. 1 in Apple's original code (the
+	// MobileCLIP-B v1 weights were trained with it), 0 in timm's vit_base_mci_224 (MobileCLIP2-B,
+	// and open_clip's run of every B checkpoint). Both give a 56×56 map at 224 px, on grids
+	// shifted by one pixel.
+	StemPadding int
 	// BatchNormFolded is set by the loader when every convolution+BatchNorm pair of a ResNet tower
 	// was folded into a convolution with a bias (the default at load time).
 	BatchNormFolded bool
@@ -85,6 +90,12 @@ type Config struct {
 	// CustomText is set for open_clip CustomTextCLIP models (MobileCLIP): their text-tower
 	// parameters are named "text.*" instead of sitting at the model root.
 	CustomText bool
+	// Unfolded (MobileCLIP MCi and "mct" towers only) makes the towers expect and compute the
+	// train-time re-parameterisable branches (MobileOne conv/scale/identity branches, RepMixer
+	// mixer and norm, RepCPE's skip, the large-kernel conv's small branch) one by one, as the
+	// checkpoints store them. The default (false) expects the folded single convolutions that
+	// mobileclip.Reparameterize produces at load time; both compute the same function.
+	Unfolded bool
 }
 
 // Preprocess describes the image preprocessing a model's weights were trained with: resize of
@@ -125,7 +136,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("model %q vision tower: %w", c.Name, err)
 	}
 	switch v.Family {
-	case ViT, MobileViT:
+	case ViT:
 		if v.PatchSize <= 0 || v.ImageSize%v.PatchSize != 0 {
 			return fmt.Errorf("model %q: image size %d is not a multiple of patch size %d", c.Name, v.ImageSize, v.PatchSize)
 		}
@@ -144,6 +155,18 @@ func (c *Config) Validate() error {
 	case MCi:
 		if v.Variant == "" {
 			return fmt.Errorf("model %q: MCi image tower needs a variant (mci0..mci4)", c.Name)
+		}
+	case MobileViT:
+		if v.PatchSize != 16 || v.ImageSize%16 != 0 {
+			return fmt.Errorf("model %q: the MobileCLIP ViT's convolutional stem has stride 16; image size %d must be a multiple of it (patch size %d)",
+				c.Name, v.ImageSize, v.PatchSize)
+		}
+		if v.Width <= 0 || v.Layers <= 0 || v.Heads <= 0 || v.Width%v.Heads != 0 || v.Width%4 != 0 {
+			return fmt.Errorf("model %q: vision width %d must be positive, a multiple of 4 and divisible by %d heads (layers %d)",
+				c.Name, v.Width, v.Heads, v.Layers)
+		}
+		if v.StemPadding < 0 || v.StemPadding > 1 {
+			return fmt.Errorf("model %q: MobileViT stem padding must be 0 or 1, got %d", c.Name, v.StemPadding)
 		}
 	default:
 		return fmt.Errorf("model %q: unknown vision family %q", c.Name, v.Family)

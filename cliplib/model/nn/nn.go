@@ -284,9 +284,12 @@ func Conv2d(ctx *context.Context, x *Node, opt Conv2dOptions) *Node {
 	if stride[0] == 0 {
 		stride = [2]int{1, 1}
 	}
+	// Kernel dilations are passed explicitly as 1: GoMLX v0.26.0's simplego backend indexes them
+	// unconditionally in its grouped-convolution kernel and panics (index out of range, in a worker
+	// goroutine) when they are nil and groups > 1. The result is the same as PyTorch's dilation 1.
 	y := ConvGeneral(x, w, NCHW, stride[:],
 		[][2]int{{opt.Padding[0], opt.Padding[0]}, {opt.Padding[1], opt.Padding[1]}},
-		nil, nil, groups, 1)
+		nil, []int{1, 1}, groups, 1)
 	if Has(ctx, "bias") {
 		out := w.Shape().Dimensions[0]
 		b := castLike(Weight(ctx, g, "bias", out), x)

@@ -1,0 +1,300 @@
+package mobileclip
+
+import (
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/clipkit/clipkit/cliplib/model/nn"
+)
+
+// Convolutions on channels-first activations, [C, B, H, W].
+//
+// GoMLX v0.26.0's simplego backend runs ConvGeneral as a direct loop, about ten times slower
+// than its DotGeneral on 1×1 convolutions and much slower still with groups (it also panics on
+// grouped convolutions without explicit dilations; see nn.Conv2d). Its only optimised op is
+// DotGeneral; elementwise ops with broadcasting and slices go through generic index iterators.
+// MobileCLIP's convolutions are therefore written as matrix products:
+//
+//   - dense convolutions (groups = 1): [out, kh·kw·in] · patches [kh·kw·in, B·H'·W'], the patches
+//     gathered from kh·kw shifted slices (a 1×1 conv needs none);
+//   - depthwise convolutions (groups = in, with a channel multiplier m by repeating the input
+//     channels): per channel, a product of kh row-shifted input tiles with a Toeplitz (banded)
+//     matrix built from the kernel row, one output tile of toeplitzTile columns at a time. This
+//     costs kh·(T+kw−1) multiply-adds per output instead of kh·kw, but runs in DotGeneral; on
+//     simplego it measured 2–4× faster than summing kh·kw shifted slices (BenchmarkDepthwise7x7 in conv_test.go).
+//
+// All of them compute exactly what torch.nn.functional.conv2d computes (up to float rounding).
+// The channels-first layout makes every 1×1 convolution a plain [out, in]·[in, N] product with
+// no transposition, and lets DotGeneral batch the depthwise products over the leading axis.
+
+// toeplitzTile is the number of output columns per Toeplitz product in depthwise convolutions.
+const toeplitzTile = 8
+
+// convSpec are the hyper-parameters of a PyTorch Conv2d.
+type convSpec struct {
+	stride  int
+	pad     [2]int // zero padding (rows, columns), symmetric
+	groups  int
+	bias    bool
+	kernel  [2]int // (kh, kw)
+	in, out int
+}
+
+// outSize returns the output extent of a convolution along one axis.
+func outSize(in, k, stride, pad int) int { return (in+2*pad-k)/stride + 1 }
+
+// pad2d zero-pads x [C, B, H, W] by (top, bottom) rows and (left, right) columns. simplego has no
+// Pad op, so the borders are concatenated.
+func pad2d(x *Node, top, bottom, left, right int) *Node {
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	c, b, h, w := d[0], d[1], d[2], d[3]
+	if top > 0 || bottom > 0 {
+		parts := []*Node{}
+		if top > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, b, top, w)))
+		}
+		parts = append(parts, x)
+		if bottom > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, b, bottom, w)))
+		}
+		x = Concatenate(parts, 2)
+		h += top + bottom
+	}
+	if left > 0 || right > 0 {
+		parts := []*Node{}
+		if left > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, b, h, left)))
+		}
+		parts = append(parts, x)
+		if right > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, b, h, right)))
+		}
+		x = Concatenate(parts, 3)
+	}
+	return x
+}
+
+// tap returns, for every output position, the input value under kernel tap (i, j): a strided
+// slice of the padded input xp [C, B, Hp, Wp], shaped [C, B, oh, ow].
+func tap(xp *Node, i, j, oh, ow, stride int) *Node {
+	return Slice(xp, AxisRange(), AxisRange(),
+		AxisRange(i, i+(oh-1)*stride+1).Stride(stride),
+		AxisRange(j, j+(ow-1)*stride+1).Stride(stride))
+}
+
+// castTo converts w to the dtype of like when they differ.
+func castTo(w, like *Node) *Node {
+	if w.DType() != like.DType() {
+		return ConvertDType(w, like.DType())
+	}
+	return w
+}
+
+// channelBias adds a per-channel vector b [C] to x [C, ...].
+func channelBias(x, b *Node) *Node {
+	dims := make([]int, x.Rank())
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[0] = x.Shape().Dimensions[0]
+	return Add(x, Reshape(castTo(b, x), dims...))
+}
+
+// conv2d applies a PyTorch Conv2d with kernel w [out, in/groups, kh, kw] (OIHW) and optional bias
+// b [out] to x [in, B, H, W], returning [out, B, H', W']. Supported groupings: dense (groups = 1)
+// and depthwise with a channel multiplier (groups = in, out = m·in, output channel o reading
+// input channel o/m), which are the only ones MobileCLIP uses.
+func conv2d(x, w, b *Node, s convSpec) *Node {
+	d := x.Shape().Dimensions
+	in, h, wd := d[0], d[2], d[3]
+	kh, kw := s.kernel[0], s.kernel[1]
+	stride := max(s.stride, 1)
+	oh, ow := outSize(h, kh, stride, s.pad[0]), outSize(wd, kw, stride, s.pad[1])
+	if oh <= 0 || ow <= 0 {
+		nn.Panicf("mobileclip: a %dx%d convolution (stride %d, padding %v) does not fit a %dx%d input", kh, kw, stride, s.pad, h, wd)
+	}
+	w = castTo(w, x)
+	var y *Node
+	switch {
+	case s.groups <= 1:
+		y = denseConv(x, w, s, oh, ow)
+	case s.groups == in && s.out%in == 0:
+		y = depthwiseConv(x, w, s, oh, ow)
+	default:
+		nn.Panicf("mobileclip: convolution with %d groups over %d input channels (%d outputs) is not supported", s.groups, in, s.out)
+	}
+	if b != nil {
+		y = channelBias(y, b)
+	}
+	return y
+}
+
+// denseConv is a groups = 1 convolution as a matrix product. The patch rows are ordered
+// (i, j, c) to match the OIHW kernel transposed to [out, kh, kw, in].
+func denseConv(x, w *Node, s convSpec, oh, ow int) *Node {
+	d := x.Shape().Dimensions
+	in, batch, h, wd := d[0], d[1], d[2], d[3]
+	kh, kw, stride := s.kernel[0], s.kernel[1], max(s.stride, 1)
+	var patches *Node // [kh·kw·in, B, oh, ow]
+	switch {
+	case kh == 1 && kw == 1 && s.pad == [2]int{}:
+		patches = x
+		if stride > 1 {
+			patches = tap(x, 0, 0, oh, ow, stride)
+		}
+	case kh == stride && kw == stride && s.pad == [2]int{} && h == oh*kh && wd == ow*kw:
+		// Non-overlapping windows: the patches are a reshape and a transposition.
+		patches = Reshape(x, in, batch, oh, kh, ow, kw)
+		patches = TransposeAllDims(patches, 3, 5, 0, 1, 2, 4)
+		patches = Reshape(patches, kh*kw*in, batch, oh, ow)
+	default:
+		xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
+		taps := make([]*Node, 0, kh*kw)
+		for i := 0; i < kh; i++ {
+			for j := 0; j < kw; j++ {
+				taps = append(taps, tap(xp, i, j, oh, ow, stride))
+			}
+		}
+		patches = Concatenate(taps, 0)
+	}
+	out := w.Shape().Dimensions[0]
+	wm := w
+	if kh*kw > 1 {
+		wm = TransposeAllDims(w, 0, 2, 3, 1)
+	}
+	wm = Reshape(wm, out, kh*kw*in)
+	return DotGeneral(wm, []int{1}, nil, patches, []int{0}, nil) // [out, B, oh, ow]
+}
+
+// depthwiseConv is a groups = in convolution with channel multiplier m = out/in, computed per
+// channel as Toeplitz matrix products (see the comment at the top of this file).
+func depthwiseConv(x, w *Node, s convSpec, oh, ow int) *Node {
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	in, batch, h, wd := d[0], d[1], d[2], d[3]
+	kh, kw, stride := s.kernel[0], s.kernel[1], max(s.stride, 1)
+	c := s.out
+	if m := s.out / in; m > 1 {
+		// Output channel o = i·m + r reads input channel i: repeat every input channel m times.
+		x = Reshape(BroadcastToDims(ExpandAxes(x, 1), in, m, batch, h, wd), c, batch, h, wd)
+	}
+	tile := min(toeplitzTile, ow)
+	ntiles := (ow + tile - 1) / tile
+	tileIn := (tile-1)*stride + kw // input columns one output tile reads
+	need := (ntiles-1)*tile*stride + tileIn
+	xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], max(0, need-wd-s.pad[1]))
+	// rows [C, B, oh, kh, Wp]: the input rows each kernel row meets.
+	rows := make([]*Node, kh)
+	for i := range rows {
+		r := Slice(xp, AxisRange(), AxisRange(), AxisRange(i, i+(oh-1)*stride+1).Stride(stride), AxisRange())
+		rows[i] = ExpandAxes(r, 3)
+	}
+	stacked := rows[0]
+	if kh > 1 {
+		stacked = Concatenate(rows, 3)
+	}
+	// lhs [C, B·oh·ntiles, kh·tileIn]: the input window of every output tile.
+	tiles := make([]*Node, ntiles)
+	for t := range tiles {
+		start := t * tile * stride
+		tiles[t] = ExpandAxes(Slice(stacked, AxisRange(), AxisRange(), AxisRange(), AxisRange(),
+			AxisRange(start, start+tileIn)), 3)
+	}
+	lhs := tiles[0]
+	if ntiles > 1 {
+		lhs = Concatenate(tiles, 3)
+	}
+	lhs = Reshape(lhs, c, batch*oh*ntiles, kh*tileIn)
+	// Toeplitz matrices [C, kh·tileIn, tile]: entry (i, u, v) is k[c, i, u − v·stride] where
+	// 0 ≤ u − v·stride < kw, built as k · sel with sel[j, u, v] = [u = v·stride + j].
+	shape := shapes.Make(dtypes.Int32, kw, tileIn, tile)
+	j, u, v := Iota(g, shape, 0), Iota(g, shape, 1), Iota(g, shape, 2)
+	sel := ConvertDType(Equal(u, Add(MulScalar(v, float64(stride)), j)), x.DType())
+	k := Reshape(w, c, kh, kw)
+	toeplitz := Reshape(DotGeneral(k, []int{2}, nil, sel, []int{0}, nil), c, kh*tileIn, tile)
+	y := DotGeneral(lhs, []int{2}, []int{0}, toeplitz, []int{1}, []int{0}) // [C, B·oh·ntiles, tile]
+	y = Reshape(y, c, batch, oh, ntiles*tile)
+	if ntiles*tile != ow {
+		y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, ow))
+	}
+	return y
+}
+
+// conv applies the Conv2d whose "weight" (and "bias" when s.bias) are read from ctx.
+func conv(ctx *context.Context, x *Node, s convSpec) *Node {
+	g := x.Graph()
+	w := nn.Weight(ctx, g, "weight", s.out, s.in/max(s.groups, 1), s.kernel[0], s.kernel[1])
+	var b *Node
+	if s.bias {
+		b = nn.Weight(ctx, g, "bias", s.out)
+	}
+	return conv2d(x, w, b, s)
+}
+
+// addConvShapes records the parameters of the Conv2d s under prefix.
+func addConvShapes(sh nn.Shapes, prefix string, s convSpec) {
+	sh[prefix+".weight"] = []int{s.out, s.in / max(s.groups, 1), s.kernel[0], s.kernel[1]}
+	if s.bias {
+		sh[prefix+".bias"] = []int{s.out}
+	}
+}
+
+// bnAffine returns the per-channel scale γ/√(σ²+ε) and shift β − μ·scale of the inference
+// BatchNorm2d read from ctx ("weight", "bias", "running_mean", "running_var"), in float32, [C].
+func bnAffine(ctx *context.Context, g *Graph, c int) (scale, shift *Node) {
+	gamma := nn.Weight(ctx, g, "weight", c)
+	beta := nn.Weight(ctx, g, "bias", c)
+	mean := nn.Weight(ctx, g, "running_mean", c)
+	variance := nn.Weight(ctx, g, "running_var", c)
+	if gamma.DType() != dtypes.Float32 {
+		gamma, beta = ConvertDType(gamma, dtypes.Float32), ConvertDType(beta, dtypes.Float32)
+		mean, variance = ConvertDType(mean, dtypes.Float32), ConvertDType(variance, dtypes.Float32)
+	}
+	scale = Mul(gamma, Rsqrt(AddScalar(variance, bnEps)))
+	shift = Sub(beta, Mul(mean, scale))
+	return scale, shift
+}
+
+// bnEps is the BatchNorm epsilon of every MobileCLIP BatchNorm2d (PyTorch's default).
+const bnEps = 1e-5
+
+// batchNorm applies the inference BatchNorm2d read from ctx to x [C, ...] (channels first).
+func batchNorm(ctx *context.Context, x *Node) *Node {
+	c := x.Shape().Dimensions[0]
+	scale, shift := bnAffine(ctx, x.Graph(), c)
+	dims := make([]int, x.Rank())
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[0] = c
+	return Add(Mul(x, Reshape(castTo(scale, x), dims...)), Reshape(castTo(shift, x), dims...))
+}
+
+// addBatchNormShapes records a BatchNorm2d's parameters.
+func addBatchNormShapes(sh nn.Shapes, prefix string, c int) { sh.AddBatchNorm(prefix, c) }
+
+// squeezeExcite applies timm's SqueezeExcite (Apple's SEBlock) read from ctx: x·sigmoid(fc2(
+// ReLU(fc1(mean_HW(x))))), fc1 and fc2 being 1×1 convolutions with bias. x is [C, B, H, W].
+func squeezeExcite(ctx *context.Context, x *Node, rd int) *Node {
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	c, batch := d[0], d[1]
+	pooled := ReduceMean(x, 2, 3) // [C, B]
+	w1 := castTo(Reshape(nn.Weight(ctx.In("fc1"), g, "weight", rd, c, 1, 1), rd, c), x)
+	w2 := castTo(Reshape(nn.Weight(ctx.In("fc2"), g, "weight", c, rd, 1, 1), c, rd), x)
+	h := channelBias(DotGeneral(w1, []int{1}, nil, pooled, []int{0}, nil), nn.Weight(ctx.In("fc1"), g, "bias", rd))
+	h = nn.ReLU.Apply(h)
+	h = channelBias(DotGeneral(w2, []int{1}, nil, h, []int{0}, nil), nn.Weight(ctx.In("fc2"), g, "bias", c))
+	return Mul(x, Reshape(Sigmoid(h), c, batch, 1, 1))
+}
+
+// addSEShapes records a squeeze-excite's parameters over c channels with hidden width rd.
+func addSEShapes(sh nn.Shapes, prefix string, c, rd int) {
+	sh[prefix+".fc1.weight"] = []int{rd, c, 1, 1}
+	sh[prefix+".fc1.bias"] = []int{rd}
+	sh[prefix+".fc2.weight"] = []int{c, rd, 1, 1}
+	sh[prefix+".fc2.bias"] = []int{c}
+}

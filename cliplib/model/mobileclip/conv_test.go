@@ -1,0 +1,160 @@
+package mobileclip
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/clipkit/clipkit/cliplib/model/nn"
+)
+
+func goBackend(t testing.TB) backends.Backend {
+	t.Helper()
+	b, err := backends.NewWithConfig("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Finalize)
+	return b
+}
+
+func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(v, dims...)
+}
+
+// TestConv2dMatchesConvGeneral checks the matrix-product convolutions (channels first) against
+// GoMLX's ConvGeneral (through nn.Conv2d, NCHW) on every kind MobileCLIP uses, at sizes that are
+// not multiples of the Toeplitz tile.
+func TestConv2dMatchesConvGeneral(t *testing.T) {
+	cases := []convSpec{
+		{stride: 2, pad: [2]int{1, 1}, groups: 1, kernel: [2]int{3, 3}, in: 3, out: 8, bias: true},  // stem.0
+		{stride: 2, pad: [2]int{0, 0}, groups: 1, kernel: [2]int{1, 1}, in: 3, out: 8},              // stem.0 scale branch
+		{stride: 1, groups: 1, kernel: [2]int{1, 1}, in: 6, out: 10, bias: true},                    // 1×1
+		{stride: 4, groups: 1, kernel: [2]int{4, 4}, in: 3, out: 5},                                 // ViT stem conv 0
+		{stride: 2, groups: 1, kernel: [2]int{2, 2}, in: 5, out: 7, bias: true},                     // ViT stem conv 2
+		{stride: 1, pad: [2]int{3, 3}, groups: 6, kernel: [2]int{7, 7}, in: 6, out: 6, bias: true},  // ConvFFN, CPE
+		{stride: 1, pad: [2]int{1, 1}, groups: 6, kernel: [2]int{3, 3}, in: 6, out: 6, bias: true},  // RepMixer
+		{stride: 2, pad: [2]int{1, 1}, groups: 6, kernel: [2]int{3, 3}, in: 6, out: 6},              // stem.1
+		{stride: 2, pad: [2]int{3, 3}, groups: 4, kernel: [2]int{7, 7}, in: 4, out: 8, bias: true},  // downsample, ×2
+		{stride: 2, pad: [2]int{1, 1}, groups: 4, kernel: [2]int{3, 3}, in: 4, out: 8},              // its 3×3 branch
+		{stride: 1, pad: [2]int{1, 1}, groups: 4, kernel: [2]int{3, 3}, in: 4, out: 8, bias: true},  // final conv, ×2
+		{stride: 1, pad: [2]int{0, 5}, groups: 5, kernel: [2]int{1, 11}, in: 5, out: 5, bias: true}, // text RepMixer
+		{stride: 2, pad: [2]int{0, 0}, groups: 4, kernel: [2]int{1, 1}, in: 4, out: 8},              // 1×1 depthwise ×2
+	}
+	sizes := [][2]int{{13, 19}, {16, 16}, {1, 77}, {8, 3}}
+	backend := goBackend(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, s := range cases {
+		for _, hw := range sizes {
+			h, w := hw[0], hw[1]
+			if h+2*s.pad[0] < s.kernel[0] || w+2*s.pad[1] < s.kernel[1] || (s.kernel[0] == 4 && (h%4 != 0 || w%4 != 0)) {
+				continue
+			}
+			name := fmt.Sprintf("k%dx%d_s%d_g%d_%dto%d_%dx%d", s.kernel[0], s.kernel[1], s.stride, s.groups, s.in, s.out, h, w)
+			t.Run(name, func(t *testing.T) {
+				const batch = 2
+				x := randTensor(rng, batch, s.in, h, w)
+				wt := randTensor(rng, s.out, s.in/s.groups, s.kernel[0], s.kernel[1])
+				bias := randTensor(rng, s.out)
+				ctx := context.New()
+				ctx.In("c").VariableWithValue("weight", wt)
+				if s.bias {
+					ctx.In("c").VariableWithValue("bias", bias)
+				}
+				outs, err := context.ExecOnceN(backend, ctx.Reuse(), func(ctx *context.Context, x *Node) []*Node {
+					want := nn.Conv2d(ctx.In("c"), x, nn.Conv2dOptions{Stride: [2]int{s.stride, s.stride}, Padding: s.pad, Groups: s.groups})
+					got := conv(ctx.In("c"), TransposeAllDims(x, 1, 0, 2, 3), s)
+					return []*Node{want, TransposeAllDims(got, 1, 0, 2, 3)}
+				}, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, got := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+				if !outs[0].Shape().Equal(outs[1].Shape()) {
+					t.Fatalf("shape %s, want %s", outs[1].Shape(), outs[0].Shape())
+				}
+				d := 0.0
+				for i := range want {
+					d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+				}
+				if d > 1e-4 {
+					t.Errorf("max |conv2d - ConvGeneral| = %g", d)
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkDepthwise7x7 compares, on the configured backend, the Toeplitz-product depthwise
+// convolution with GoMLX's grouped ConvGeneral and with a sum of 49 shifted slices, on the
+// ConvFFN shapes of MCi stage 1 (128 channels, 32×32) at batch 1. Run with:
+// go test -run=^$ -bench=Depthwise ./cliplib/model/mobileclip/
+func BenchmarkDepthwise7x7(b *testing.B) {
+	const c, hw = 128, 32
+	backend := goBackend(b)
+	rng := rand.New(rand.NewPCG(1, 1))
+	x := randTensor(rng, c, 1, hw, hw)
+	w := randTensor(rng, c, 1, 7, 7)
+	spec := convSpec{stride: 1, pad: [2]int{3, 3}, groups: c, kernel: [2]int{7, 7}, in: c, out: c}
+	impls := map[string]func(x, w *Node) *Node{
+		"toeplitz": func(x, w *Node) *Node { return conv2d(x, w, nil, spec) },
+		"shifted-slices": func(x, w *Node) *Node {
+			xp := pad2d(x, 3, 3, 3, 3)
+			var acc *Node
+			for i := 0; i < 7; i++ {
+				for j := 0; j < 7; j++ {
+					k := Reshape(Slice(w, AxisRange(), AxisRange(), AxisElem(i), AxisElem(j)), c, 1, 1, 1)
+					term := Mul(tap(xp, i, j, hw, hw, 1), k)
+					if acc == nil {
+						acc = term
+					} else {
+						acc = Add(acc, term)
+					}
+				}
+			}
+			return acc
+		},
+		"ConvGeneral": func(x, w *Node) *Node {
+			return ConvGeneral(x, w, backends.ConvolveAxesConfig{
+				InputBatch: 1, InputChannels: 0, InputSpatial: []int{2, 3},
+				KernelOutputChannels: 0, KernelInputChannels: 1, KernelSpatial: []int{2, 3},
+				OutputBatch: 1, OutputChannels: 0, OutputSpatial: []int{2, 3},
+			}, []int{1, 1}, [][2]int{{3, 3}, {3, 3}}, nil, []int{1, 1}, c, 1)
+		},
+	}
+	for _, name := range []string{"toeplitz", "shifted-slices", "ConvGeneral"} {
+		b.Run(name, func(b *testing.B) {
+			exec, err := NewExec(backend, impls[name])
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer exec.Finalize()
+			if _, err := exec.Exec(x, w); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out, err := exec.Exec(x, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out[0].FinalizeAll()
+			}
+		})
+	}
+}
