@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/clipkit/clipkit/cliplib/cache"
+	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/clipkit/clipkit/weights"
 )
 
 // testBackend is "go" unless CLIPKIT_TEST_BACKEND names another (e.g. xla:cpu).
@@ -212,6 +214,22 @@ func TestImageCacheSkipsRecomputation(t *testing.T) {
 	for j := range want[0] {
 		if got2[1][j] != want[0][j] {
 			t.Fatal("content-keyed lookup returned the wrong vector")
+		}
+	}
+}
+
+// TestEveryWeightsEntryHasAnArchitecture checks that every downloadable model of the weights
+// registry maps onto a registered architecture with consistent activation, preprocessing and
+// resolution (what Load does before fetching).
+func TestEveryWeightsEntryHasAnArchitecture(t *testing.T) {
+	for _, e := range weights.List() {
+		cfg, err := model.Lookup(e.Arch)
+		if err != nil {
+			t.Errorf("%s: %v", e.Name, err)
+			continue
+		}
+		if err := applyEntry(cfg, e); err != nil {
+			t.Errorf("%s: %v", e.Name, err)
 		}
 	}
 }

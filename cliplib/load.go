@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
 	"github.com/clipkit/clipkit/cliplib/encoder"
 	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/clipkit/clipkit/cliplib/model/mobileclip"
 	"github.com/clipkit/clipkit/cliplib/model/nn"
 	"github.com/clipkit/clipkit/cliplib/model/resnet"
 	"github.com/clipkit/clipkit/cliplib/tokenizer"
@@ -216,11 +218,15 @@ func loadFile(file string, cfg *model.Config, opt Options) (*model.Config, check
 }
 
 // loadWith reads file, maps it to the internal naming, picks the configuration with configure,
-// and applies load-time folding.
+// and applies load-time folding (ResNet BatchNorms; MobileCLIP re-parameterisation).
 func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, error), opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
 	raw, format, err := checkpoint.ReadFile(file)
 	if err != nil {
 		return nil, nil, Source{}, err
+	}
+	if layout, err := checkpoint.DetectLayout(raw); err == nil &&
+		(layout == checkpoint.LayoutAppleMobileCLIP || layout == checkpoint.LayoutOpenCLIPCustomText) {
+		return loadMobileCLIP(file, raw, format, configure, opt)
 	}
 	sd, layout, err := checkpoint.ToOpenAI(raw)
 	if err != nil {
@@ -244,6 +250,51 @@ func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, 
 		}
 	}
 	return cfg, sd, src, nil
+}
+
+// loadMobileCLIP loads a MobileCLIP checkpoint (Apple's original layout or the OpenCLIP / timm hub
+// layout). Its architecture comes from the registry entry or Options.Arch, else from the file's
+// path (mobileclip_s0.pt, MobileCLIP2-S2-OpenCLIP/...): MobileCLIP files carry no usable config.
+func loadMobileCLIP(file string, raw checkpoint.StateDict, format checkpoint.Format,
+	configure func(checkpoint.StateDict) (*model.Config, error), opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	var cfg *model.Config
+	var err error
+	if opt.Arch != "" {
+		cfg, err = model.Lookup(opt.Arch)
+	} else if name := guessMobileCLIP(file); name != "" {
+		cfg, err = model.Lookup(name)
+	} else if cfg, err = configure(nil); err != nil || !mobileclip.IsMobileCLIP(cfg) {
+		return nil, nil, Source{}, fmt.Errorf("%s is a MobileCLIP checkpoint: give its architecture (Options.Arch / --arch, "+
+			"e.g. MobileCLIP-S0, MobileCLIP2-S2)", file)
+	}
+	if err != nil {
+		return nil, nil, Source{}, err
+	}
+	if !mobileclip.IsMobileCLIP(cfg) {
+		return nil, nil, Source{}, fmt.Errorf("%s is a MobileCLIP checkpoint but architecture %q is not a MobileCLIP one", file, cfg.Name)
+	}
+	cfg.Unfolded = opt.NoFold
+	sd, layout, err := mobileclip.PrepareWeights(cfg, raw)
+	if err != nil {
+		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
+	}
+	return cfg, sd, Source{Path: file, Format: string(format), Layout: string(layout)}, nil
+}
+
+var mobileCLIPPathRe = regexp.MustCompile(`(?i)mobileclip(2?)[-_](s[0-4]|b[-_]?lt|b)\b`)
+
+// guessMobileCLIP recognises MobileCLIP checkpoint paths: Apple's mobileclip_s0.pt ... and
+// mobileclip2_s2.pt, and hub repository names such as MobileCLIP-S1-OpenCLIP.
+func guessMobileCLIP(path string) string {
+	m := mobileCLIPPathRe.FindStringSubmatch(path)
+	if m == nil {
+		return ""
+	}
+	size := strings.ToUpper(strings.NewReplacer("_", "", "-", "").Replace(m[2]))
+	if size == "BLT" {
+		size = "B-LT"
+	}
+	return "MobileCLIP" + m[1] + "-" + size
 }
 
 // configFor chooses the architecture of a checkpoint: an explicit Arch, else a config file in the

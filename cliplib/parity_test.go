@@ -257,3 +257,67 @@ func TestEndToEndFullSize(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadMobileCLIPFixtures loads the committed small MobileCLIP references through the facade,
+// as a user would: Apple's original .pt (architecture recognised from the path or given) and the
+// OpenCLIP-layout safetensors, re-parameterised at load; features within 1e-5 of the reference.
+func TestLoadMobileCLIPFixtures(t *testing.T) {
+	for _, tc := range []struct{ arch, file string }{
+		{"MobileCLIP-test-S0", "apple.pt"},
+		{"MobileCLIP-test-S0", "folded.safetensors"},
+		{"MobileCLIP-test-S2", "openclip.safetensors"},
+		{"MobileCLIP2-test-S3", "openclip.safetensors"},
+		{"MobileCLIP-test-B", "apple.pt"},
+	} {
+		t.Run(tc.arch+"/"+tc.file, func(t *testing.T) {
+			dir := filepath.Join(repoRoot(), "testdata", "mobileclip", tc.arch)
+			path := filepath.Join(dir, tc.file)
+			if _, err := os.Stat(path); err != nil {
+				t.Skipf("no fixture %s", path)
+			}
+			in, err := checkpoint.ReadSafetensors(filepath.Join(dir, "inputs.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := checkpoint.ReadSafetensors(filepath.Join(dir, "outputs.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := &reference{pixels: in["pixels"].Data, n: in["pixels"].Shape[0], imageFeatures: rows(out["image_features"]),
+				textFeatures: rows(out["text_features"]), logitsPerImage: rows(out["logits_per_image"])}
+			ids := in["ids"]
+			for i := 0; i < ids.Shape[0]; i++ {
+				row := make([]int32, ids.Shape[1])
+				for j := range row {
+					row[j] = int32(ids.Ints[i*ids.Shape[1]+j])
+				}
+				ref.ids = append(ref.ids, row)
+			}
+			m, err := Load(path, Options{Backend: testBackend(), Arch: tc.arch})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			ref.logitScale = float32(math.Log(float64(m.LogitScale())))
+			img, txt, logit := checkParity(t, m, ref, 1e-5, 1e-3, 0)
+			t.Logf("%s (%s): max |Δ| image %.2g, text %.2g, logits %.2g", tc.file, m.Source.Layout, img, txt, logit)
+			if p := m.Preprocess; p.Interpolation.String() != "bilinear" {
+				t.Errorf("preprocessing %v, MobileCLIP weights want bilinear", p)
+			}
+		})
+	}
+}
+
+func TestGuessMobileCLIP(t *testing.T) {
+	for path, want := range map[string]string{
+		"/cache/mobileclip_s0.pt": "MobileCLIP-S0",
+		"mobileclip_blt.pt":       "MobileCLIP-B-LT",
+		"x/mobileclip2_s4.pt":     "MobileCLIP2-S4",
+		"models--apple--MobileCLIP-S1-OpenCLIP/snapshots/abc/open_clip_model.safetensors": "MobileCLIP-S1",
+		"/tmp/ViT-B-32.pt": "",
+	} {
+		if got := guessMobileCLIP(path); got != want {
+			t.Errorf("guessMobileCLIP(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -100,13 +100,14 @@ func TestRegistryEntriesAgreeWithArchitecturesAndSources(t *testing.T) {
 
 func TestRegistryPreprocessingFollowsTheFactSheet(t *testing.T) {
 	// clip_facts.md §4.2: MobileCLIP v1 and MobileCLIP2-S0/S2/B use mean 0 / std 1, MobileCLIP2-S3/S4
-	// use the OpenAI mean/std (both bilinear), MobileCLIP2-L-14 the OpenAI recipe.
+	// use the OpenAI mean/std (both bilinear). (MobileCLIP2-L-14, a timm ViT-L/14 tower clipkit does
+	// not build yet, is not in the registry.)
 	want := map[string]string{
 		"MobileCLIP-S0": PreprocessMobileCLIP, "MobileCLIP-S1": PreprocessMobileCLIP, "MobileCLIP-S2": PreprocessMobileCLIP,
 		"MobileCLIP-B": PreprocessMobileCLIP, "MobileCLIP-B-LT": PreprocessMobileCLIP,
 		"MobileCLIP2-S0": PreprocessMobileCLIP, "MobileCLIP2-S2": PreprocessMobileCLIP, "MobileCLIP2-B": PreprocessMobileCLIP,
 		"MobileCLIP2-S3": PreprocessMobileCLIP2OpenAI, "MobileCLIP2-S4": PreprocessMobileCLIP2OpenAI,
-		"MobileCLIP2-L-14": PreprocessOpenAI, "ViT-B/32": PreprocessOpenAI, "ViT-B-32/laion2b_s34b_b79k": PreprocessOpenAI,
+		"ViT-B/32": PreprocessOpenAI, "ViT-B-32/laion2b_s34b_b79k": PreprocessOpenAI,
 	}
 	for name, pp := range want {
 		e, err := Lookup(name)
