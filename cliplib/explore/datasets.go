@@ -24,8 +24,11 @@ type Labelled struct {
 	// Real is false when the data is a stand-in (the tiny synthetic archive): its results must not
 	// be presented as results on the named dataset.
 	Real bool
-	// Note explains a stand-in (why the real data is not used); empty for real data.
+	// Note explains a stand-in (why the real data is not used, and what is used instead); empty for
+	// real data.
 	Note string
+	// Why is the reason alone the real data is not used (part of Note); empty for real data.
+	Why string
 	// Labels holds the label of every item (for sampling).
 	Labels []int
 }
@@ -70,9 +73,13 @@ func CIFAR10(ctx context.Context) (*Labelled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s, and the stand-in archive could not be read: %w", why, err)
 	}
-	return labelled(ds, "synthetic CIFAR-format test archive ("+TinyCIFAR10+")", false,
+	l, err := labelled(ds, "synthetic CIFAR-format test archive ("+TinyCIFAR10+")", false,
 		why+". Running on the repository's tiny synthetic archive in the CIFAR format instead, so the code path runs: "+
 			"its images are not CIFAR-10 images and its numbers are NOT CIFAR-10 results.")
+	if l != nil {
+		l.Why = why
+	}
+	return l, err
 }
 
 // MNIST returns the MNIST test split. It needs no network: the files come from the Go module

@@ -141,9 +141,10 @@ func (s *Session) Weights() string {
 func (s *Session) Banner() string {
 	var b strings.Builder
 	if s.Random() {
-		fmt.Fprintf(&b, "> **⚠ RANDOM WEIGHTS — every number in this notebook is meaningless.** The trained weights of "+
-			"`%s` could not be loaded (%s), so the model runs on deterministic random weights. The code paths are real; "+
-			"the results say nothing about CLIP. Run where the weights can be downloaded (or are in the cache) for real results.\n\n",
+		fmt.Fprintf(&b, "> **⚠ RANDOM WEIGHTS — everything this model computes here (embeddings, probabilities, accuracies, "+
+			"rankings) is meaningless.** The trained weights of `%s` could not be loaded (%s), so the model runs on "+
+			"deterministic random weights. The code paths are real (and so are timings and memory); the results say "+
+			"nothing about CLIP. Run where the weights can be downloaded (or are in the cache) for real results.\n\n",
 			s.Model.Name, s.Model.Source.Reason)
 	}
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")

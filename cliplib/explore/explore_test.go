@@ -190,7 +190,7 @@ func TestCIFAR10InSmokeModeIsTheFlaggedStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ds.Real || !strings.Contains(ds.Note, "NOT CIFAR-10 results") || !strings.Contains(ds.Name, "synthetic") {
+	if ds.Real || !strings.Contains(ds.Note, "NOT CIFAR-10 results") || !strings.Contains(ds.Why, "smoke mode") || !strings.Contains(ds.Name, "synthetic") {
 		t.Errorf("stand-in not flagged: %+v", ds)
 	}
 	if ds.Len() == 0 || len(ds.Labels) != ds.Len() || len(ds.Classes()) != 10 {
@@ -226,5 +226,33 @@ func TestSampleImagesAndDemo(t *testing.T) {
 	}
 	if len(demo) != 8 || len(captions) != 8 || captions[1] != "a facial photo of a tabby cat" {
 		t.Errorf("demo: %d files, captions %q", len(demo), captions)
+	}
+}
+
+func TestParseStatusReadsRSSAndPeak(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		text string
+		want Memory
+		err  string
+	}{
+		{"both", "Name:\tx\nVmHWM:\t  2048 kB\nVmRSS:\t  1024 kB\nThreads: 3\n", Memory{RSS: 1 << 20, Peak: 2 << 20}, ""},
+		{"missing peak", "VmRSS:\t1 kB\n", Memory{}, "not both found"},
+		{"bad unit", "VmRSS:\t1 MB\nVmHWM:\t1 kB\n", Memory{}, "unexpected VmRSS"},
+		{"bad number", "VmRSS:\tx kB\nVmHWM:\t1 kB\n", Memory{}, "VmRSS"},
+	} {
+		got, err := parseStatus([]byte(tc.text))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err = %v, want %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s: %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	if m, err := ProcessMemory(); err == nil && (m.RSS <= 0 || m.Peak < m.RSS) {
+		t.Errorf("this process: %+v", m)
 	}
 }
