@@ -196,15 +196,15 @@ func (s *Session) EncodeFiles(label string, files []string) ([][]float32, error)
 	return out, s.Model.SaveImageCache()
 }
 
-// Item is what EncodeDataset needs of a dataset: decoded images by index (data.Dataset has it).
-type Item interface {
+// Items is what EncodeDataset needs of a dataset: decoded images by index (data.Dataset has it).
+type Items interface {
 	Item(i int) (image.Image, int, error)
 }
 
 // EncodeDataset returns the embeddings of the dataset items idx (in that order) and their labels,
 // encoding BatchSize at a time with a progress bar labelled label. Embeddings are cached by the
 // images' pixels (and the model's identity), so a re-run or a later cell reads them back.
-func (s *Session) EncodeDataset(label string, ds Item, idx []int) ([][]float32, []int, error) {
+func (s *Session) EncodeDataset(label string, ds Items, idx []int) ([][]float32, []int, error) {
 	embs := make([][]float32, len(idx))
 	labels := make([]int, len(idx))
 	keys := make([]string, len(idx))
@@ -269,6 +269,6 @@ func PixelKey(img image.Image) string {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%dx%d:", b.Dx(), b.Dy())
-	h.Write(rgba.Pix)
+	h.Write(rgba.Pix[:4*b.Dx()*b.Dy()]) // a sub-image's Pix runs on past its last pixel
 	return "pixels:" + string(h.Sum(nil))
 }

@@ -94,8 +94,17 @@ func TestPixelKeyDependsOnPixelsOnly(t *testing.T) {
 			shifted.Set(5+x, 5+y, gray.At(x, y))
 		}
 	}
-	if PixelKey(gray) != PixelKey(rgba) || PixelKey(rgba) != PixelKey(shifted) {
-		t.Errorf("the same pixels in a Gray, an RGBA and a shifted RGBA image should share a key")
+	// A sub-image at the origin whose Pix slice runs on past its last row.
+	tall := image.NewRGBA(image.Rect(0, 0, 3, 4))
+	for y := range 2 {
+		for x := range 3 {
+			tall.Set(x, y, gray.At(x, y))
+		}
+	}
+	tall.Set(0, 3, color.White)
+	sub := tall.SubImage(image.Rect(0, 0, 3, 2))
+	if PixelKey(gray) != PixelKey(rgba) || PixelKey(rgba) != PixelKey(shifted) || PixelKey(sub) != PixelKey(rgba) {
+		t.Errorf("the same pixels in a Gray, an RGBA, a shifted RGBA and a sub-image should share a key")
 	}
 	other := image.NewGray(image.Rect(0, 0, 3, 2))
 	other.SetGray(1, 1, color.Gray{Y: 201})
