@@ -265,3 +265,18 @@ func TestParseStatusReadsRSSAndPeak(t *testing.T) {
 		t.Errorf("this process: %+v", m)
 	}
 }
+
+func TestImageTokensOfTheViTs(t *testing.T) {
+	for _, tc := range []struct {
+		arch string
+		want int
+	}{{"ViT-B/32", 50}, {"ViT-B/16", 197}, {"ViT-L/14", 257}, {"ViT-L/14@336px", 577}, {"tiny-vit", 17}, {"RN50", 0}} {
+		cfg, err := model.Lookup(tc.arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ImageTokens(cfg.Vision); got != tc.want {
+			t.Errorf("%s: %d image tokens, want %d", tc.arch, got, tc.want)
+		}
+	}
+}

@@ -49,3 +49,14 @@ func ParamCounts(cfg *model.Config) (TowerParams, error) {
 	}
 	return p, nil
 }
+
+// ImageTokens is the sequence length of a ViT image tower: one token per patch of the centre-cropped
+// image plus the class token ((R/P)² + 1: 50 for ViT-B/32 at 224 px). It is 0 for towers that are
+// not ViTs (ResNets see a feature map, not a token sequence).
+func ImageTokens(v model.VisionConfig) int {
+	if v.Family != model.ViT || v.PatchSize <= 0 {
+		return 0
+	}
+	g := v.ImageSize / v.PatchSize
+	return g*g + 1
+}
