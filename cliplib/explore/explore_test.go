@@ -280,3 +280,14 @@ func TestImageTokensOfTheViTs(t *testing.T) {
 		}
 	}
 }
+
+func TestTestArchSeparatesTestConfigurations(t *testing.T) {
+	for name, want := range map[string]bool{
+		"tiny-vit": true, "tiny-rn": true, "MobileCLIP-test-S0": true, "MobileCLIP2-test-B": true,
+		"ViT-B/32": false, "RN50x4": false, "MobileCLIP-S0": false, "MobileCLIP2-L-14": false, "latest": false,
+	} {
+		if got := TestArch(name); got != want {
+			t.Errorf("TestArch(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
