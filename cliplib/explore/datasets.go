@@ -110,22 +110,32 @@ func SampleImages(n int) ([]string, error) {
 	return files, nil
 }
 
-// Demo returns the captioned demo photos as files and captions: the 8 photos of the classic CLIP
-// demo with their captions (data.DemoCaptions) from the sample-photo folder, or, when
-// $CLIPKIT_IMAGES is set, data.LoadFolder's reading of that folder (a captions file gives the
-// captions; otherwise each caption is the file's class or name).
-func Demo() (files, captions []string, err error) {
-	var f *data.Folder
-	if os.Getenv(notebook.EnvImages) != "" {
-		f, err = data.LoadDemo()
-	} else {
-		var dir string
-		if dir, err = notebook.ImagesDir(); err == nil {
-			f, err = data.FolderFromCaptions(dir, data.DemoCaptions)
+// Demo returns captioned photos for the notebooks: the 8 photos of the classic CLIP demo with their
+// captions (data.DemoCaptions), in that order, when the sample-photo folder (notebook.ImagesDir:
+// $CLIPKIT_IMAGES, else shared/data/clip_test_images) holds them; canonical is then true. For a
+// folder of your own photos (without those 8 files) it returns data.LoadFolder's reading of it: a
+// captions file gives the captions, otherwise each caption is the item's class or file name, and
+// canonical is false (notebooks then have no intended class per photo).
+func Demo() (files, captions []string, canonical bool, err error) {
+	dir, err := notebook.ImagesDir()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	canonical = true
+	for _, c := range data.DemoCaptions {
+		if _, err := os.Stat(filepath.Join(dir, c.File)); err != nil {
+			canonical = false
+			break
 		}
 	}
+	var f *data.Folder
+	if canonical {
+		f, err = data.FolderFromCaptions(dir, data.DemoCaptions)
+	} else {
+		f, err = data.LoadFolder(dir, data.FolderOptions{})
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	for i := range f.Len() {
 		c := f.Caption(i)
@@ -135,5 +145,5 @@ func Demo() (files, captions []string, err error) {
 		files = append(files, f.Path(i))
 		captions = append(captions, c)
 	}
-	return files, captions, nil
+	return files, captions, canonical, nil
 }

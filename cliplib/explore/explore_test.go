@@ -2,6 +2,8 @@ package explore
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"image"
 	"image/color"
 	"math"
@@ -229,12 +231,35 @@ func TestSampleImagesAndDemo(t *testing.T) {
 	if len(files) != 3 {
 		t.Errorf("SampleImages(3) gave %d files", len(files))
 	}
-	demo, captions, err := Demo()
+	t.Setenv("CLIPKIT_IMAGES", "")
+	demo, captions, canonical, err := Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(demo) != 8 || len(captions) != 8 || captions[1] != "a facial photo of a tabby cat" {
-		t.Errorf("demo: %d files, captions %q", len(demo), captions)
+	if !canonical || len(demo) != 8 || len(captions) != 8 || captions[1] != "a facial photo of a tabby cat" {
+		t.Errorf("demo: canonical %v, %d files, captions %q", canonical, len(demo), captions)
+	}
+	// The same folder named explicitly still gives the canonical demo set.
+	dir := filepath.Dir(demo[0])
+	t.Setenv("CLIPKIT_IMAGES", dir)
+	if _, c2, canon, err := Demo(); err != nil || !canon || len(c2) != 8 {
+		t.Errorf("CLIPKIT_IMAGES=%s: canonical %v, %d captions, %v", dir, canon, len(c2), err)
+	}
+	// A folder of other photos: captions are the file names, not canonical.
+	own := t.TempDir()
+	for _, name := range []string{"b.png", "a.png"} {
+		data, err := os.ReadFile(demo[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(own, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("CLIPKIT_IMAGES", own)
+	files, c3, canon, err := Demo()
+	if err != nil || canon || len(files) != 2 || c3[0] != "a" || c3[1] != "b" {
+		t.Errorf("own folder: canonical %v, files %v, captions %q, %v", canon, files, c3, err)
 	}
 }
 
