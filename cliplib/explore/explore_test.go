@@ -2,11 +2,11 @@ package explore
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"image"
 	"image/color"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
