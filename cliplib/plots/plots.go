@@ -376,6 +376,23 @@ func HeatMap(rows, cols []string, values [][]float64, o Options) (*Chart, error)
 			vm["min"], vm["max"], vm["precision"] = lo, hi, o.decimals()
 		}
 	}
+	// Label every row and column (ECharts otherwise skips labels that would crowd: a heat map
+	// with unlabelled columns is unreadable); slant column labels when there are many.
+	rotate := 0
+	if len(cols) > 6 {
+		rotate = 30
+	}
+	for axis, extra := range map[string]map[string]any{"xAxis": {"rotate": rotate}, "yAxis": {}} {
+		if axes, ok := opt[axis].([]any); ok && len(axes) > 0 {
+			if a, ok := axes[0].(map[string]any); ok {
+				label := map[string]any{"interval": 0}
+				for k, v := range extra {
+					label[k] = v
+				}
+				a["axisLabel"] = label
+			}
+		}
+	}
 	// Leave room for the colour scale on the right.
 	opt["grid"] = map[string]any{"containLabel": true, "left": "2%", "right": "80px", "top": "60px", "bottom": "4%"}
 	return newChart(opt, o), nil

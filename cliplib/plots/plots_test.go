@@ -3,6 +3,7 @@ package plots
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -131,6 +132,28 @@ func TestHeatMapKeepsZeroBoundsAndCells(t *testing.T) {
 	// Cell (row 1, column 0) is [x=0, y=1, 0.25].
 	if !strings.Contains(string(b), `[0,1,0.25]`) {
 		t.Errorf("series %s lacks cell [0,1,0.25]", b)
+	}
+}
+
+func TestHeatMapLabelsEveryRowAndColumn(t *testing.T) {
+	for _, tc := range []struct {
+		cols   int
+		rotate int
+	}{{3, 0}, {12, 30}} {
+		cols := make([]string, tc.cols)
+		row := make([]float64, tc.cols)
+		for i := range cols {
+			cols[i] = fmt.Sprintf("class %d", i)
+		}
+		c, err := HeatMap([]string{"r0"}, cols, [][]float64{row}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := c.Option["xAxis"].([]any)[0].(map[string]any)["axisLabel"].(map[string]any)
+		y := c.Option["yAxis"].([]any)[0].(map[string]any)["axisLabel"].(map[string]any)
+		if x["interval"] != 0 || y["interval"] != 0 || x["rotate"] != tc.rotate {
+			t.Errorf("%d columns: x labels %v, y labels %v; want interval 0 and rotate %d", tc.cols, x, y, tc.rotate)
+		}
 	}
 }
 
