@@ -1,0 +1,96 @@
+package search
+
+// distNode pairs a node with its distance to the current query
+// (distance = −inner product, smaller is closer).
+type distNode struct {
+	d  float32
+	id uint32
+}
+
+// minHeap pops the closest node first (HNSW candidate queue).
+type minHeap []distNode
+
+func (h *minHeap) push(x distNode) {
+	*h = append(*h, x)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p].d <= s[i].d {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *minHeap) pop() distNode {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].d < s[l].d {
+			m = r
+		}
+		if s[i].d <= s[m].d {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+// maxHeap keeps the furthest node on top (HNSW result set of size ef).
+type maxHeap []distNode
+
+func (h *maxHeap) push(x distNode) {
+	*h = append(*h, x)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p].d >= s[i].d {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *maxHeap) pop() distNode {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].d > s[l].d {
+			m = r
+		}
+		if s[i].d >= s[m].d {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+func (h maxHeap) top() distNode { return h[0] }
