@@ -135,3 +135,29 @@ func TestPointBudgetSkipsLargerBatches(t *testing.T) {
 		t.Error("table does not show skipped points")
 	}
 }
+
+func TestZeroShotWorkloadServesRepeatedClassListsFromTheCache(t *testing.T) {
+	rep, err := ZeroShotWorkload(ZeroShotConfig{Model: "tiny-vit", Backend: "go", RandomWeights: true, Precisions: []string{"f32", "f16"},
+		Classes: []string{"cat", "dog", "ship", "car"}, Templates: []string{"a photo of a {}.", "a bad photo of a {}.", "art of the {}."},
+		Images: writePhotos(t, 4), Requests: 3, ImagesPerRequest: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 3 {
+		t.Fatalf("results %+v", rep.Results)
+	}
+	plain, opt, f16 := rep.Results[0], rep.Results[1], rep.Results[2]
+	if plain.Facade != "plain" || len(plain.RequestMs) != 3 || plain.Speedup != 1 {
+		t.Errorf("plain %+v", plain)
+	}
+	// 3 requests × 12 prompts: the first request misses, the other two hit.
+	if opt.Error != "" || opt.TextHits != 24 || opt.TextMisses != 12 || opt.Top1Agreement != 1 || opt.Speedup <= 0 {
+		t.Errorf("optimized %+v", opt)
+	}
+	if !strings.Contains(f16.Error, "f16") {
+		t.Errorf("f16 on simplego: %+v", f16)
+	}
+	if table := ZeroShotTable(rep); !strings.Contains(table, "67%") || !strings.Contains(table, "12 prompts") {
+		t.Errorf("table:\n%s", table)
+	}
+}

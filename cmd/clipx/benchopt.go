@@ -13,11 +13,13 @@ import (
 	"github.com/clipkit/clipkit/cliplib/bench"
 )
 
-// The optimisation benchmarks: reduced precision, request batching, text length bucketing.
+// The optimisation benchmarks: reduced precision, request batching, text length bucketing, and
+// the optimized facade on a zero-shot workload.
 func init() {
 	benchSubcommands["precision"] = runBenchPrecision
 	benchSubcommands["batching"] = runBenchBatching
 	benchSubcommands["bucketing"] = runBenchBucketing
+	benchSubcommands["zeroshot"] = runBenchZeroShot
 }
 
 // writeJSON writes v as indented JSON to path ("-" = stdout; "" = nowhere).
@@ -145,5 +147,38 @@ func runBenchBucketing(args []string) error {
 	}
 	fmt.Printf("backend: %s\nmachine: %s\nprecision: %s, causal text tower: %v\n", rep.Backend, rep.Machine, rep.Precision, rep.Causal)
 	fmt.Print(bench.TextLengthTable(rep.Results))
+	return writeJSON(*jsonOut, rep)
+}
+
+func runBenchZeroShot(args []string) error {
+	fs := newFlagSet("bench zeroshot", "[--model ViT-B/32] [--precisions f32,bf16] [--requests 4] [--json FILE]")
+	name := fs.String("model", "ViT-B/32", "registry name or checkpoint path")
+	precisions := fs.String("precisions", "f32", "precisions of the optimized facade runs")
+	backendCfg := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND or go)")
+	random := fs.Bool("random-weights", false, "use deterministic random weights")
+	offline := fs.Bool("offline", false, "never touch the network; without cached weights, fall back to random weights")
+	requests := fs.Int("requests", 4, "requests (each builds the classifier and classifies new images)")
+	perRequest := fs.Int("images-per-request", 2, "images classified per request")
+	templates := fs.String("templates", "cifar", "prompt templates: cifar (18) or photo (1)")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file ('-' for stdout)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := bench.ZeroShotConfig{Model: *name, Backend: *backendCfg, Precisions: splitList(*precisions), RandomWeights: *random,
+		Offline: *offline, FallbackToRandom: *offline, Requests: *requests, ImagesPerRequest: *perRequest,
+		Progress: func(msg string) { fmt.Fprintln(os.Stderr, msg) }}
+	switch *templates {
+	case "cifar":
+		cfg.Templates = cliplib.CIFARTemplates
+	case "photo":
+		cfg.Templates = cliplib.PhotoTemplate
+	default:
+		return fmt.Errorf("%w: --templates %q (want cifar or photo)", errUsage, *templates)
+	}
+	rep, err := bench.ZeroShotWorkload(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Print(bench.ZeroShotTable(rep))
 	return writeJSON(*jsonOut, rep)
 }
