@@ -91,8 +91,8 @@ type PrecisionResult struct {
 	Top1Agree     int     `json:"top1_agree"`
 	Images        int     `json:"images"`
 	Top1Agreement float64 `json:"top1_agreement"`
-	// ImagesPerSec and TextsPerSec are the encoding rates at this precision (batches of 8, after
-	// a warm-up batch that compiles the graphs).
+	// ImagesPerSec and TextsPerSec are the encoding rates at this precision over both sets
+	// (batches of 8, after untimed calls that compile the graphs).
 	ImagesPerSec float64 `json:"images_per_sec"`
 	TextsPerSec  float64 `json:"texts_per_sec"`
 	Error        string  `json:"error,omitempty"`
@@ -279,13 +279,18 @@ func runPrecision(m *cliplib.Model, sets []precisionSet, templates []string, say
 	var nImg, nTxt int
 	runs := make([]precisionRun, len(sets))
 	for i, s := range sets {
-		if i == 0 { // compile the graphs outside the timing
+		if i == 0 { // compile the image graph outside the timing
 			if _, err := m.EncodeImages(s.imgs[:min(8, len(s.imgs))]); err != nil {
 				return nil, 0, 0, err
 			}
-			if _, err := m.EncodeTexts(cliplib.Prompts(templates, s.Classes[0])); err != nil {
-				return nil, 0, 0, err
-			}
+		}
+		var prompts []string
+		for _, c := range s.Classes {
+			prompts = append(prompts, cliplib.Prompts(templates, c)...)
+		}
+		// Compile the text graphs of every length bucket these prompts need outside the timing.
+		if _, err := m.EncodeTexts(prompts); err != nil {
+			return nil, 0, 0, err
 		}
 		say("%s %s: %d images of %s", m.Name, m.Encoder().Precision(), len(s.imgs), s.Name)
 		t0 := time.Now()
@@ -295,10 +300,6 @@ func runPrecision(m *cliplib.Model, sets []precisionSet, templates []string, say
 		}
 		imgTime += time.Since(t0)
 		nImg += len(s.imgs)
-		var prompts []string
-		for _, c := range s.Classes {
-			prompts = append(prompts, cliplib.Prompts(templates, c)...)
-		}
 		t0 = time.Now()
 		txts, err := m.EncodeTexts(prompts)
 		if err != nil {

@@ -68,6 +68,8 @@ type Model struct {
 	owned bool
 	opt   Options
 
+	backendName string // kept so that Stats works after Close
+
 	text  *cache.TextCache // nil when off
 	image *cache.TextCache // nil when off
 	batch *batcher.Encoder // nil when off
@@ -112,7 +114,7 @@ func wrap(base *cliplib.Model, opt Options, owned bool) (*Model, error) {
 	if opt.CacheDir == "" {
 		opt.CacheDir = weights.DefaultCacheDir()
 	}
-	m := &Model{base: base, owned: owned, opt: opt}
+	m := &Model{base: base, owned: owned, opt: opt, backendName: base.Encoder().Backend().Name()}
 	var err error
 	if !opt.NoTextCache {
 		if m.text, err = m.openCache("textcache", ".textcache", opt.TextCacheBytes); err != nil {
@@ -369,9 +371,9 @@ type Stats struct {
 	Deduplicated int64
 }
 
-// Stats returns a snapshot of the counters.
+// Stats returns a snapshot of the counters (also after Close).
 func (m *Model) Stats() Stats {
-	s := Stats{Precision: m.Precision(), Backend: m.base.Encoder().Backend().Name(), TextBucketing: m.TextBucketing()}
+	s := Stats{Precision: m.Precision(), Backend: m.backendName, TextBucketing: m.TextBucketing()}
 	if m.text != nil {
 		s.TextCache = m.text.Stats()
 	}

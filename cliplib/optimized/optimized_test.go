@@ -339,6 +339,9 @@ func TestClosedModelRefusesWork(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if st := m.Stats(); st.Backend == "" || st.Precision != "f32" {
+		t.Errorf("Stats after Close: %+v", st)
+	}
 	if _, err := m.EncodeTexts([]string{"x"}); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("EncodeTexts after Close: %v", err)
 	}
