@@ -54,8 +54,8 @@ type Result struct {
 	P50ms       float64 `json:"p50_ms"`
 	P95ms       float64 `json:"p95_ms"`
 	Iters       int     `json:"iters"`
-	FirstCallMs float64 `json:"first_call_ms"` // includes graph compilation
-	Params      int64   `json:"params,omitempty"` // weights of the whole model (both towers)
+	FirstCallMs float64 `json:"first_call_ms"`     // includes graph compilation
+	Params      int64   `json:"params,omitempty"`  // weights of the whole model (both towers)
 	Skipped     bool    `json:"skipped,omitempty"` // not measured (PointBudget); Error says why
 	Error       string  `json:"error,omitempty"`
 }
