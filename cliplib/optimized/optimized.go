@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/batcher"
@@ -72,6 +73,8 @@ type Model struct {
 
 	text  *cache.TextCache // nil when off
 	image *cache.TextCache // nil when off
+	// textDirty and imageDirty record new entries since the last Save (Save skips clean caches).
+	textDirty, imageDirty atomic.Bool
 	batch *batcher.Encoder // nil when off
 
 	mu     sync.Mutex
@@ -226,6 +229,7 @@ func (m *Model) EncodeTextsContext(ctx context.Context, texts []string) ([][]flo
 		out[i] = embs[j]
 		if m.text != nil {
 			m.text.Put(ids[i], embs[j])
+			m.textDirty.Store(true)
 		}
 	}
 	return out, nil
@@ -337,6 +341,7 @@ func (m *Model) EncodeImageFilesContext(ctx context.Context, paths ...string) ([
 		out[i] = embs[j]
 		if m.image != nil {
 			m.image.PutKey(keys[i], embs[j])
+			m.imageDirty.Store(true)
 		}
 	}
 	return out, nil
@@ -401,15 +406,20 @@ func (m *Model) TextCache() *cache.TextCache { return m.text }
 // ImageCache returns the image cache (nil when off).
 func (m *Model) ImageCache() *cache.TextCache { return m.image }
 
-// Save persists the caches (no-op for memory-only or disabled caches).
+// Save persists the caches that gained entries since they were loaded or last saved (no-op for
+// memory-only or disabled caches).
 func (m *Model) Save() error {
 	if m.opt.MemoryOnly {
 		return nil
 	}
 	var errs []error
-	for _, c := range []*cache.TextCache{m.text, m.image} {
-		if c != nil {
-			if err := c.Save(); err != nil {
+	for _, c := range []struct {
+		cache *cache.TextCache
+		dirty *atomic.Bool
+	}{{m.text, &m.textDirty}, {m.image, &m.imageDirty}} {
+		if c.cache != nil && c.dirty.Swap(false) {
+			if err := c.cache.Save(); err != nil {
+				c.dirty.Store(true)
 				errs = append(errs, err)
 			}
 		}

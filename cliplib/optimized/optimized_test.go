@@ -352,3 +352,39 @@ func TestClosedModelRefusesWork(t *testing.T) {
 		t.Error("Wrap(nil) accepted")
 	}
 }
+
+func TestSaveWritesOnlyChangedCaches(t *testing.T) {
+	dir := t.TempDir()
+	m := load(t, "tiny-vit", tinyOptions(dir))
+	textFile := filepath.Join(dir, "textcache", m.Identity().String()+".textcache")
+	imageFile := filepath.Join(dir, "imagecache", m.Identity().String()+".imagecache")
+	if err := m.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(textFile); !os.IsNotExist(err) {
+		t.Errorf("an empty, unchanged cache was written: %v", err)
+	}
+	if _, err := m.EncodeTexts(prompts[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Save(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(textFile)
+	if err != nil {
+		t.Fatalf("text cache not saved: %v", err)
+	}
+	if _, err := os.Stat(imageFile); !os.IsNotExist(err) {
+		t.Errorf("the unchanged image cache was written: %v", err)
+	}
+	os.Chtimes(textFile, st.ModTime().Add(-time.Hour), st.ModTime().Add(-time.Hour))
+	if _, err := m.EncodeTexts(prompts[:1]); err != nil { // a hit: nothing new
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st2, _ := os.Stat(textFile); !st2.ModTime().Before(st.ModTime()) {
+		t.Error("Close rewrote a cache that only served hits")
+	}
+}
