@@ -75,7 +75,7 @@ type Model struct {
 	image *cache.TextCache // nil when off
 	// textDirty and imageDirty record new entries since the last Save (Save skips clean caches).
 	textDirty, imageDirty atomic.Bool
-	batch *batcher.Encoder // nil when off
+	batch                 *batcher.Encoder // nil when off
 
 	mu     sync.Mutex
 	closed bool
