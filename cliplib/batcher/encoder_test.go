@@ -73,7 +73,7 @@ func TestBatchedResultsEqualUnbatchedEncoding(t *testing.T) {
 	}{{"tiny-vit", 0}, {"tiny-rn", 1e-6}} {
 		t.Run(tc.arch, func(t *testing.T) {
 			e := tinyEncoder(t, tc.arch)
-			n := 24
+			n := 12
 			if raceEnabled {
 				n = 6
 			}

@@ -49,7 +49,7 @@ func TestPhotoClassesNameTheSubjects(t *testing.T) {
 }
 
 func TestComparePrecisionsReportsDifferencesAndRefusals(t *testing.T) {
-	rep, err := ComparePrecisions(PrecisionConfig{Model: "tiny-rn", Backend: "go", RandomWeights: true, Images: writePhotos(t, 4)})
+	rep, err := ComparePrecisions(PrecisionConfig{Model: "tiny-vit", Backend: "go", RandomWeights: true, Images: writePhotos(t, 4)})
 	if err != nil {
 		t.Fatal(err)
 	}
