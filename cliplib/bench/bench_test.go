@@ -161,3 +161,23 @@ func TestZeroShotWorkloadServesRepeatedClassListsFromTheCache(t *testing.T) {
 		t.Errorf("table:\n%s", table)
 	}
 }
+
+func TestComparePrecisionsOnACIFARArchive(t *testing.T) {
+	archive := filepath.Join("..", "..", "testdata", "data", "cifar-10-python-tiny.tar.gz")
+	rep, err := ComparePrecisions(PrecisionConfig{Model: "tiny-vit", Backend: "go", RandomWeights: true, Images: writePhotos(t, 2),
+		Precisions: []string{"bf16"}, CIFAR: archive, CIFARCount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cifar := rep.Sets[1]
+	if cifar.Name != "cifar" || cifar.Images != 3 || len(cifar.Classes) != 10 || cifar.Classes[0] != "airplane" {
+		t.Errorf("CIFAR set %+v", cifar)
+	}
+	if r := rep.Results[3]; r.Set != "cifar" || r.Precision != "bf16" || r.Images != 3 || r.Error != "" {
+		t.Errorf("bf16 CIFAR row %+v", r)
+	}
+	if _, err := ComparePrecisions(PrecisionConfig{Model: "tiny-vit", Backend: "go", RandomWeights: true, Images: writePhotos(t, 1),
+		CIFAR: t.TempDir()}); err == nil {
+		t.Error("an empty CIFAR folder was accepted")
+	}
+}
