@@ -51,8 +51,22 @@ type ZeroShotClassifier struct {
 	LogitScale float32
 }
 
+// TextEncoder is what a zero-shot classifier needs of a model: texts to L2-normalised embeddings
+// and the logit scale. *Model implements it, and so does the optimized facade (package optimized),
+// whose text cache then serves repeated class lists.
+type TextEncoder interface {
+	EncodeTexts(texts []string) ([][]float32, error)
+	LogitScale() float32
+}
+
 // ZeroShot builds a classifier for classes from templates (PhotoTemplate when none are given).
 func (m *Model) ZeroShot(classes []string, templates []string) (*ZeroShotClassifier, error) {
+	return NewZeroShot(m, classes, templates)
+}
+
+// NewZeroShot builds a classifier for classes from templates (PhotoTemplate when none are given)
+// with any text encoder.
+func NewZeroShot(m TextEncoder, classes []string, templates []string) (*ZeroShotClassifier, error) {
 	if len(classes) == 0 {
 		return nil, fmt.Errorf("zero-shot: no classes given")
 	}

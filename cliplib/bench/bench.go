@@ -35,6 +35,10 @@ type Config struct {
 	// FullContext is set.
 	TextLength  int
 	FullContext bool
+	// PointBudget, when positive, bounds the cost of a model: once a point's first call
+	// (compilation included) takes longer than PointBudget, the larger batches of that model and
+	// tower are skipped (reported with Skipped set). For quick runs over every model.
+	PointBudget time.Duration
 	// Progress, if set, receives one line per measured point.
 	Progress func(Result)
 }
@@ -50,7 +54,9 @@ type Result struct {
 	P50ms       float64 `json:"p50_ms"`
 	P95ms       float64 `json:"p95_ms"`
 	Iters       int     `json:"iters"`
-	FirstCallMs float64 `json:"first_call_ms"` // includes graph compilation
+	FirstCallMs float64 `json:"first_call_ms"`     // includes graph compilation
+	Params      int64   `json:"params,omitempty"`  // weights of the whole model (both towers)
+	Skipped     bool    `json:"skipped,omitempty"` // not measured (PointBudget); Error says why
 	Error       string  `json:"error,omitempty"`
 }
 
@@ -130,9 +136,19 @@ func Run(cfg Config) (*Report, error) {
 				rep.Backend = desc
 			}
 			for _, tower := range cfg.Towers {
-				for _, b := range cfg.Batches {
-					r := measure(m, tower, b, cfg)
+				over := "" // set once a point exceeded the budget
+				for _, b := range sortedCopy(cfg.Batches) {
+					var r Result
+					if over != "" {
+						r = Result{Model: name, Tower: tower, Batch: b, Skipped: true, Error: over}
+					} else {
+						r = measure(m, tower, b, cfg)
+						if cfg.PointBudget > 0 && r.FirstCallMs > float64(cfg.PointBudget.Milliseconds()) {
+							over = fmt.Sprintf("the first call at batch %d took %.1f s, over the %v budget", b, r.FirstCallMs/1000, cfg.PointBudget)
+						}
+					}
 					r.Precision = prec
+					r.Params = m.Encoder().NumParams()
 					rep.Results = append(rep.Results, r)
 					if cfg.Progress != nil {
 						cfg.Progress(r)
@@ -174,6 +190,15 @@ func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
 		r.Error = fmt.Sprintf("unknown tower %q (want image or text)", tower)
 		return r
 	}
+	t := timeCall(call, batch, cfg)
+	t.Model, t.Tower, t.Batch, t.TextLength = r.Model, r.Tower, r.Batch, r.TextLength
+	return t
+}
+
+// timeCall times call, which encodes batch items: a first call (reported separately, as it
+// compiles the graph), then at least cfg.MinIters calls and cfg.MinTime.
+func timeCall(call func() error, batch int, cfg Config) Result {
+	var r Result
 	start := time.Now()
 	if err := call(); err != nil {
 		r.Error = err.Error()
@@ -205,6 +230,12 @@ func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
 	return r
 }
 
+func sortedCopy(xs []int) []int {
+	out := append([]int(nil), xs...)
+	sort.Ints(out)
+	return out
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Percentile returns the p-quantile (0 ≤ p ≤ 1) of sorted durations (nearest rank).
@@ -222,7 +253,11 @@ func Table(results []Result) string {
 	fmt.Fprintf(&b, "%-16s %-5s %5s %-4s %4s %12s %10s %10s %12s\n", "model", "tower", "batch", "prec", "len", "items/s", "p50 ms", "p95 ms", "1st call ms")
 	for _, r := range results {
 		if r.Error != "" {
-			fmt.Fprintf(&b, "%-16s %-5s %5d %-4s      error: %s\n", r.Model, r.Tower, r.Batch, r.Precision, r.Error)
+			what := "error"
+			if r.Skipped {
+				what = "not measured"
+			}
+			fmt.Fprintf(&b, "%-16s %-5s %5d %-4s      %s: %s\n", r.Model, r.Tower, r.Batch, r.Precision, what, r.Error)
 			continue
 		}
 		l := ""

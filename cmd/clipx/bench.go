@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib/bench"
@@ -39,7 +42,7 @@ func runBenchCompare(args []string) error {
 
 func runBench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: clipx bench models|compare|search [flags]   (clipx bench <sub> -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: clipx bench models|compare|precision|batching|bucketing|zeroshot|search [flags]   (clipx bench <sub> -h for flags)")
 		if len(args) == 0 {
 			return fmt.Errorf("%w: missing sub-command", errUsage)
 		}
@@ -47,7 +50,12 @@ func runBench(args []string) error {
 	}
 	sub, ok := benchSubcommands[args[0]]
 	if !ok {
-		return fmt.Errorf("%w: unknown bench sub-command %q (want models or search)", errUsage, args[0])
+		names := make([]string, 0, len(benchSubcommands))
+		for n := range benchSubcommands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("%w: unknown bench sub-command %q (want one of %s)", errUsage, args[0], strings.Join(names, ", "))
 	}
 	return sub(args[1:])
 }
@@ -64,9 +72,29 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
+// expandModels replaces "all" in a model list by every registered architecture except the tiny
+// ones (which can be listed after it: all,tiny-vit,tiny-rn), dropping repeats.
+func expandModels(names []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		list := []string{n}
+		if n == "all" {
+			list = allModels()
+		}
+		for _, m := range list {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 func runBenchModels(args []string) error {
-	fs := newFlagSet("bench models", "[--models ViT-B/32,RN50] [--towers image,text] [--batches 1,8,32] [--precisions f32,bf16] [--json FILE]")
-	models := fs.String("models", "ViT-B/32", "comma-separated registry names, or 'all' for every registered architecture")
+	fs := newFlagSet("bench models", "[--models ViT-B/32,RN50|all] [--towers image,text] [--batches 1,8,32] [--precisions f32,bf16] [--quick] [--json FILE]")
+	models := fs.String("models", "ViT-B/32", "comma-separated registry names; 'all' stands for every registered architecture except the tiny test ones")
 	towers := fs.String("towers", "image,text", "towers to time")
 	batches := fs.String("batches", "1,8,32", "batch sizes")
 	precisions := fs.String("precisions", "f32", "precisions (f32, bf16, f16)")
@@ -75,20 +103,32 @@ func runBenchModels(args []string) error {
 	minIters := fs.Int("min-iters", 3, "minimum timed calls per point")
 	textLen := fs.Int("text-length", 7, "tokens in the benchmark prompts (causal towers run the matching length bucket)")
 	full := fs.Bool("full-context", false, "run text towers on the full 77-token context")
+	budget := fs.Duration("point-budget", 0, "skip a model's larger batches once a first call takes longer than this (0 = never)")
+	quick := fs.Bool("quick", false, "a quick survey: batches 1,8, --min-time 1ms, --min-iters 3, --point-budget 60s (explicit flags win)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file ('-' for stdout)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["batches"] {
+			*batches = "1,8"
+		}
+		if !set["min-time"] {
+			*minTime = time.Millisecond
+		}
+		if !set["point-budget"] {
+			*budget = time.Minute
+		}
 	}
 	bs, err := parseInts(*batches)
 	if err != nil {
 		return err
 	}
-	cfg := bench.Config{Models: splitList(*models), Towers: splitList(*towers), Batches: bs,
+	cfg := bench.Config{Models: expandModels(splitList(*models)), Towers: splitList(*towers), Batches: bs,
 		Precisions: splitList(*precisions), Backend: *backendCfg, MinTime: *minTime, MinIters: *minIters,
-		TextLength: *textLen, FullContext: *full}
-	if len(cfg.Models) == 1 && cfg.Models[0] == "all" {
-		cfg.Models = allModels()
-	}
+		TextLength: *textLen, FullContext: *full, PointBudget: *budget}
 	cfg.Progress = func(r bench.Result) {
 		fmt.Fprint(os.Stderr, bench.Table([]bench.Result{r})[len(bench.Table(nil)):])
 	}

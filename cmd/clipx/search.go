@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/cliplib/optimized"
+	"github.com/clipkit/clipkit/cliplib/search"
+)
+
+// searchOut receives the search command's JSON (tests replace it).
+var searchOut io.Writer = os.Stdout
+
+func init() {
+	register("search", "image search: index a folder of images (search index), query it by text or image (search query); JSON out", runSearch)
+}
+
+func runSearch(args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(os.Stderr, "usage: clipx search index --model M --images DIR --out INDEX | clipx search query --index INDEX (--text T | --image FILE) [-k 5]")
+		if len(args) == 0 {
+			return fmt.Errorf("%w: missing sub-command", errUsage)
+		}
+		return errHelp
+	}
+	switch args[0] {
+	case "index":
+		return runSearchIndex(args[1:])
+	case "query":
+		return runSearchQuery(args[1:])
+	}
+	return fmt.Errorf("%w: unknown search sub-command %q (want index or query)", errUsage, args[0])
+}
+
+// searchModelOptions are the optimized-facade options of the search commands.
+func searchModelOptions(opt cliplib.Options, cacheDir string, noCache bool) optimized.Options {
+	return optimized.Options{Model: opt, CacheDir: cacheDir, NoTextCache: noCache, NoImageCache: noCache}
+}
+
+func runSearchIndex(args []string) error {
+	fs := newFlagSet("search index", "--model ViT-B/32 --images DIR --out INDEX [--kind exact|hnsw]")
+	name := fs.String("model", "ViT-B/32", "model registry name or checkpoint path")
+	dir := fs.String("images", "", "folder of images, searched recursively (.png .jpg .jpeg .gif .webp .bmp .tif .tiff)")
+	out := fs.String("out", "", "index file to write (its manifest goes to INDEX.json)")
+	kind := fs.String("kind", "exact", "exact (brute force) or hnsw (approximate, for large collections)")
+	m := fs.Int("hnsw-m", 0, "HNSW neighbours per node (default 16)")
+	efc := fs.Int("hnsw-ef-construction", 0, "HNSW build beam width (default 100)")
+	efs := fs.Int("hnsw-ef-search", 0, "HNSW default query beam width (default 64)")
+	skipBad := fs.Bool("skip-bad", false, "skip files that cannot be decoded instead of failing")
+	cacheDir := fs.String("cache-dir", "", "directory of the embedding caches (default $CLIPKIT_CACHE)")
+	noCache := fs.Bool("no-cache", false, "do not use or update the embedding caches")
+	mf := addModelFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *out == "" {
+		return fmt.Errorf("%w: --images and --out are required", errUsage)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	model, err := optimized.Load(*name, searchModelOptions(mf.options(), *cacheDir, *noCache))
+	if err != nil {
+		return err
+	}
+	defer model.Close()
+	if model.Base().RandomWeights() {
+		fmt.Fprintf(os.Stderr, "clipx search: WARNING: %s runs on RANDOM WEIGHTS (%s); results are meaningless\n", model.Name(), model.Base().Source.Reason)
+	}
+	start := time.Now()
+	ix, err := model.IndexFolder(*dir, optimized.IndexOptions{Kind: *kind, SkipBad: *skipBad,
+		HNSW:     search.HNSWConfig{M: *m, EfConstruction: *efc, EfSearch: *efs},
+		Progress: func(done, total int) { fmt.Fprintf(os.Stderr, "\rindexed %d/%d images", done, total) }})
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	if err := ix.Save(*out); err != nil {
+		return err
+	}
+	for _, s := range ix.Skipped {
+		fmt.Fprintln(os.Stderr, "skipped:", s)
+	}
+	st := model.Stats()
+	summary := struct {
+		Index       string             `json:"index"`
+		Manifest    optimized.Manifest `json:"manifest"`
+		Skipped     []string           `json:"skipped,omitempty"`
+		Seconds     float64            `json:"seconds"`
+		CachedFiles int64              `json:"cached_files"` // served by the image cache
+	}{*out, ix.Manifest, ix.Skipped, time.Since(start).Seconds(), st.ImageCache.Hits}
+	return json.NewEncoder(searchOut).Encode(summary)
+}
+
+func runSearchQuery(args []string) error {
+	fs := newFlagSet("search query", "--index INDEX (--text T | --image FILE)... [-k 5]")
+	index := fs.String("index", "", "index file written by clipx search index")
+	var texts, images multiFlag
+	fs.Var(&texts, "text", "text query (repeatable)")
+	fs.Var(&images, "image", "image file query (repeatable)")
+	k := fs.Int("k", 5, "results per query")
+	backendCfg := fs.String("backend", "", "GoMLX backend for the query model (default $GOMLX_BACKEND or go)")
+	offline := fs.Bool("offline", false, "never touch the network; weights must be cached")
+	cacheDir := fs.String("cache-dir", "", "directory of the embedding caches (default $CLIPKIT_CACHE)")
+	noCache := fs.Bool("no-cache", false, "do not use or update the embedding caches")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *index == "" || len(texts)+len(images) == 0 {
+		return fmt.Errorf("%w: --index and at least one --text or --image are required", errUsage)
+	}
+	if *k <= 0 {
+		return fmt.Errorf("%w: -k must be positive", errUsage)
+	}
+	ix, err := optimized.LoadIndex(*index)
+	if err != nil {
+		return err
+	}
+	// The query model is the one the index was built with: same weights and precision.
+	opt := cliplib.Options{Backend: *backendCfg, Precision: ix.Manifest.Precision, RandomWeights: ix.Manifest.RandomWeights, Offline: *offline}
+	model, err := optimized.Load(ix.Manifest.Model, searchModelOptions(opt, *cacheDir, *noCache))
+	if err != nil {
+		return fmt.Errorf("loading the index's model %s: %w", ix.Manifest.Model, err)
+	}
+	defer model.Close()
+	type queryResult struct {
+		Query string          `json:"query"`
+		Kind  string          `json:"kind"` // "text" or "image"
+		Hits  []optimized.Hit `json:"hits"`
+	}
+	out := struct {
+		Index         string        `json:"index"`
+		Model         string        `json:"model"`
+		RandomWeights bool          `json:"random_weights"`
+		Count         int           `json:"count"`
+		Results       []queryResult `json:"results"`
+	}{*index, ix.Manifest.Model, ix.Manifest.RandomWeights, ix.Index.Len(), nil}
+	for _, t := range texts {
+		hits, err := model.SearchText(ix, t, *k)
+		if err != nil {
+			return fmt.Errorf("query %q: %w", t, err)
+		}
+		out.Results = append(out.Results, queryResult{t, "text", hits})
+	}
+	for _, p := range images {
+		hits, err := model.SearchImageFile(ix, p, *k)
+		if err != nil {
+			return fmt.Errorf("query image %s: %w", p, err)
+		}
+		out.Results = append(out.Results, queryResult{p, "image", hits})
+	}
+	if ix.Manifest.RandomWeights {
+		fmt.Fprintf(os.Stderr, "clipx search: WARNING: the index was built with RANDOM WEIGHTS; results are meaningless\n")
+	}
+	enc := json.NewEncoder(searchOut)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
