@@ -6,7 +6,7 @@ import (
 )
 
 // Benchmarks at small sizes (fast by default); large sizes and the hnswlib
-// comparison are in tools/searchbench and tools/bench/search_reference.py.
+// comparison are in `clipx bench search` and tools/bench/search_reference.py.
 
 func benchItems(b *testing.B, n int) ([]Item, [][]float32) {
 	return makeItems(b, n, 512, 1), makeQueries(b, 256, 512, 1)

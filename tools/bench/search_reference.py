@@ -4,7 +4,7 @@
 Runs with the system python3 after
     apt-get install python3-hnswlib python3-faiss python3-numpy python3-threadpoolctl libopenblas0-pthread
 and reads the raw little-endian float32 files written by
-    go run ./tools/searchbench -dump DIR ...
+    go run ./cmd/clipx bench search --dump DIR ...
 (base: N x dim rows; queries: Q x dim rows). Prints one JSON object (or writes --out):
   * numpy brute force (X @ q + argpartition), single query with 2 and 1 BLAS threads, and batched;
   * faiss IndexFlatIP, single query and batched;

@@ -5,7 +5,7 @@
 // batched exact throughput, and HNSW recall@k against exact search with
 // latency p50/p95 for each efSearch.
 //
-// It is the engine behind `clipx bench search` and tools/searchbench; it can
+// It is the engine behind `clipx bench search`; it can
 // also dump the vectors as raw float32 files so tools/bench/search_reference.py
 // measures hnswlib, numpy and faiss on exactly the same data.
 package searchbench

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/clipkit/clipkit/cliplib/search"
+	"github.com/clipkit/clipkit/cliplib/search/searchbench"
+	"github.com/clipkit/clipkit/cliplib/search/synth"
+)
+
+func init() { benchSubcommands["search"] = runBenchSearch }
+
+// sizeList parses a comma-separated list of positive integers that may be written as 1e6.
+func sizeList(flagName, s string) ([]int, error) {
+	var out []int
+	for _, f := range splitList(s) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v < 1 || v != float64(int(v)) {
+			return nil, fmt.Errorf("%w: --%s: %q is not a positive integer", errUsage, flagName, f)
+		}
+		out = append(out, int(v))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: --%s is empty", errUsage, flagName)
+	}
+	return out, nil
+}
+
+// runBenchSearch is `clipx bench search`: the exact and HNSW indexes of cliplib/search on
+// synthetic CLIP-like unit vectors (cliplib/search/searchbench), as JSON. With --dump the
+// vectors are written as raw float32 so tools/bench/search_reference.py measures hnswlib,
+// numpy and faiss on the same data (cliplib/search/MEASURED.md has the full recipe).
+func runBenchSearch(args []string) error {
+	fs := newFlagSet("bench search", "[--sizes 1e3,1e5,1e6] [--data clusters|lowrank] [--out FILE] [--dump DIR] [--save DIR]")
+	sizes := fs.String("sizes", "1e3,1e5,1e6", "comma-separated collection sizes")
+	kind := fs.String("data", "clusters", "synthetic set: clusters (mixture of clusters) or lowrank")
+	dim := fs.Int("dim", 512, "vector dimension")
+	seed := fs.Uint64("seed", 1, "synthetic data seed")
+	k := fs.Int("k", 10, "neighbours per query")
+	queries := fs.Int("queries", 1000, "queries for HNSW recall and latency")
+	exactQ := fs.Int("exact-queries", 100, "timed single exact queries")
+	batch := fs.Int("batch", 256, "batch size for batched exact search")
+	m := fs.Int("M", 16, "HNSW M")
+	efc := fs.Int("efc", 100, "HNSW efConstruction")
+	efs := fs.String("ef", "16,32,64,128,256", "efSearch values to sweep")
+	noHNSW := fs.Bool("no-hnsw", false, "skip the HNSW index")
+	noExact := fs.Bool("no-exact", false, "skip timing the exact index (it still gives the ground truth)")
+	bwMiB := fs.Int64("bandwidth-mib", 2048, "buffer for the memory-bandwidth measurement in MiB (0 skips it)")
+	save := fs.String("save", "", "directory to time Save/Load in (files removed after unless --keep)")
+	keep := fs.Bool("keep", false, "keep the index files written to --save")
+	dump := fs.String("dump", "", "directory to write raw float32 base/query files to (for search_reference.py)")
+	out := fs.String("out", "-", "JSON report file ('-' for stdout)")
+	quiet := fs.Bool("quiet", false, "no progress lines on stderr")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
+	}
+	sz, err := sizeList("sizes", *sizes)
+	if err != nil {
+		return err
+	}
+	ef, err := sizeList("ef", *efs)
+	if err != nil {
+		return err
+	}
+	switch synth.Kind(*kind) {
+	case synth.Clusters, synth.LowRank:
+	default:
+		return fmt.Errorf("%w: --data %q: want clusters or lowrank", errUsage, *kind)
+	}
+	if *bwMiB < 0 {
+		return fmt.Errorf("%w: --bandwidth-mib %d is negative", errUsage, *bwMiB)
+	}
+	bw := *bwMiB << 20
+	if bw == 0 {
+		bw = -1 // searchbench: negative skips the measurement
+	}
+	cfg := searchbench.Config{
+		Sizes: sz, K: *k, Queries: *queries, ExactQueries: *exactQ, Batch: *batch,
+		Data:     synth.Config{Kind: synth.Kind(*kind), Dim: *dim, Seed: *seed},
+		HNSW:     search.HNSWConfig{M: *m, EfConstruction: *efc},
+		EfSearch: ef, SkipHNSW: *noHNSW, SkipExact: *noExact, BandwidthBytes: bw,
+		SaveDir: *save, KeepSaved: *keep, DumpDir: *dump,
+	}
+	if !*quiet {
+		cfg.Logf = func(f string, a ...any) {
+			fmt.Fprintf(os.Stderr, "bench search: "+strings.TrimSuffix(f, "\n")+"\n", a...)
+		}
+	}
+	rep, err := searchbench.Run(cfg)
+	if err != nil {
+		return err
+	}
+	return writeJSON(*out, rep)
+}
