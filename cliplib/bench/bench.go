@@ -174,16 +174,7 @@ func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
 		}
 		call = func() error { _, err := m.Encoder().EncodeImages(pixels, batch); return err }
 	case "text":
-		ids := make([][]int32, batch)
-		for i := range ids {
-			row := make([]int32, m.Config.Text.ContextLength)
-			row[0] = 49406
-			for j := 1; j <= cfg.TextLength && j < len(row)-1; j++ {
-				row[j] = int32(320 + (i*7+j)%40000)
-			}
-			row[min(cfg.TextLength+1, len(row)-1)] = 49407
-			ids[i] = row
-		}
+		ids := benchPrompts(batch, m.Config.Text.ContextLength, m.Config.Text.VocabSize, cfg.TextLength)
 		r.TextLength = m.Encoder().TextLength(ids)
 		call = func() error { _, err := m.EncodeTokens(ids); return err }
 	default:
@@ -268,4 +259,28 @@ func Table(results []Result) string {
 			r.ItemsPerSec, r.P50ms, r.P95ms, r.FirstCallMs)
 	}
 	return b.String()
+}
+
+// benchPrompts returns batch token sequences of contextLength ids: start token, textLength word
+// tokens (distinct per row) and the end token, zero-padded. With the CLIP vocabulary these are the
+// real start/end ids 49406/49407; a smaller test vocabulary (the MobileCLIP test configurations have
+// 500 entries) gets its last two ids as start and end, so the end token is still the largest id
+// (the text towers pool at the argmax id) and every id is in range.
+func benchPrompts(batch, contextLength, vocabSize, textLength int) [][]int32 {
+	sot, eot, words := int32(49406), int32(49407), 40000
+	if vocabSize < 49408 {
+		sot, eot, words = int32(vocabSize-2), int32(vocabSize-1), max(vocabSize-2-320, 1)
+	}
+	first := int32(min(320, vocabSize-3))
+	ids := make([][]int32, batch)
+	for i := range ids {
+		row := make([]int32, contextLength)
+		row[0] = sot
+		for j := 1; j <= textLength && j < len(row)-1; j++ {
+			row[j] = first + int32((i*7+j)%words)
+		}
+		row[min(textLength+1, len(row)-1)] = eot
+		ids[i] = row
+	}
+	return ids
 }

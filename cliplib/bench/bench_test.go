@@ -181,3 +181,30 @@ func TestComparePrecisionsOnACIFARArchive(t *testing.T) {
 		t.Error("an empty CIFAR folder was accepted")
 	}
 }
+
+func TestBenchPromptsStayInsideTheVocabulary(t *testing.T) {
+	for _, tc := range []struct{ vocab, sot, eot int32 }{{49408, 49406, 49407}, {500, 498, 499}, {64, 62, 63}} {
+		ids := benchPrompts(9, 77, int(tc.vocab), 7)
+		for i, row := range ids {
+			if row[0] != tc.sot || row[8] != tc.eot || row[9] != 0 {
+				t.Fatalf("vocab %d row %d: %v", tc.vocab, i, row[:10])
+			}
+			for j, id := range row {
+				if id < 0 || id >= tc.vocab || (j > 0 && j < 8 && id >= tc.sot) {
+					t.Fatalf("vocab %d row %d: id %d at %d out of range", tc.vocab, i, id, j)
+				}
+			}
+		}
+	}
+}
+
+func TestRunTimesTheTextTowerOfASmallVocabularyModel(t *testing.T) {
+	rep, err := Run(Config{Models: []string{"MobileCLIP-test-S2"}, Towers: []string{"text"}, Batches: []int{2}, Backend: "go",
+		MinIters: 1, MinTime: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || rep.Results[0].Error != "" || rep.Results[0].ItemsPerSec <= 0 {
+		t.Fatalf("results %+v", rep.Results)
+	}
+}

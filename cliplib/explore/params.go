@@ -64,7 +64,4 @@ func ImageTokens(v model.VisionConfig) int {
 // TestArch reports whether a registered architecture is one of the small configurations made for
 // tests and smoke runs ("tiny-vit", "tiny-rn", "MobileCLIP-test-S0", ...) rather than a published
 // model: notebooks leave them out of comparisons.
-func TestArch(name string) bool {
-	n := strings.ToLower(name)
-	return strings.HasPrefix(n, "tiny-") || strings.Contains(n, "-test-") || strings.HasSuffix(n, "-test")
-}
+func TestArch(name string) bool { return model.IsTestConfig(name) }

@@ -103,6 +103,14 @@ func Lookup(name string) (*Config, error) {
 	return c.Clone(), nil
 }
 
+// IsTestConfig reports whether a registered architecture name is one of the small configurations
+// made for tests and smoke runs ("tiny-vit", "tiny-rn", "MobileCLIP-test-S0", ...) rather than a
+// published model.
+func IsTestConfig(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasPrefix(n, "tiny-") || strings.Contains(n, "-test-") || strings.HasSuffix(n, "-test")
+}
+
 // Names lists the registered architectures in a stable order.
 func Names() []string {
 	registryMu.RLock()

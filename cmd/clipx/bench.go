@@ -72,8 +72,9 @@ func parseInts(s string) ([]int, error) {
 	return out, nil
 }
 
-// expandModels replaces "all" in a model list by every registered architecture except the tiny
-// ones (which can be listed after it: all,tiny-vit,tiny-rn), dropping repeats.
+// expandModels replaces "all" in a model list by every registered architecture except the test
+// configurations (tiny-vit, MobileCLIP-test-S0, ...; they can be listed after it: all,tiny-vit),
+// dropping repeats.
 func expandModels(names []string) []string {
 	var out []string
 	seen := map[string]bool{}
@@ -94,7 +95,7 @@ func expandModels(names []string) []string {
 
 func runBenchModels(args []string) error {
 	fs := newFlagSet("bench models", "[--models ViT-B/32,RN50|all] [--towers image,text] [--batches 1,8,32] [--precisions f32,bf16] [--quick] [--json FILE]")
-	models := fs.String("models", "ViT-B/32", "comma-separated registry names; 'all' stands for every registered architecture except the tiny test ones")
+	models := fs.String("models", "ViT-B/32", "comma-separated registry names; 'all' stands for every registered architecture except the test configurations (tiny-*, *-test-*)")
 	towers := fs.String("towers", "image,text", "towers to time")
 	batches := fs.String("batches", "1,8,32", "batch sizes")
 	precisions := fs.String("precisions", "f32", "precisions (f32, bf16, f16)")

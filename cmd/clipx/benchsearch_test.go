@@ -46,3 +46,21 @@ func readJSONFile(path string, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+func TestAllModelsLeavesOutTestConfigurations(t *testing.T) {
+	got := expandModels([]string{"all", "tiny-vit", "ViT-B/32"})
+	seen := map[string]int{}
+	for _, n := range got {
+		seen[n]++
+	}
+	for _, want := range []string{"ViT-B/32", "RN50", "MobileCLIP-S0", "tiny-vit"} {
+		if seen[want] != 1 {
+			t.Errorf("%s listed %d times in %v", want, seen[want], got)
+		}
+	}
+	for _, n := range []string{"tiny-rn", "MobileCLIP-test-S0", "MobileCLIP-test-S2", "MobileCLIP-test-B"} {
+		if seen[n] != 0 {
+			t.Errorf("test configuration %s in 'all': %v", n, got)
+		}
+	}
+}

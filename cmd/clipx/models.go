@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/model"
 )
@@ -45,7 +44,7 @@ func runModels(args []string) error {
 func allModels() []string {
 	var out []string
 	for _, n := range model.Names() {
-		if !strings.HasPrefix(n, "tiny") {
+		if !model.IsTestConfig(n) {
 			out = append(out, n)
 		}
 	}
