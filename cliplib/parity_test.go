@@ -152,7 +152,7 @@ func TestParityTinyFixtures(t *testing.T) {
 // the reference, when tools/reference/make_clip_fixtures.py --full has written them (to
 // build/reference, or $CLIPKIT_REFERENCE_DIR). The OpenCLIP safetensors file is checked on all 20
 // images and captions; the other formats (same weights) on 2 images and all captions. Slow on
-// simplego (minutes): skipped with -short.
+// simplego (about 9 minutes on 2 cores: run with -timeout 30m): skipped with -short.
 func TestParityFullSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full-size parity is slow; run without -short")
