@@ -129,6 +129,19 @@ func isImageFile(name string) bool {
 	return !strings.HasPrefix(name, ".") && slices.Contains(ImageExtensions, strings.ToLower(filepath.Ext(name)))
 }
 
+// ImageFiles lists the image files (ImageExtensions, not hidden) under dir, recursively and
+// skipping hidden folders, sorted by path. It is an error for dir to hold none.
+func ImageFiles(dir string) ([]string, error) {
+	files, err := imagesUnder(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing images in %s: %w", dir, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no image files (%s) in %s", strings.Join(ImageExtensions, " "), dir)
+	}
+	return files, nil
+}
+
 // imagesUnder lists the image files under dir, recursively, sorted.
 func imagesUnder(dir string) ([]string, error) {
 	var out []string

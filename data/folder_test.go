@@ -237,3 +237,31 @@ func TestDemoSetFollowsCLIPKIT_IMAGES(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func TestImageFilesListsImagesRecursivelySkippingHiddenOnes(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"b.PNG", "a.jpg", "sub/c.webp", "notes.txt", ".hidden.png", ".cache/d.png"} {
+		p := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ImageFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "a.jpg"), filepath.Join(dir, "b.PNG"), filepath.Join(dir, "sub/c.webp")}
+	if !slices.Equal(got, want) {
+		t.Errorf("ImageFiles = %v, want %v", got, want)
+	}
+	if _, err := ImageFiles(filepath.Join(dir, ".cache", "..", "sub", "..", "nothing-here")); err == nil {
+		t.Error("missing folder accepted")
+	}
+	empty := t.TempDir()
+	if _, err := ImageFiles(empty); err == nil || !strings.Contains(err.Error(), empty) {
+		t.Errorf("empty folder: err %v, want one naming it", err)
+	}
+}

@@ -152,13 +152,8 @@ func (c *PrecisionConfig) sets() ([]precisionSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, ext := range []string{"*.png", "*.jpg", "*.jpeg"} {
-			m, _ := filepath.Glob(filepath.Join(dir, ext))
-			c.Images = append(c.Images, m...)
-		}
-		sort.Strings(c.Images)
-		if len(c.Images) == 0 {
-			return nil, fmt.Errorf("no PNG/JPEG images in %s", dir)
+		if c.Images, err = data.ImageFiles(dir); err != nil {
+			return nil, err
 		}
 	}
 	if c.MaxImages > 0 && len(c.Images) > c.MaxImages {

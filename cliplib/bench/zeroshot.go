@@ -2,9 +2,7 @@ package bench
 
 import (
 	"fmt"
-	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
@@ -96,13 +94,8 @@ func ZeroShotWorkload(cfg ZeroShotConfig) (*ZeroShotReport, error) {
 		if err != nil {
 			return nil, err
 		}
-		for _, ext := range []string{"*.png", "*.jpg", "*.jpeg"} {
-			m, _ := filepath.Glob(filepath.Join(dir, ext))
-			cfg.Images = append(cfg.Images, m...)
-		}
-		sort.Strings(cfg.Images)
-		if len(cfg.Images) == 0 {
-			return nil, fmt.Errorf("no PNG/JPEG images in %s", dir)
+		if cfg.Images, err = data.ImageFiles(dir); err != nil {
+			return nil, err
 		}
 	}
 	say := func(format string, args ...any) {

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/clipkit/clipkit/data"
 
 	"github.com/clipkit/clipkit/cliplib/search"
 )
@@ -77,40 +77,9 @@ const (
 // ManifestPath returns the manifest file of the index at path: path + ".json".
 func ManifestPath(indexPath string) string { return indexPath + ".json" }
 
-// ImageExtensions are the file extensions IndexFolder picks up (lower case).
-var ImageExtensions = []string{".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
-
-// ListImages returns the image files under dir (recursively, by extension), sorted.
-func ListImages(dir string) ([]string, error) {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), ".") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		ext := strings.ToLower(filepath.Ext(p))
-		for _, e := range ImageExtensions {
-			if ext == e {
-				files = append(files, p)
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing images in %s: %w", dir, err)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no image files (%s) in %s", strings.Join(ImageExtensions, " "), dir)
-	}
-	sort.Strings(files)
-	return files, nil
-}
+// ListImages returns the image files under dir (recursively, by extension; hidden files and
+// folders skipped), sorted: data.ImageFiles.
+func ListImages(dir string) ([]string, error) { return data.ImageFiles(dir) }
 
 // IndexFolder indexes every image file under dir (see ListImages and IndexImages).
 func (m *Model) IndexFolder(dir string, opt IndexOptions) (*ImageIndex, error) {
