@@ -422,7 +422,7 @@ func (h *HNSW) searchLayer(q []float32, ep distNode, ef, lc int, locking, skipDe
 			}
 		}
 	}
-	out := []distNode(*res)
+	out := res.restore()
 	slices.SortFunc(out, func(a, b distNode) int {
 		switch {
 		case a.d < b.d:
