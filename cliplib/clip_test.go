@@ -7,23 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
+
 	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/weights"
 )
 
-// testBackend is "go" unless CLIPKIT_TEST_BACKEND names another (e.g. xla:cpu).
-func testBackend() string {
-	if b := os.Getenv("CLIPKIT_TEST_BACKEND"); b != "" {
-		return b
-	}
-	return "go"
-}
-
 func loadTiny(t *testing.T, opt Options) *Model {
 	t.Helper()
 	if opt.Backend == "" {
-		opt.Backend = testBackend()
+		opt.Backend = testutil.BackendConfig()
 	}
 	m, err := Load("tiny-vit", opt)
 	if err != nil {
@@ -53,7 +47,7 @@ func TestLoadErrors(t *testing.T) {
 		{dir, "model.safetensors"},
 		{t.TempDir(), "no weights file"},
 	} {
-		if _, err := Load(tc.arg, Options{Backend: testBackend()}); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Load(tc.arg, Options{Backend: testutil.BackendConfig()}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Load(%q) error = %v, want it to mention %q", tc.arg, err, tc.want)
 		}
 	}

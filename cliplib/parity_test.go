@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 )
 
 // repoRoot returns the repository root (two levels above this file's package).
@@ -133,7 +134,7 @@ func TestParityTinyFixtures(t *testing.T) {
 			if tc.ref != "reference.safetensors" {
 				ref = readReference(t, filepath.Join(dir, tc.ref), inputs)
 			}
-			m, err := Load(filepath.Join(dir, tc.path), Options{Backend: testBackend()})
+			m, err := Load(filepath.Join(dir, tc.path), Options{Backend: testutil.BackendConfig()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,7 +294,7 @@ func TestLoadMobileCLIPFixtures(t *testing.T) {
 				}
 				ref.ids = append(ref.ids, row)
 			}
-			m, err := Load(path, Options{Backend: testBackend(), Arch: tc.arch})
+			m, err := Load(path, Options{Backend: testutil.BackendConfig(), Arch: tc.arch})
 			if err != nil {
 				t.Fatal(err)
 			}

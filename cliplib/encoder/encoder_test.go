@@ -2,9 +2,10 @@ package encoder
 
 import (
 	"math"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
 	"github.com/clipkit/clipkit/cliplib/model"
@@ -21,7 +22,7 @@ func tinyEncoder(t *testing.T, opt Options) *Encoder {
 		t.Fatal(err)
 	}
 	if opt.Backend == "" {
-		opt.Backend = testBackend()
+		opt.Backend = testutil.BackendConfig()
 	}
 	e, err := New(cfg, sd, opt)
 	if err != nil {
@@ -29,15 +30,6 @@ func tinyEncoder(t *testing.T, opt Options) *Encoder {
 	}
 	t.Cleanup(e.Close)
 	return e
-}
-
-// testBackend is "go" unless CLIPKIT_TEST_BACKEND names another (e.g. xla:cpu), so the same
-// tests can check an XLA backend.
-func testBackend() string {
-	if b := os.Getenv("CLIPKIT_TEST_BACKEND"); b != "" {
-		return b
-	}
-	return "go"
 }
 
 func norm(v []float32) float64 {

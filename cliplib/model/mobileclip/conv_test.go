@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
+
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -14,28 +16,6 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib/model/nn"
 )
-
-func goBackend(t testing.TB) backends.Backend {
-	t.Helper()
-	b, err := backends.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Finalize)
-	return b
-}
-
-func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32(rng.NormFloat64())
-	}
-	return tensors.FromFlatDataAndDimensions(v, dims...)
-}
 
 // TestConv2dMatchesConvGeneral checks the matrix-product convolutions (channels first) against
 // GoMLX's ConvGeneral (through nn.Conv2d, NCHW) on every kind MobileCLIP uses, at sizes that are
@@ -57,7 +37,7 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 		{stride: 2, pad: [2]int{0, 0}, groups: 4, kernel: [2]int{1, 1}, in: 4, out: 8},              // 1×1 depthwise ×2
 	}
 	sizes := [][2]int{{13, 19}, {16, 16}, {1, 77}, {8, 3}}
-	backend := goBackend(t)
+	backend := testutil.SimpleGo(t)
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, s := range cases {
 		for _, hw := range sizes {
@@ -68,9 +48,9 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 			name := fmt.Sprintf("k%dx%d_s%d_g%d_%dto%d_%dx%d", s.kernel[0], s.kernel[1], s.stride, s.groups, s.in, s.out, h, w)
 			t.Run(name, func(t *testing.T) {
 				const batch = 2
-				x := randTensor(rng, batch, s.in, h, w)
-				wt := randTensor(rng, s.out, s.in/s.groups, s.kernel[0], s.kernel[1])
-				bias := randTensor(rng, s.out)
+				x := testutil.RandTensor(rng, batch, s.in, h, w)
+				wt := testutil.RandTensor(rng, s.out, s.in/s.groups, s.kernel[0], s.kernel[1])
+				bias := testutil.RandTensor(rng, s.out)
 				ctx := context.New()
 				ctx.In("c").VariableWithValue("weight", wt)
 				if s.bias {
@@ -106,10 +86,10 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 // go test -run=^$ -bench=Depthwise ./cliplib/model/mobileclip/
 func BenchmarkDepthwise7x7(b *testing.B) {
 	const c, hw = 128, 32
-	backend := goBackend(b)
+	backend := testutil.SimpleGo(b)
 	rng := rand.New(rand.NewPCG(1, 1))
-	x := randTensor(rng, c, 1, hw, hw)
-	w := randTensor(rng, c, 1, 7, 7)
+	x := testutil.RandTensor(rng, c, 1, hw, hw)
+	w := testutil.RandTensor(rng, c, 1, 7, 7)
 	spec := convSpec{stride: 1, pad: [2]int{3, 3}, groups: c, kernel: [2]int{7, 7}, in: c, out: c}
 	impls := map[string]func(x, w *Node) *Node{
 		"toeplitz": func(x, w *Node) *Node { return conv2d(x, w, nil, spec) },

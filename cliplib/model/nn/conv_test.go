@@ -6,23 +6,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
+
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
-
-func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = float32(rng.NormFloat64())
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
-}
 
 // TestConvMatMulEqualsNative proves that the matrix-product formulations of Conv2dNHWC (im2col,
 // patchify, 1×1, depthwise with channel multipliers) compute what the backend's native
@@ -51,9 +41,9 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 			kh, kw, padH, padW = 1, 11, 0, 5
 		}
 		name := fmt.Sprintf("%dx%dx%d_k%dx%d_s%d_g%d", tc.h, tc.w, tc.in, kh, kw, tc.stride, tc.groups)
-		x := randTensor(rng, 2, tc.h, tc.w, tc.in)
-		w := randTensor(rng, tc.out, tc.in/tc.groups, kh, kw)
-		b := randTensor(rng, tc.out)
+		x := testutil.RandTensor(rng, 2, tc.h, tc.w, tc.in)
+		w := testutil.RandTensor(rng, tc.out, tc.in/tc.groups, kh, kw)
+		b := testutil.RandTensor(rng, tc.out)
 		opt := Conv2dOptions{Stride: [2]int{tc.stride, tc.stride}, Padding: [2]int{padH, padW}, Groups: tc.groups}
 		run := func(algo string) []float32 {
 			e := MustNewExec(backend, func(x, w, b *Node) *Node { return ConvNHWC(x, w, b, opt, algo) })

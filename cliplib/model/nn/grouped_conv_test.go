@@ -6,7 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
+
 	_ "github.com/gomlx/gomlx/backends/simplego"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -58,16 +59,6 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 	return v
 }
 
-func testBackend(t *testing.T) backends.Backend {
-	t.Helper()
-	b, err := backends.NewWithConfig("go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Finalize)
-	return b
-}
-
 // TestConv2dGroupedChannelMultiplier checks nn.Conv2d against a loop reference for the grouped
 // convolutions MobileCLIP uses, including channel multipliers (groups = in, out = 2·in: the MCi
 // downsampling 7×7 and the final 3×3 conv) and non-square (1×11) depthwise kernels.
@@ -82,7 +73,7 @@ func TestConv2dGroupedChannelMultiplier(t *testing.T) {
 		{cin: 5, cout: 5, k: 1, kw: 11, stride: 1, pad: 0, padW: 5, groups: 5, h: 1, w: 13}, // text RepMixer
 		{cin: 6, cout: 4, k: 3, kw: 3, stride: 1, pad: 1, padW: 1, groups: 2, h: 4, w: 6},   // ordinary grouped
 	}
-	backend := testBackend(t)
+	backend := testutil.SimpleGo(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range cases {
 		name := fmt.Sprintf("in=%d,out=%d,k=%dx%d,s=%d,groups=%d", tc.cin, tc.cout, tc.k, tc.kw, tc.stride, tc.groups)
