@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -60,14 +61,15 @@ func runBench(args []string) error {
 	return sub(args[1:])
 }
 
+// parseInts parses a comma-separated list of positive integers, which may be written as 1e6.
 func parseInts(s string) ([]int, error) {
 	var out []int
 	for _, p := range splitList(s) {
-		v, err := strconv.Atoi(p)
-		if err != nil || v <= 0 {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil || v < 1 || v > 1<<40 || v != math.Trunc(v) {
 			return nil, fmt.Errorf("%w: %q is not a positive integer", errUsage, p)
 		}
-		out = append(out, v)
+		out = append(out, int(v))
 	}
 	return out, nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/search"
@@ -13,15 +12,11 @@ import (
 
 func init() { benchSubcommands["search"] = runBenchSearch }
 
-// sizeList parses a comma-separated list of positive integers that may be written as 1e6.
+// sizeList is parseInts for a required flag: the flag is named in errors and may not be empty.
 func sizeList(flagName, s string) ([]int, error) {
-	var out []int
-	for _, f := range splitList(s) {
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil || v < 1 || v != float64(int(v)) {
-			return nil, fmt.Errorf("%w: --%s: %q is not a positive integer", errUsage, flagName, f)
-		}
-		out = append(out, int(v))
+	out, err := parseInts(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w (--%s)", err, flagName)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: --%s is empty", errUsage, flagName)
