@@ -86,6 +86,10 @@ type Options struct {
 	TextBuckets []int
 	// FullTextLength disables text length bucketing (always run the full context).
 	FullTextLength bool
+	// LinearLayout is how Linear weights are held on the backend (nn.LayoutOutIn, PyTorch's, or
+	// nn.LayoutInOut, transposed once at load). Empty chooses per backend (DefaultLinearLayout).
+	// Results are identical either way; only speed differs.
+	LinearLayout string
 }
 
 // DefaultBatchBuckets are the batch sizes compiled by default.
@@ -155,15 +159,25 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		return nil, fmt.Errorf("precision f16 is not supported by the %s backend (GoMLX v0.26.0's simplego has no float16); "+
 			"use bf16 here, or f16 on an XLA backend (GOMLX_BACKEND=xla:cpu or xla:cuda)", name)
 	}
+	if opt.LinearLayout == "" {
+		opt.LinearLayout = DefaultLinearLayout(e.backend)
+		e.opt.LinearLayout = opt.LinearLayout
+	}
+	if opt.LinearLayout != nn.LayoutOutIn && opt.LinearLayout != nn.LayoutInOut {
+		e.Close()
+		return nil, fmt.Errorf("encoder: unknown Linear weight layout %q (want %q or %q)", opt.LinearLayout, nn.LayoutOutIn, nn.LayoutInOut)
+	}
 	e.logitScale = float32(math.Exp(float64(weights["logit_scale"].Data[0])))
 	e.ctx = context.New()
+	e.ctx.SetParam(nn.ParamLinearLayout, opt.LinearLayout)
 	for name := range expected {
 		if name == "logit_scale" {
 			continue
 		}
 		t := weights[name]
 		scope, leaf := splitName(name)
-		e.ctx.InAbsPath(scope).VariableWithValue(leaf, toTensor(t, opt.Precision.DType()))
+		transpose := opt.LinearLayout == nn.LayoutInOut && nn.IsLinearWeight(name, t.Shape)
+		e.ctx.InAbsPath(scope).VariableWithValue(leaf, toTensor(t, opt.Precision.DType(), transpose))
 		e.numParams += int64(t.NumElements())
 	}
 	if !isSimpleGo(e.backend) {
@@ -264,25 +278,64 @@ func splitName(name string) (scope, leaf string) {
 	return context.ScopeSeparator + strings.ReplaceAll(name[:i], ".", context.ScopeSeparator), name[i+1:]
 }
 
-// toTensor converts a float32 checkpoint tensor to a host tensor of dtype.
-func toTensor(t *checkpoint.Tensor, dtype dtypes.DType) *tensors.Tensor {
+// DefaultLinearLayout is the Linear weight layout the encoder uses on b when Options.LinearLayout
+// is empty: nn.LayoutInOut on XLA's CPU backend (Eigen packs contiguous [in, out] weights far
+// faster than strided [out, in] ones: `clipx bench models` on xla:cpu), PyTorch's nn.LayoutOutIn
+// elsewhere (simplego and GPUs, where it has not been measured to help).
+func DefaultLinearLayout(b backends.Backend) string {
+	if isXLACPU(b) {
+		return nn.LayoutInOut
+	}
+	return nn.LayoutOutIn
+}
+
+// isXLACPU reports whether b is XLA on the CPU PJRT plugin.
+func isXLACPU(b backends.Backend) bool {
+	if b == nil || isSimpleGo(b) {
+		return false
+	}
+	desc := strings.ToLower(b.Name() + " " + b.Description())
+	return strings.Contains(desc, "cpu") && !strings.Contains(desc, "cuda")
+}
+
+// toTensor converts a float32 checkpoint tensor to a host tensor of dtype, transposing a 2-D
+// tensor when transpose is set.
+func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors.Tensor {
 	dims := slices.Clone(t.Shape)
+	src, copied := t.Data, false
+	if transpose && len(dims) == 2 {
+		rows, cols := dims[0], dims[1]
+		tr := make([]float32, len(src))
+		for i := 0; i < rows; i++ {
+			row := src[i*cols : (i+1)*cols]
+			for j, v := range row {
+				tr[j*rows+i] = v
+			}
+		}
+		src, dims, copied = tr, []int{cols, rows}, true
+	}
 	switch dtype {
 	case dtypes.BFloat16:
-		data := make([]bfloat16.BFloat16, len(t.Data))
-		for i, v := range t.Data {
+		data := make([]bfloat16.BFloat16, len(src))
+		for i, v := range src {
 			data[i] = bfloat16.FromFloat32(v)
 		}
 		return tensors.FromFlatDataAndDimensions(data, dims...)
 	case dtypes.Float16:
-		data := make([]float16.Float16, len(t.Data))
-		for i, v := range t.Data {
+		data := make([]float16.Float16, len(src))
+		for i, v := range src {
 			data[i] = float16.Fromfloat32(v)
 		}
 		return tensors.FromFlatDataAndDimensions(data, dims...)
 	}
-	return tensors.FromFlatDataAndDimensions(slices.Clone(t.Data), dims...)
+	if !copied {
+		src = slices.Clone(src)
+	}
+	return tensors.FromFlatDataAndDimensions(src, dims...)
 }
+
+// LinearLayout returns the layout the Linear weights are held in (nn.LayoutOutIn or nn.LayoutInOut).
+func (e *Encoder) LinearLayout() string { return e.opt.LinearLayout }
 
 // Config returns the architecture.
 func (e *Encoder) Config() *model.Config { return e.cfg }

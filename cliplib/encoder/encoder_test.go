@@ -9,6 +9,7 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
 	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/clipkit/clipkit/cliplib/model/nn"
 )
 
 func tinyEncoder(t *testing.T, opt Options) *Encoder {
@@ -167,5 +168,97 @@ func TestBF16CloseToF32(t *testing.T) {
 	}
 	if cos < 0.99 {
 		t.Errorf("bf16 vs f32 cosine = %.4f, want ≥ 0.99", cos)
+	}
+}
+
+// TestLinearLayoutsGiveTheSameEmbeddings proves that holding Linear weights transposed
+// (nn.LayoutInOut, the default on xla:cpu) changes nothing but speed: every test configuration of
+// every tower family (ViT, ResNet, MobileCLIP's MCi and MCt, the timm ViT) gives the same image and
+// text embeddings in both layouts, on the test backend.
+func TestLinearLayoutsGiveTheSameEmbeddings(t *testing.T) {
+	var names []string
+	for _, name := range model.Names() {
+		if model.IsTestConfig(name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) < 3 {
+		t.Fatalf("only %d test configurations registered: %v", len(names), names)
+	}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := model.Lookup(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sd, err := RandomWeights(cfg, 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// RandomWeights leaves biases at 0 and scales at 1; make them matter too.
+			for name, w := range sd {
+				if strings.HasSuffix(name, "bias") || strings.Contains(name, "gamma") {
+					for i := range w.Data {
+						w.Data[i] = float32(math.Sin(float64(i)*1.3+float64(len(name)))) * 0.5
+					}
+				}
+			}
+			r := cfg.Vision.ImageSize
+			pixels := make([]float32, 2*3*r*r)
+			for i := range pixels {
+				pixels[i] = float32(math.Sin(float64(i) * 0.37))
+			}
+			ids := make([][]int32, 2)
+			for i := range ids {
+				ids[i] = make([]int32, cfg.Text.ContextLength)
+				for j := 0; j < 5; j++ {
+					ids[i][j] = int32((i*7 + j*3) % (cfg.Text.VocabSize - 1))
+				}
+				ids[i][5] = int32(cfg.Text.VocabSize - 1) // end of text: the largest id
+			}
+			var imgs, txts [2][][]float32
+			for k, layout := range []string{nn.LayoutOutIn, nn.LayoutInOut} {
+				e, err := New(cfg, sd, Options{Backend: testutil.BackendConfig(), LinearLayout: layout, BatchBuckets: []int{2}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.LinearLayout() != layout {
+					t.Fatalf("LinearLayout() = %q, want %q", e.LinearLayout(), layout)
+				}
+				if imgs[k], err = e.EncodeImages(pixels, 2); err != nil {
+					t.Fatal(err)
+				}
+				if txts[k], err = e.EncodeTokens(ids); err != nil {
+					t.Fatal(err)
+				}
+				e.Close()
+			}
+			for what, pair := range map[string][2][][]float32{"image": imgs, "text": txts} {
+				worst := 0.0
+				for i := range pair[0] {
+					for j := range pair[0][i] {
+						worst = math.Max(worst, math.Abs(float64(pair[0][i][j]-pair[1][i][j])))
+					}
+				}
+				if worst > 1e-6 {
+					t.Errorf("%s embeddings differ between layouts by %.3g (limit 1e-6)", what, worst)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownLinearLayoutIsRefused(t *testing.T) {
+	cfg, err := model.Lookup("tiny-vit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := RandomWeights(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg, sd, Options{Backend: testutil.BackendConfig(), LinearLayout: "columns"})
+	if err == nil || !strings.Contains(err.Error(), `"columns"`) {
+		t.Fatalf("got %v, want an error naming the layout", err)
 	}
 }

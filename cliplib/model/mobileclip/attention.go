@@ -93,18 +93,19 @@ func (a attentionBlock) build(ctx *context.Context, x *Node, _ bool) *Node {
 	d := x.Shape().Dimensions
 	c, batch, h, w := d[0], d[1], d[2], d[3]
 	tokens := Reshape(TransposeAllDims(x, 1, 2, 3, 0), batch, h*w, c) // row-major positions
-	qkvW := castTo(nn.Weight(ctx.In("token_mixer").In("qkv"), g, "weight", 3*c, c), x)
+	// qkvW is [3C, C] or [C, 3C] (nn.ParamLinearLayout); inAxis runs over the C inputs.
+	qkvW, inAxis := nn.LinearWeight(ctx.In("token_mixer").In("qkv"), x, "weight", 3*c, c)
 	var qkv *Node
 	if a.norm == BatchNorm {
 		// qkv(x·s + t) = (W·diag(s))·x + W·t: the BN is folded into the projection.
 		scale, shift := bnAffine(ctx.In("norm"), g, c)
 		scale, shift = castTo(scale, x), castTo(shift, x)
-		bias := DotGeneral(qkvW, []int{1}, nil, shift, []int{0}, nil) // [3C]
-		qkvW = Mul(qkvW, ExpandLeftToRank(scale, 2))
-		qkv = Add(DotGeneral(tokens, []int{2}, nil, qkvW, []int{1}, nil), ExpandLeftToRank(bias, 3))
+		bias := DotGeneral(qkvW, []int{inAxis}, nil, shift, []int{0}, nil) // [3C]
+		qkvW = Mul(qkvW, alongAxis(scale, inAxis))
+		qkv = Add(DotGeneral(tokens, []int{2}, nil, qkvW, []int{inAxis}, nil), ExpandLeftToRank(bias, 3))
 	} else {
 		normed := nn.LayerNorm(ctx.In("norm"), tokens, 1e-5)
-		qkv = DotGeneral(normed, []int{2}, nil, qkvW, []int{1}, nil)
+		qkv = DotGeneral(normed, []int{2}, nil, qkvW, []int{inAxis}, nil)
 	}
 	heads := c / a.headDim
 	qkv = Reshape(qkv, batch, h*w, 3, heads, a.headDim)
@@ -115,11 +116,21 @@ func (a attentionBlock) build(ctx *context.Context, x *Node, _ bool) *Node {
 	att = Reshape(att, batch, h*w, c)
 	// proj with γ₁ folded in, computed channels-first: [C, B·H·W].
 	gamma1 := layerScale(ctx.In("layer_scale_1"), x, c)
-	pw := castTo(nn.Weight(ctx.In("token_mixer").In("proj"), g, "weight", c, c), x)
+	pw, pIn := nn.LinearWeight(ctx.In("token_mixer").In("proj"), x, "weight", c, c)
 	pb := castTo(nn.Weight(ctx.In("token_mixer").In("proj"), g, "bias", c), x)
-	pw, pb = Mul(pw, Reshape(gamma1, c, 1)), Mul(pb, gamma1)
-	y := DotGeneral(pw, []int{1}, nil, att, []int{2}, nil) // [C, B, T]
+	pw, pb = Mul(pw, alongAxis(gamma1, 1-pIn)), Mul(pb, gamma1)
+	y := DotGeneral(pw, []int{pIn}, nil, att, []int{2}, nil) // [C, B, T]
 	x = Add(x, channelBias(Reshape(y, c, batch, h, w), pb))
 	gamma2 := layerScale(ctx.In("layer_scale_2"), x, c)
 	return Add(x, a.mlp.build(ctx.In("mlp"), x, gamma2))
+}
+
+// alongAxis reshapes the vector v [n] to broadcast along axis (0 or 1) of an [n, m] / [m, n] matrix:
+// [n, 1] for axis 0, [1, n] for axis 1.
+func alongAxis(v *Node, axis int) *Node {
+	n := v.Shape().Dimensions[0]
+	if axis == 0 {
+		return Reshape(v, n, 1)
+	}
+	return Reshape(v, 1, n)
 }
