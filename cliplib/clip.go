@@ -31,10 +31,10 @@ import (
 )
 
 // Options configure Load. The zero value loads trained weights (fetching them into the cache if
-// needed), runs on the default backend ($GOMLX_BACKEND or simplego) in float32.
+// needed), runs on $GOMLX_BACKEND, else the fastest backend installed (backend.Choose), in float32.
 type Options struct {
 	// Backend is a GoMLX backend configuration: "go" (simplego), "xla:cpu", "xla:cuda", ...
-	// Empty means $GOMLX_BACKEND, else "go".
+	// Empty means $GOMLX_BACKEND, else the fastest installed (xla:cuda, xla:cpu, go; see backend.Choose).
 	Backend string
 	// Precision is "f32" (default), "bf16" or "f16" (f16 needs an XLA backend).
 	Precision string

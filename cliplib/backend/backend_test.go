@@ -4,32 +4,97 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
-func TestResolve(t *testing.T) {
-	for _, tc := range []struct{ config, env, want string }{
-		{"", "", Default},
-		{"", "xla:cpu", "xla:cpu"},
-		{"go:parallelism=1", "xla:cuda", "go:parallelism=1"},
+func TestChooseHonoursCallerThenEnvironment(t *testing.T) {
+	for _, tc := range []struct{ config, env, want, reason string }{
+		{"", "xla:cpu", "xla:cpu", "from $GOMLX_BACKEND"},
+		{"", "go", "go", "from $GOMLX_BACKEND"},
+		{"go:parallelism=1", "xla:cuda", "go:parallelism=1", "requested"},
+		{"xla:cpu", "", "xla:cpu", "requested"},
 	} {
 		t.Setenv(EnvVar, tc.env)
+		c := Choose(tc.config)
+		if c.Config != tc.want || c.Reason != tc.reason {
+			t.Errorf("Choose(%q) with %s=%q = %+v, want %q (%s)", tc.config, EnvVar, tc.env, c, tc.want, tc.reason)
+		}
 		if got := Resolve(tc.config); got != tc.want {
 			t.Errorf("Resolve(%q) with %s=%q = %q, want %q", tc.config, EnvVar, tc.env, got, tc.want)
 		}
 	}
 }
 
-func TestNewSimpleGo(t *testing.T) {
+// TestAutomaticCandidatesFastestFirst checks the automatic order: CUDA only with a GPU, then the
+// XLA CPU plugin, then simplego, which is always last.
+func TestAutomaticCandidatesFastestFirst(t *testing.T) {
+	both := map[string]string{"cuda": "/p/pjrt_c_api_cuda_plugin.so", "cpu": "/p/pjrt_c_api_cpu_plugin.so"}
+	for _, tc := range []struct {
+		name    string
+		plugins map[string]string
+		gpu     bool
+		xla     bool
+		want    []string
+	}{
+		{"GPU and both plugins", both, true, true, []string{"xla:cuda", "xla:cpu", "go"}},
+		{"both plugins, no GPU", both, false, true, []string{"xla:cpu", "go"}},
+		{"CUDA plugin only, GPU", map[string]string{"cuda": "/p/c.so"}, true, true, []string{"xla:cuda", "go"}},
+		{"CPU plugin only", map[string]string{"cpu": "/p/c.so"}, true, true, []string{"xla:cpu", "go"}},
+		{"no plugin", nil, true, true, []string{"go"}},
+		{"built without XLA", both, true, false, []string{"go"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range candidates(tc.plugins, tc.gpu, tc.xla) {
+				got = append(got, c.Config)
+				if !strings.HasPrefix(c.Reason, "auto: ") {
+					t.Errorf("candidate %s reason %q does not start with \"auto: \"", c.Config, c.Reason)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("candidates = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestOpenWithNothingSetChoosesAutomatically: with no configuration and $GOMLX_BACKEND unset,
+// Open picks xla:cpu where its plugin is installed (simplego otherwise) and says why.
+func TestOpenWithNothingSetChoosesAutomatically(t *testing.T) {
 	t.Setenv(EnvVar, "")
-	b, err := New("")
+	t.Setenv(AutoInstallEnv, "")
+	b, c, err := Open("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Finalize()
-	if !strings.Contains(b.Name(), "go") {
-		t.Errorf("default backend is %q, want go", b.Name())
+	if !strings.HasPrefix(c.Reason, "auto: ") {
+		t.Errorf("Choice = %+v, want an automatic reason", c)
+	}
+	_, cpuInstalled := installedPlugins()["cpu"]
+	want := "go"
+	if cpuInstalled && slices.Contains(Available(), "xla") {
+		want = "xla:cpu"
+	}
+	if c.Config != want {
+		t.Errorf("automatic choice %s (%s), want %s", c.Config, c.Reason, want)
+	}
+	if got := c.String(); !strings.Contains(got, c.Config) || !strings.Contains(got, c.Reason) {
+		t.Errorf("Choice.String() = %q", got)
+	}
+}
+
+func TestNewSimpleGo(t *testing.T) {
+	t.Setenv(EnvVar, "go") // GOMLX_BACKEND=go forces simplego
+	b, c, err := Open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Finalize()
+	if !strings.Contains(b.Name(), "go") || c.Config != "go" {
+		t.Errorf("backend is %q (%+v), want go", b.Name(), c)
 	}
 	if d := Describe(b); !strings.Contains(d, "go") {
 		t.Errorf("Describe = %q", d)

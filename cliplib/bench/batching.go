@@ -22,7 +22,7 @@ import (
 // 2, 4, ..., and the throughput and per-request latency are measured.
 type BatchingConfig struct {
 	Model      string        // registry name (default ViT-B/32), random weights
-	Backend    string        // GoMLX backend ("" = $GOMLX_BACKEND or go)
+	Backend    string        // GoMLX backend ("" = $GOMLX_BACKEND, else the fastest installed)
 	Precision  string        // default f32
 	Towers     []string      // "image", "text" (default both)
 	MaxBatches []int         // default 1, 2, 4, 8, 16, 32, 64
@@ -101,7 +101,7 @@ func Batching(cfg BatchingConfig) (*BatchingReport, error) {
 	defer m.Close()
 	rep := &BatchingReport{Backend: backend.Resolve(cfg.Backend), Machine: Machine(), GoVersion: runtime.Version(), Started: time.Now(),
 		MaxWaitMs: float64(cfg.MaxWait.Microseconds()) / 1000}
-	if d := backend.Describe(m.Encoder().Backend()); d != "" {
+	if d := backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()); d != "" {
 		rep.Backend = d
 	}
 	for _, tower := range cfg.Towers {

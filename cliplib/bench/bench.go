@@ -27,7 +27,7 @@ type Config struct {
 	Towers     []string      // "image", "text" (default: both)
 	Batches    []int         // batch sizes (default: 1, 8, 32)
 	Precisions []string      // "f32", "bf16", "f16" (default: f32)
-	Backend    string        // GoMLX backend configuration ("" = $GOMLX_BACKEND or go)
+	Backend    string        // GoMLX backend configuration ("" = $GOMLX_BACKEND, else the fastest installed)
 	MinIters   int           // timed calls per point, at least (default 3)
 	MinTime    time.Duration // and at least this long (default 2s)
 	// TextLength is the number of real tokens of the benchmark prompts (default 7: "a photo of a
@@ -132,7 +132,7 @@ func Run(cfg Config) (*Report, error) {
 				}
 				continue
 			}
-			if desc := backend.Describe(m.Encoder().Backend()); desc != "" {
+			if desc := backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()); desc != "" {
 				rep.Backend = desc
 			}
 			for _, tower := range cfg.Towers {

@@ -22,7 +22,7 @@ import (
 type PrecisionConfig struct {
 	// Model is a registry name or checkpoint path (default ViT-B/32).
 	Model string
-	// Backend is the GoMLX backend ("" = $GOMLX_BACKEND or go).
+	// Backend is the GoMLX backend ("" = $GOMLX_BACKEND, else the fastest installed).
 	Backend string
 	// Precisions are compared against f32 (default bf16, f16; f16 fails on simplego and is
 	// reported as an error row).
@@ -242,7 +242,7 @@ func ComparePrecisions(cfg PrecisionConfig) (*PrecisionReport, error) {
 			continue
 		}
 		rep.RandomWeights, rep.WeightsNote = m.RandomWeights(), m.Source.Reason
-		if d := backend.Describe(m.Encoder().Backend()); d != "" {
+		if d := backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()); d != "" {
 			rep.Backend = d
 		}
 		runs, imgRate, txtRate, err := runPrecision(m, sets, cfg.Templates, say)

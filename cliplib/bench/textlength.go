@@ -16,7 +16,7 @@ import (
 // with causal text towers cut at the batch's length bucket versus run on the full context.
 type TextLengthConfig struct {
 	Model     string        // registry name (default ViT-B/32)
-	Backend   string        // GoMLX backend ("" = $GOMLX_BACKEND or go)
+	Backend   string        // GoMLX backend ("" = $GOMLX_BACKEND, else the fastest installed)
 	Precision string        // default f32
 	Batches   []int         // default 1, 8, 32
 	MinTime   time.Duration // per point (default 2 s)
@@ -93,7 +93,7 @@ func CompareTextLengths(cfg TextLengthConfig) (*TextLengthReport, error) {
 	defer full.Close()
 	rep := &TextLengthReport{Backend: backend.Resolve(cfg.Backend), Machine: Machine(), GoVersion: runtime.Version(), Started: time.Now(),
 		Precision: cfg.Precision, Causal: cut.Config.Text.Causal}
-	if d := backend.Describe(cut.Encoder().Backend()); d != "" {
+	if d := backend.DescribeChoice(cut.Encoder().Backend(), cut.Encoder().BackendChoice()); d != "" {
 		rep.Backend = d
 	}
 	for _, batch := range cfg.Batches {

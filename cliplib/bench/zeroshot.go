@@ -17,7 +17,7 @@ import (
 // (as a stateless service or a notebook cell would) and classifying ImagesPerRequest new images.
 type ZeroShotConfig struct {
 	Model   string // registry name (default ViT-B/32)
-	Backend string // GoMLX backend ("" = $GOMLX_BACKEND or go)
+	Backend string // GoMLX backend ("" = $GOMLX_BACKEND, else the fastest installed)
 	// Precisions of the optimized facade runs (default f32; each is one run).
 	Precisions []string
 	// RandomWeights, Offline and FallbackToRandom are passed to Load.
@@ -120,7 +120,7 @@ func ZeroShotWorkload(cfg ZeroShotConfig) (*ZeroShotReport, error) {
 		return nil, err
 	}
 	rep.RandomWeights = base.RandomWeights()
-	if d := backend.Describe(base.Encoder().Backend()); d != "" {
+	if d := backend.DescribeChoice(base.Encoder().Backend(), base.Encoder().BackendChoice()); d != "" {
 		rep.Backend = d
 	}
 	var plainTop []int

@@ -71,7 +71,7 @@ func (p Precision) DType() dtypes.DType {
 // Options configure an Encoder. The zero value is valid: default backend, float32, default buckets.
 type Options struct {
 	// Backend is a GoMLX backend configuration ("go", "xla:cpu", "xla:cuda", ...); empty means
-	// $GOMLX_BACKEND or "go". Ignored when BackendInstance is set.
+	// $GOMLX_BACKEND, else the fastest installed (backend.Choose). Ignored when BackendInstance is set.
 	Backend string
 	// BackendInstance, if set, is used instead of creating a backend (and is not finalised by Close).
 	BackendInstance backends.Backend
@@ -104,6 +104,7 @@ type Encoder struct {
 	cfg        *model.Config
 	opt        Options
 	backend    backends.Backend
+	choice     backend.Choice
 	ownBackend bool
 	ctx        *context.Context
 	imageExec  *context.Exec
@@ -149,10 +150,12 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 
 	e := &Encoder{cfg: cfg, opt: opt, backend: opt.BackendInstance}
 	if e.backend == nil {
-		if e.backend, err = backend.New(backendConfig(cfg, opt.Backend)); err != nil {
+		if e.backend, e.choice, err = backend.Open(backendConfig(cfg, opt.Backend)); err != nil {
 			return nil, err
 		}
 		e.ownBackend = true
+	} else {
+		e.choice = backend.Choice{Config: e.backend.Name(), Reason: "given by the caller"}
 	}
 	if name := e.backend.Name(); opt.Precision == F16 && isSimpleGo(e.backend) {
 		e.Close()
@@ -352,6 +355,10 @@ func (e *Encoder) Precision() Precision { return e.opt.Precision }
 
 // Backend returns the backend the encoder runs on.
 func (e *Encoder) Backend() backends.Backend { return e.backend }
+
+// BackendChoice returns the backend configuration the encoder runs on and why it was chosen
+// (requested, from $GOMLX_BACKEND, or automatic).
+func (e *Encoder) BackendChoice() backend.Choice { return e.choice }
 
 // Close releases the compiled graphs and, if the encoder created it, the backend.
 func (e *Encoder) Close() {

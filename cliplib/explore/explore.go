@@ -92,7 +92,7 @@ func OpenModel(name string) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading model %q (set %s to another name, see `clipx models`): %w", name, EnvModel, err)
 	}
-	s := &Session{Model: m, Backend: backend.Describe(m.Encoder().Backend()), Smoke: notebook.Smoke()}
+	s := &Session{Model: m, Backend: backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()), Smoke: notebook.Smoke()}
 	quiet := cache.Options{Warn: func(string) {}}
 	if s.texts, err = m.UseTextCache("", quiet); err != nil {
 		m.Close()

@@ -101,7 +101,7 @@ func runBenchModels(args []string) error {
 	towers := fs.String("towers", "image,text", "towers to time")
 	batches := fs.String("batches", "1,8,32", "batch sizes")
 	precisions := fs.String("precisions", "f32", "precisions (f32, bf16, f16)")
-	backendCfg := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND or go)")
+	backendCfg := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
 	minTime := fs.Duration("min-time", 2*time.Second, "minimum timed duration per point")
 	minIters := fs.Int("min-iters", 3, "minimum timed calls per point")
 	textLen := fs.Int("text-length", 7, "tokens in the benchmark prompts (causal towers run the matching length bucket)")

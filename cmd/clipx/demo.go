@@ -54,7 +54,7 @@ func demo(w io.Writer, name, dir string, opt cliplib.Options) error {
 		prefix = "[RANDOM WEIGHTS] "
 	}
 	p := func(format string, a ...any) { fmt.Fprintf(w, prefix+format+"\n", a...) }
-	p("model %s on %s, %s", m.Label(), backend.Describe(m.Encoder().Backend()), m.Encoder().Precision())
+	p("model %s on %s, %s", m.Label(), backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()), m.Encoder().Precision())
 	if m.RandomWeights() {
 		p("trained weights could not be used: %s", m.Source.Reason)
 		p("every number below comes from randomly initialised weights and means nothing")

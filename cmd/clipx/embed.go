@@ -24,7 +24,7 @@ func addModelFlags(fs interface {
 	Bool(name string, value bool, usage string) *bool
 }) modelFlags {
 	return modelFlags{
-		backend:   fs.String("backend", "", "GoMLX backend: go (simplego), xla:cpu, xla:cuda, xla:/path/plugin.so (default $GOMLX_BACKEND or go)"),
+		backend:   fs.String("backend", "", "GoMLX backend: go (simplego), xla:cpu, xla:cuda, xla:/path/plugin.so (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)"),
 		precision: fs.String("precision", "f32", "f32, bf16 or f16 (f16 needs an XLA backend)"),
 		arch:      fs.String("arch", "", "architecture of a checkpoint without a config file (e.g. ViT-B/32, RN50); default: inferred from shapes"),
 		offline:   fs.Bool("offline", false, "never touch the network; weights must be cached"),
@@ -73,7 +73,7 @@ func runEmbed(args []string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "clipx embed: %s on %s, %s\n", m.Label(), backend.Describe(m.Encoder().Backend()), m.Encoder().Precision())
+	fmt.Fprintf(os.Stderr, "clipx embed: %s on %s, %s\n", m.Label(), backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()), m.Encoder().Precision())
 	if m.RandomWeights() {
 		fmt.Fprintf(os.Stderr, "clipx embed: WARNING: %s runs on RANDOM WEIGHTS (%s)\n", m.Name, m.Source.Reason)
 	}

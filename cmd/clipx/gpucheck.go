@@ -16,7 +16,7 @@ func runParity(args []string) error {
 	file := fs.String("file", "testdata/gpu/cpu_reference.json", "reference embeddings file")
 	models := fs.String("models", "ViT-B/32,RN50", "models (random weights, fixed seed)")
 	precisions := fs.String("precisions", "f32", "precisions to compute (compare only; the reference is f32)")
-	backendCfg := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND or go)")
+	backendCfg := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
 	if len(args) == 0 {
 		return fmt.Errorf("%w: want write or compare", errUsage)
 	}

@@ -103,7 +103,7 @@ func runSearchQuery(args []string) error {
 	fs.Var(&texts, "text", "text query (repeatable)")
 	fs.Var(&images, "image", "image file query (repeatable)")
 	k := fs.Int("k", 5, "results per query")
-	backendCfg := fs.String("backend", "", "GoMLX backend for the query model (default $GOMLX_BACKEND or go)")
+	backendCfg := fs.String("backend", "", "GoMLX backend for the query model (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
 	offline := fs.Bool("offline", false, "never touch the network; weights must be cached")
 	cacheDir := fs.String("cache-dir", "", "directory of the embedding caches (default $CLIPKIT_CACHE)")
 	noCache := fs.Bool("no-cache", false, "do not use or update the embedding caches")
