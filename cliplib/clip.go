@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/encoder"
@@ -79,7 +80,9 @@ type Model struct {
 
 	tok *tokenizer.Tokenizer
 	enc *encoder.Encoder
-	id  cache.Identity
+
+	idOnce sync.Once
+	id     cache.Identity
 
 	mu         sync.Mutex
 	textCache  TextCache
@@ -87,8 +90,20 @@ type Model struct {
 }
 
 // Identity returns a hash of everything that determines the model's outputs (architecture,
-// precision and weights): text caches and embedding stores are keyed by it.
-func (m *Model) Identity() cache.Identity { return m.id }
+// precision and weights): text caches and embedding stores are keyed by it. It reads every weight,
+// so it is computed on the first call (not at load) and remembered. Should the weights be
+// unreadable (a closed model), the identity is one no cache or index can match.
+func (m *Model) Identity() cache.Identity {
+	m.idOnce.Do(func() {
+		id, err := identity(m.Config, m.enc)
+		if err != nil {
+			h := sha256.Sum256([]byte(fmt.Sprintf("unreadable weights %p %d: %v", m, time.Now().UnixNano(), err)))
+			id = h
+		}
+		m.id = id
+	})
+	return m.id
+}
 
 // UseTextCache attaches a persistent text-embedding cache kept in dir (one file per model
 // identity, shared by every process using the same model; default dir: $CLIPKIT_CACHE/textcache).
@@ -101,8 +116,8 @@ func (m *Model) UseTextCache(dir string, opt cache.Options) (*cache.TextCache, e
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	opt.Path = filepath.Join(dir, m.id.String()+".textcache")
-	c := cache.New(m.id, m.Config.EmbedDim, opt)
+	opt.Path = filepath.Join(dir, m.Identity().String()+".textcache")
+	c := cache.New(m.Identity(), m.Config.EmbedDim, opt)
 	m.SetTextCache(c)
 	return c, nil
 }
@@ -287,8 +302,8 @@ func (m *Model) UseImageCache(dir string, opt cache.Options) (*cache.TextCache, 
 	if opt.MaxBytes == 0 {
 		opt.MaxBytes = 256 << 20
 	}
-	opt.Path = filepath.Join(dir, m.id.String()+".imagecache")
-	c := cache.New(m.id, m.Config.EmbedDim, opt)
+	opt.Path = filepath.Join(dir, m.Identity().String()+".imagecache")
+	c := cache.New(m.Identity(), m.Config.EmbedDim, opt)
 	m.mu.Lock()
 	m.imageCache = c
 	m.mu.Unlock()

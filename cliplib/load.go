@@ -1,16 +1,14 @@
 package cliplib
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/cache"
@@ -68,38 +66,29 @@ func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, 
 		}
 		return nil, err
 	}
-	id := identity(cfg, sd, enc.Precision())
-	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc, id: id}, nil
+	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc}, nil
 }
 
 // identity hashes what determines a model's outputs: the architecture, the precision, and every
-// weight (names, shapes and float32 bits, in name order).
-func identity(cfg *model.Config, sd checkpoint.StateDict, p encoder.Precision) cache.Identity {
+// weight (names, shapes and float32 bits, in name order; encoder.WriteWeights). It reads every
+// weight, so Model.Identity computes it only when first asked (by a cache or an index).
+func identity(cfg *model.Config, enc *encoder.Encoder) (cache.Identity, error) {
 	h := sha256.New()
 	c := *cfg
 	c.Name = "" // the same weights loaded under two names are the same model
 	b, _ := json.Marshal(c)
 	h.Write(b)
-	h.Write([]byte(p))
-	names := make([]string, 0, len(sd))
-	for n := range sd {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var buf [4]byte
-	for _, n := range names {
-		t := sd[n]
-		fmt.Fprintf(h, "%s%v", n, t.Shape)
-		bs := make([]byte, 0, 4*len(t.Data))
-		for _, v := range t.Data {
-			binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
-			bs = append(bs, buf[:]...)
-		}
-		h.Write(bs)
-	}
+	h.Write([]byte(enc.Precision()))
 	var id cache.Identity
+	bw := bufio.NewWriterSize(h, 1<<20)
+	if err := enc.WriteWeights(bw); err != nil {
+		return id, err
+	}
+	if err := bw.Flush(); err != nil {
+		return id, err
+	}
 	copy(id[:], h.Sum(nil))
-	return id
+	return id, nil
 }
 
 // resolve finds the configuration and weights for a name or path.

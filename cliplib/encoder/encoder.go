@@ -8,7 +8,9 @@
 package encoder
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"sort"
@@ -110,7 +112,11 @@ type Encoder struct {
 	imageExec  *context.Exec
 	textExec   *context.Exec
 	logitScale float32
-	numParams  int64
+	// rawLogitScale is the checkpoint's logit_scale tensor (its log), kept for WriteWeights.
+	rawLogitScale *checkpoint.Tensor
+	// params lists the weights placed in ctx, in name order.
+	params    []param
+	numParams int64
 	mu         sync.Mutex
 	// imageInputs are reusable input tensors per batch bucket (guarded by mu).
 	imageInputs map[int]*tensors.Tensor
@@ -170,7 +176,8 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		e.Close()
 		return nil, fmt.Errorf("encoder: unknown Linear weight layout %q (want %q or %q)", opt.LinearLayout, nn.LayoutOutIn, nn.LayoutInOut)
 	}
-	e.logitScale = float32(math.Exp(float64(weights["logit_scale"].Data[0])))
+	e.rawLogitScale = weights["logit_scale"]
+	e.logitScale = float32(math.Exp(float64(e.rawLogitScale.Data[0])))
 	e.ctx = context.New()
 	e.ctx.SetParam(nn.ParamLinearLayout, opt.LinearLayout)
 	for name := range expected {
@@ -182,7 +189,9 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		transpose := opt.LinearLayout == nn.LayoutInOut && nn.IsLinearWeight(name, t.Shape)
 		e.ctx.InAbsPath(scope).VariableWithValue(leaf, toTensor(t, opt.Precision.DType(), transpose))
 		e.numParams += int64(t.NumElements())
+		e.params = append(e.params, param{name: name, shape: slices.Clone(t.Shape), transposed: transpose})
 	}
+	sort.Slice(e.params, func(i, j int) bool { return e.params[i].name < e.params[j].name })
 	if !isSimpleGo(e.backend) {
 		// XLA has fast native convolutions (cuDNN on GPUs); simplego's are slow (see nn.Conv2dNHWC).
 		e.ctx.SetParam(nn.ParamConvAlgorithm, nn.ConvNative)
@@ -335,6 +344,94 @@ func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors
 		src = slices.Clone(src)
 	}
 	return tensors.FromFlatDataAndDimensions(src, dims...)
+}
+
+// param is one weight placed in the context: its checkpoint name and shape, and whether it is
+// held transposed (nn.LayoutInOut).
+type param struct {
+	name       string
+	shape      []int
+	transposed bool
+}
+
+// WriteWeights writes every weight the encoder holds, logit_scale included, to w in a canonical
+// form that does not depend on the backend or on the layout the weights are held in: for each
+// parameter in name order, its name and checkpoint shape (as fmt's "%s%v") followed by its values
+// as little-endian float32 in the checkpoint's (PyTorch) layout. Weights held in bfloat16 or
+// float16 are written as the float32 values they stand for. Model identities hash this stream; it
+// reads the weights back from the context (from the device if that is where they are).
+func (e *Encoder) WriteWeights(w io.Writer) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx == nil {
+		return fmt.Errorf("encoder (%s) is closed", e.cfg.Name)
+	}
+	all := append([]param{{name: "logit_scale", shape: e.rawLogitScale.Shape}}, e.params...)
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+	var buf []byte
+	for _, p := range all {
+		fmt.Fprintf(w, "%s%v", p.name, p.shape)
+		var vals []float32
+		if p.name == "logit_scale" {
+			vals = e.rawLogitScale.Data
+		} else {
+			scope, leaf := splitName(p.name)
+			v := e.ctx.GetVariableByScopeAndName(scope, leaf)
+			if v == nil {
+				return fmt.Errorf("encoder (%s): weight %q is missing from the context", e.cfg.Name, p.name)
+			}
+			t, err := v.Value()
+			if err == nil {
+				vals, err = float32Values(t)
+			}
+			if err != nil {
+				return fmt.Errorf("encoder (%s): reading weight %q: %w", e.cfg.Name, p.name, err)
+			}
+			if p.transposed { // held [in, out]: write [out, in]
+				rows, cols := p.shape[0], p.shape[1]
+				tr := make([]float32, len(vals))
+				for i := 0; i < cols; i++ {
+					for j := 0; j < rows; j++ {
+						tr[j*cols+i] = vals[i*rows+j]
+					}
+				}
+				vals = tr
+			}
+		}
+		buf = slices.Grow(buf[:0], 4*len(vals))
+		for _, x := range vals {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
+		}
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// float32Values returns the values of a float tensor as float32.
+func float32Values(t *tensors.Tensor) ([]float32, error) {
+	var out []float32
+	err := t.ConstFlatData(func(flat any) {
+		switch f := flat.(type) {
+		case []float32:
+			out = slices.Clone(f)
+		case []bfloat16.BFloat16:
+			out = make([]float32, len(f))
+			for i, v := range f {
+				out[i] = v.Float32()
+			}
+		case []float16.Float16:
+			out = make([]float32, len(f))
+			for i, v := range f {
+				out[i] = v.Float32()
+			}
+		}
+	})
+	if err == nil && out == nil {
+		err = fmt.Errorf("tensor of dtype %s is not float32, bfloat16 or float16", t.DType())
+	}
+	return out, err
 }
 
 // LinearLayout returns the layout the Linear weights are held in (nn.LayoutOutIn or nn.LayoutInOut).
