@@ -117,7 +117,7 @@ type Encoder struct {
 	// params lists the weights placed in ctx, in name order.
 	params    []param
 	numParams int64
-	mu         sync.Mutex
+	mu        sync.Mutex
 	// imageInputs are reusable input tensors per batch bucket (guarded by mu).
 	imageInputs map[int]*tensors.Tensor
 }
