@@ -57,6 +57,17 @@ type Options struct {
 	Encoder encoder.Options
 }
 
+// LoadTimes splits the time Load took. Graph compilation is not part of it: each graph compiles
+// on its first use (or encoder.PreCompile*), and the model identity is hashed on its first use.
+type LoadTimes struct {
+	// Read covers finding, downloading if needed, and reading the checkpoint (or drawing random
+	// weights), with its configuration.
+	Read time.Duration
+	// Place covers validating the weights against the architecture and placing them on the
+	// backend (including backend start-up and any layout change).
+	Place time.Duration
+}
+
 // Source describes where a model's weights came from.
 type Source struct {
 	Path   string // file or directory the weights were read from ("" for random weights)
@@ -77,6 +88,8 @@ type Model struct {
 	Source Source
 	// Preprocess is the image preprocessing the weights expect (chosen by the registry / config).
 	Preprocess preprocess.Config
+	// LoadTimes tells where Load spent its time.
+	LoadTimes LoadTimes
 
 	tok *tokenizer.Tokenizer
 	enc *encoder.Encoder

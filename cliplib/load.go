@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
@@ -31,11 +32,18 @@ const RandomSeed = 2021
 // .safetensors) or a model directory in the HF (config.json + model.safetensors) or OpenCLIP
 // (open_clip_config.json + open_clip_model.safetensors / open_clip_pytorch_model.bin) layout.
 func Load(nameOrPath string, opt Options) (*Model, error) {
+	t0 := time.Now()
 	cfg, sd, src, err := resolve(nameOrPath, opt)
 	if err != nil {
 		return nil, err
 	}
-	return build(nameOrPath, cfg, sd, src, opt)
+	read := time.Since(t0)
+	m, err := build(nameOrPath, cfg, sd, src, opt)
+	if err != nil {
+		return nil, err
+	}
+	m.LoadTimes = LoadTimes{Read: read, Place: time.Since(t0) - read}
+	return m, nil
 }
 
 // build turns a resolved configuration and state dict into a Model.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 )
 
@@ -74,5 +75,30 @@ func TestWorkerAnswersEveryRequest(t *testing.T) {
 	}
 	if reps[3].TextLength != 77 {
 		t.Errorf("full_context text ran %d tokens, want 77", reps[3].TextLength)
+	}
+}
+
+// TestTimeLoadSplitsEveryPhase times a tiny model from random weights: every phase is measured
+// and the total is their sum.
+func TestTimeLoadSplitsEveryPhase(t *testing.T) {
+	rep, err := TimeLoad("tiny-vit", cliplib.Options{Backend: testutil.BackendConfig(), RandomWeights: true}, "a photo of a cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]float64{"read": rep.ReadMs, "place": rep.PlaceMs, "compile": rep.CompileMs,
+		"first run": rep.FirstRunMs, "identity": rep.IdentityMs, "second run": rep.SecondRunMs} {
+		if v <= 0 {
+			t.Errorf("%s took %g ms, want a positive time", name, v)
+		}
+	}
+	sum := rep.ReadMs + rep.PlaceMs + rep.CompileMs + rep.FirstRunMs
+	if d := rep.ToFirstEmbeddingMs - sum; d > 1e-6 || d < -1e-6 {
+		t.Errorf("total %g ms is not the sum of the phases %g ms", rep.ToFirstEmbeddingMs, sum)
+	}
+	if !strings.Contains(rep.String(), "to first embedding") {
+		t.Errorf("report:\n%s", rep)
+	}
+	if _, err := TimeLoad("no-such-model", cliplib.Options{}, "x"); err == nil {
+		t.Error("an unknown model loaded")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -185,13 +186,34 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 			continue
 		}
 		t := weights[name]
-		scope, leaf := splitName(name)
 		transpose := opt.LinearLayout == nn.LayoutInOut && nn.IsLinearWeight(name, t.Shape)
-		e.ctx.InAbsPath(scope).VariableWithValue(leaf, toTensor(t, opt.Precision.DType(), transpose))
 		e.numParams += int64(t.NumElements())
 		e.params = append(e.params, param{name: name, shape: slices.Clone(t.Shape), transposed: transpose})
 	}
 	sort.Slice(e.params, func(i, j int) bool { return e.params[i].name < e.params[j].name })
+	// Convert (and lay out) the tensors on every core, then place them in name order.
+	values := make([]*tensors.Tensor, len(e.params))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				p := e.params[i]
+				values[i] = toTensor(weights[p.name], opt.Precision.DType(), p.transposed)
+			}
+		}()
+	}
+	for i := range e.params {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, p := range e.params {
+		scope, leaf := splitName(p.name)
+		e.ctx.InAbsPath(scope).VariableWithValue(leaf, values[i])
+	}
 	if !isSimpleGo(e.backend) {
 		// XLA has fast native convolutions (cuDNN on GPUs); simplego's are slow (see nn.Conv2dNHWC).
 		e.ctx.SetParam(nn.ParamConvAlgorithm, nn.ConvNative)
@@ -311,39 +333,51 @@ func isXLACPU(b backends.Backend) bool {
 }
 
 // toTensor converts a float32 checkpoint tensor to a host tensor of dtype, transposing a 2-D
-// tensor when transpose is set.
+// tensor when transpose is set. It writes straight into the tensor's own buffer (one pass, no
+// intermediate copy).
 func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors.Tensor {
 	dims := slices.Clone(t.Shape)
-	src, copied := t.Data, false
-	if transpose && len(dims) == 2 {
-		rows, cols := dims[0], dims[1]
-		tr := make([]float32, len(src))
-		for i := 0; i < rows; i++ {
-			row := src[i*cols : (i+1)*cols]
-			for j, v := range row {
-				tr[j*rows+i] = v
-			}
-		}
-		src, dims, copied = tr, []int{cols, rows}, true
+	src := t.Data
+	transpose = transpose && len(dims) == 2
+	if transpose {
+		src = make([]float32, len(t.Data))
+		transpose2D(src, t.Data, dims[0], dims[1])
+		dims = []int{dims[1], dims[0]}
 	}
+	out := tensors.FromShape(shapes.Make(dtype, dims...))
 	switch dtype {
 	case dtypes.BFloat16:
-		data := make([]bfloat16.BFloat16, len(src))
-		for i, v := range src {
-			data[i] = bfloat16.FromFloat32(v)
-		}
-		return tensors.FromFlatDataAndDimensions(data, dims...)
+		_ = tensors.MutableFlatData(out, func(data []bfloat16.BFloat16) {
+			for i, v := range src {
+				data[i] = bfloat16.FromFloat32(v)
+			}
+		})
 	case dtypes.Float16:
-		data := make([]float16.Float16, len(src))
-		for i, v := range src {
-			data[i] = float16.Fromfloat32(v)
+		_ = tensors.MutableFlatData(out, func(data []float16.Float16) {
+			for i, v := range src {
+				data[i] = float16.Fromfloat32(v)
+			}
+		})
+	default:
+		_ = tensors.MutableFlatData(out, func(data []float32) { copy(data, src) })
+	}
+	return out
+}
+
+// transpose2D writes the transpose of src [rows, cols] (row-major) into dst [cols, rows], in
+// tiles so that both sides are read and written in cache-sized pieces.
+func transpose2D(dst, src []float32, rows, cols int) {
+	const tile = 32
+	for i0 := 0; i0 < rows; i0 += tile {
+		for j0 := 0; j0 < cols; j0 += tile {
+			for i := i0; i < min(i0+tile, rows); i++ {
+				row := src[i*cols : (i+1)*cols]
+				for j := j0; j < min(j0+tile, cols); j++ {
+					dst[j*rows+i] = row[j]
+				}
+			}
 		}
-		return tensors.FromFlatDataAndDimensions(data, dims...)
 	}
-	if !copied {
-		src = slices.Clone(src)
-	}
-	return tensors.FromFlatDataAndDimensions(src, dims...)
 }
 
 // param is one weight placed in the context: its checkpoint name and shape, and whether it is
@@ -388,13 +422,8 @@ func (e *Encoder) WriteWeights(w io.Writer) error {
 				return fmt.Errorf("encoder (%s): reading weight %q: %w", e.cfg.Name, p.name, err)
 			}
 			if p.transposed { // held [in, out]: write [out, in]
-				rows, cols := p.shape[0], p.shape[1]
 				tr := make([]float32, len(vals))
-				for i := 0; i < cols; i++ {
-					for j := 0; j < rows; j++ {
-						tr[j*cols+i] = vals[i*rows+j]
-					}
-				}
+				transpose2D(tr, vals, p.shape[1], p.shape[0])
 				vals = tr
 			}
 		}
@@ -593,6 +622,32 @@ func (e *Encoder) TextLength(ids [][]int32) int {
 		}
 	}
 	return ctxLen
+}
+
+// PreCompileText compiles (without running) the text graph for batch sequences of length tokens,
+// as EncodeTokens would run them (batch and length rounded up to their buckets), so that the
+// compilation can be timed or paid ahead of the first request.
+func (e *Encoder) PreCompileText(batch, length int) (err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("encoder (%s): %v", e.cfg.Name, r)
+		}
+	}()
+	if e.textExec == nil {
+		return fmt.Errorf("encoder (%s) is closed", e.cfg.Name)
+	}
+	if batch < 1 || length < 1 {
+		return fmt.Errorf("encoder (%s): cannot compile for batch %d, length %d", e.cfg.Name, batch, length)
+	}
+	b := bucketFor(e.opt.BatchBuckets, batch)
+	if !e.cfg.Text.Causal || e.opt.FullTextLength {
+		length = e.cfg.Text.ContextLength
+	} else {
+		length = bucketFor(append(slices.DeleteFunc(slices.Clone(e.opt.TextBuckets), func(x int) bool { return x > e.cfg.Text.ContextLength }), e.cfg.Text.ContextLength), length)
+	}
+	return e.textExec.PreCompile(tensors.FromShape(shapes.Make(dtypes.Int32, b, length)))
 }
 
 // EncodeTokens encodes token-id sequences (each of length ContextLength, as the tokenizer

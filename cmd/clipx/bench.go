@@ -43,7 +43,7 @@ func runBenchCompare(args []string) error {
 
 func runBench(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: clipx bench models|compare|precision|batching|bucketing|zeroshot|search|worker [flags]   (clipx bench <sub> -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: clipx bench models|compare|load|precision|batching|bucketing|zeroshot|search|worker [flags]   (clipx bench <sub> -h for flags)")
 		if len(args) == 0 {
 			return fmt.Errorf("%w: missing sub-command", errUsage)
 		}

@@ -1,0 +1,82 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/cliplib/backend"
+)
+
+// LoadReport splits the time from a checkpoint on disk to the first text embedding.
+type LoadReport struct {
+	Model     string `json:"model"`
+	Backend   string `json:"backend"`
+	Machine   string `json:"machine"`
+	GoVersion string `json:"go_version"`
+	// Phases, in milliseconds, in the order they happen.
+	ReadMs     float64 `json:"read_ms"`      // checkpoint read and configuration
+	PlaceMs    float64 `json:"place_ms"`     // validation, backend start, weights placed (and laid out)
+	CompileMs  float64 `json:"compile_ms"`   // text graph compilation for one prompt
+	FirstRunMs float64 `json:"first_run_ms"` // the first text embedding (tokenise, run, copy back)
+	// ToFirstEmbeddingMs is the sum of the four phases above.
+	ToFirstEmbeddingMs float64 `json:"to_first_embedding_ms"`
+	// IdentityMs is the weight identity hash, paid only when a cache or index first needs it.
+	IdentityMs float64 `json:"identity_ms"`
+	// SecondRunMs is one more embedding of a new prompt of the same length bucket (no compilation).
+	SecondRunMs float64 `json:"second_run_ms"`
+}
+
+// TimeLoad loads nameOrPath with opt and times each phase up to the first embedding of prompt.
+func TimeLoad(nameOrPath string, opt cliplib.Options, prompt string) (*LoadReport, error) {
+	t0 := time.Now()
+	m, err := cliplib.Load(nameOrPath, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	total := time.Since(t0)
+	rep := &LoadReport{Model: m.Label(), Machine: Machine(), GoVersion: runtime.Version(),
+		Backend: backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()),
+		ReadMs:  ms(m.LoadTimes.Read), PlaceMs: ms(total - m.LoadTimes.Read)}
+	length := m.Encoder().TextLength(m.Tokenizer().TokenizeBatch([]string{prompt}))
+	t := time.Now()
+	if err := m.Encoder().PreCompileText(1, length); err != nil {
+		return nil, err
+	}
+	rep.CompileMs = ms(time.Since(t))
+	t = time.Now()
+	if _, err := m.EncodeTexts([]string{prompt}); err != nil {
+		return nil, err
+	}
+	rep.FirstRunMs = ms(time.Since(t))
+	rep.ToFirstEmbeddingMs = rep.ReadMs + rep.PlaceMs + rep.CompileMs + rep.FirstRunMs
+	t = time.Now()
+	_ = m.Identity()
+	rep.IdentityMs = ms(time.Since(t))
+	t = time.Now()
+	if _, err := m.EncodeTexts([]string{strings.ToUpper(prompt) + " again"}); err != nil {
+		return nil, err
+	}
+	rep.SecondRunMs = ms(time.Since(t))
+	return rep, nil
+}
+
+// String formats the report as a small table.
+func (r *LoadReport) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "model %s on %s\n", r.Model, r.Backend)
+	for _, row := range []struct {
+		name string
+		v    float64
+	}{
+		{"read checkpoint", r.ReadMs}, {"place weights", r.PlaceMs}, {"compile text graph", r.CompileMs},
+		{"first embedding", r.FirstRunMs}, {"= to first embedding", r.ToFirstEmbeddingMs},
+		{"identity hash (lazy)", r.IdentityMs}, {"next embedding", r.SecondRunMs},
+	} {
+		fmt.Fprintf(&b, "%-22s %9.1f ms\n", row.name, row.v)
+	}
+	return b.String()
+}
