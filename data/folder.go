@@ -3,12 +3,8 @@ package data
 import (
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // decoders for Item
-	_ "image/jpeg"
-	_ "image/png"
 	"io"
 	"io/fs"
 	"os"
@@ -17,9 +13,7 @@ import (
 	"sort"
 	"strings"
 
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
+	"github.com/clipkit/clipkit/cliplib/preprocess"
 )
 
 // ImageExtensions are the file extensions LoadFolder treats as images (lower case), with a decoder
@@ -349,19 +343,10 @@ func (f *Folder) Item(i int) (image.Image, int, error) {
 	return img, f.labels[i], nil
 }
 
-// decodeImageFile decodes an image file, naming the file in errors.
+// decodeImageFile decodes an image file through the project's guarded decoder
+// (preprocess.DecodeFile: size limits checked from the header before any pixel memory is
+// allocated, decoder panics recovered), naming the file in errors.
 func decodeImageFile(p string) (image.Image, error) {
-	fh, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	img, format, err := image.Decode(fh)
-	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, fmt.Errorf("%s: not a supported image (JPEG, PNG, GIF, BMP, TIFF, WebP): %w", p, err)
-		}
-		return nil, fmt.Errorf("%s: decoding %s: %w", p, format, err)
-	}
-	return img, nil
+	img, _, err := preprocess.DecodeFile(p)
+	return img, err
 }
