@@ -86,7 +86,7 @@ func LoadFolder(dir string, opts FolderOptions) (*Folder, error) {
 		}
 		full := filepath.Join(dir, name)
 		if e.IsDir() {
-			imgs, err := imagesUnder(full)
+			imgs, _, err := imagesUnder(full)
 			if err != nil {
 				return nil, err
 			}
@@ -124,35 +124,60 @@ func isImageFile(name string) bool {
 }
 
 // ImageFiles lists the image files (ImageExtensions, not hidden) under dir, recursively and
-// skipping hidden folders, sorted by path. It is an error for dir to hold none.
+// skipping hidden folders, sorted by path. dir may be a symbolic link to a folder; links to
+// files that do not exist are left out (see ImageFilesReport). It is an error for dir to hold none.
 func ImageFiles(dir string) ([]string, error) {
-	files, err := imagesUnder(dir)
-	if err != nil {
-		return nil, fmt.Errorf("listing images in %s: %w", dir, err)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no image files (%s) in %s", strings.Join(ImageExtensions, " "), dir)
-	}
-	return files, nil
+	files, _, err := ImageFilesReport(dir)
+	return files, err
 }
 
-// imagesUnder lists the image files under dir, recursively, sorted.
-func imagesUnder(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// ImageFilesReport is ImageFiles that also returns what it left out: one line per dangling
+// symbolic link, for the caller to show as a warning.
+func ImageFilesReport(dir string) (files, skipped []string, err error) {
+	files, skipped, err = imagesUnder(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing images in %s: %w", dir, err)
+	}
+	if len(files) == 0 {
+		return nil, skipped, fmt.Errorf("no image files (%s) in %s", strings.Join(ImageExtensions, " "), dir)
+	}
+	return files, skipped, nil
+}
+
+// imagesUnder lists the image files under dir, recursively, sorted, following dir itself when
+// it is a symbolic link (paths keep the dir prefix given) and leaving out dangling links.
+func imagesUnder(dir string) (out, skipped []string, err error) {
+	root := dir
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		if root, err = filepath.EvalSymlinks(dir); err != nil {
+			return nil, nil, err
+		}
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != dir && strings.HasPrefix(d.Name(), ".") {
+		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && isImageFile(d.Name()) {
-			out = append(out, p)
+		if d.IsDir() || !isImageFile(d.Name()) {
+			return nil
 		}
+		if root != dir {
+			rel, _ := filepath.Rel(root, p)
+			p = filepath.Join(dir, rel)
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if _, err := os.Stat(p); err != nil {
+				skipped = append(skipped, fmt.Sprintf("%s: symbolic link to a missing file, left out", p))
+				return nil
+			}
+		}
+		out = append(out, p)
 		return nil
 	})
 	sort.Strings(out)
-	return out, err
+	return out, skipped, err
 }
 
 var (

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"hash/crc32"
 	"image/color"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,3 +56,34 @@ func TestFolderItemRefusesImageBombs(t *testing.T) {
 	}
 }
 
+
+// TestImageFilesFollowsASymlinkedRootAndLeavesOutDanglingLinks: a --images root that is a
+// symbolic link to a folder is listed (before, it held "no images"), and a link to a missing
+// file is reported as skipped instead of failing the decode later.
+func TestImageFilesFollowsASymlinkedRootAndLeavesOutDanglingLinks(t *testing.T) {
+	real := t.TempDir()
+	writeFile(t, filepath.Join(real, "a.png"), pngBytes(2, 2, color.White))
+	writeFile(t, filepath.Join(real, "sub", "b.png"), pngBytes(2, 2, color.White))
+	if err := os.Symlink(filepath.Join(real, "gone.png"), filepath.Join(real, "dangling.png")); err != nil {
+		t.Skipf("symlinks: %v", err)
+	}
+	link := filepath.Join(t.TempDir(), "photos")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, dir string }{{"real folder", real}, {"symlinked root", link}} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, skipped, err := ImageFilesReport(tc.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{filepath.Join(tc.dir, "a.png"), filepath.Join(tc.dir, "sub", "b.png")}
+			if !slices.Equal(files, want) {
+				t.Errorf("files %v, want %v", files, want)
+			}
+			if len(skipped) != 1 || !strings.Contains(skipped[0], "dangling.png") {
+				t.Errorf("skipped %v, want the dangling link", skipped)
+			}
+		})
+	}
+}

@@ -159,6 +159,12 @@ func DecodeConfigBytes(data []byte, name string, lim Limits) (cfg image.Config, 
 // refusing anything that is not a regular file (a FIFO or device would block or never end).
 func ReadFileLimited(path string, lim Limits) ([]byte, error) {
 	lim = lim.orDefaults()
+	// Stat before opening: opening a FIFO blocks until a writer appears.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -167,9 +173,6 @@ func ReadFileLimited(path string, lim Limits) ([]byte, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
 	}
 	if st.Size() > lim.MaxBytes {
 		return nil, fmt.Errorf("%s: image file is %d bytes, over the %d-byte limit: %w", path, st.Size(), lim.MaxBytes, ErrTooLarge)

@@ -378,26 +378,43 @@ func (p *payloadReader) finish(want uint32) error {
 // openIndexFile opens path, validates the header and returns a reader
 // positioned at the payload. The caller closes the file.
 func openIndexFile(path string) (*os.File, fileHeader, *payloadReader, error) {
+	// Stat before opening: opening a FIFO blocks until a writer appears.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fileHeader{}, nil, fmt.Errorf("%w: %s: not a regular file (%s)", ErrBadFile, path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileHeader{}, nil, fmt.Errorf("search: loading index: %w", err)
-	}
-	fail := func(format string, args ...any) (*os.File, fileHeader, *payloadReader, error) {
-		f.Close()
-		return nil, fileHeader{}, nil, fmt.Errorf("%w: %s: %s", ErrBadFile, path, fmt.Sprintf(format, args...))
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, fileHeader{}, nil, fmt.Errorf("search: loading index: %w", err)
 	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fileHeader{}, nil, fmt.Errorf("%w: %s: not a regular file (%s)", ErrBadFile, path, st.Mode().Type())
+	}
+	hdr, pr, err := readIndexHeader(f, st.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, fileHeader{}, nil, err
+	}
+	return f, hdr, pr, nil
+}
+
+// readIndexHeader validates the header of an index of size bytes read from r and returns a
+// reader positioned at the payload; path names the input in errors.
+func readIndexHeader(r io.Reader, size int64, path string) (fileHeader, *payloadReader, error) {
+	fail := func(format string, args ...any) (fileHeader, *payloadReader, error) {
+		return fileHeader{}, nil, fmt.Errorf("%w: %s: %s", ErrBadFile, path, fmt.Sprintf(format, args...))
+	}
 	h := make([]byte, headerSize)
-	if n, err := io.ReadFull(f, h); err != nil {
+	if n, err := io.ReadFull(r, h); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return fail("file is %d bytes, shorter than the %d-byte header", n, headerSize)
 		}
-		f.Close()
-		return nil, fileHeader{}, nil, fmt.Errorf("search: loading index %s: %w", path, err)
+		return fileHeader{}, nil, fmt.Errorf("search: loading index %s: %w", path, err)
 	}
 	if string(h[:8]) != fileMagic {
 		return fail("not a clipkit search index (magic %q, want %q)", h[:8], fileMagic)
@@ -421,7 +438,7 @@ func openIndexFile(path string) (*os.File, fileHeader, *payloadReader, error) {
 	if err := checkDim(hdr.dim); err != nil {
 		return fail("bad dimension: %v", err)
 	}
-	if size := uint64(st.Size()); size != headerSize+hdr.payload {
+	if size := uint64(size); size != headerSize+hdr.payload {
 		if size < headerSize+hdr.payload {
 			return fail("file truncated: %d bytes, header declares %d", size, headerSize+hdr.payload)
 		}
@@ -430,8 +447,18 @@ func openIndexFile(path string) (*os.File, fileHeader, *payloadReader, error) {
 	if hdr.count > maxRows || hdr.count*uint64(hdr.dim)*4 > hdr.payload {
 		return fail("count %d × dim %d does not fit in a %d-byte payload", hdr.count, hdr.dim, hdr.payload)
 	}
-	pr := &payloadReader{r: bufio.NewReaderSize(f, 1<<20), crc: crc32.New(castagnoli), left: hdr.payload, path: path}
-	return f, hdr, pr, nil
+	pr := &payloadReader{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli), left: hdr.payload, path: path}
+	return hdr, pr, nil
+}
+
+// LoadReader is Load for an index of exactly size bytes read from r (for example a section of a
+// larger file); name names the input in errors.
+func LoadReader(r io.Reader, size int64, name string) (Index, error) {
+	hdr, pr, err := readIndexHeader(r, size, name)
+	if err != nil {
+		return nil, err
+	}
+	return readIndex(hdr, pr)
 }
 
 // Load reads an index saved by Exact.Save or HNSW.Save; the concrete type is
@@ -442,6 +469,10 @@ func Load(path string) (Index, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readIndex(hdr, pr)
+}
+
+func readIndex(hdr fileHeader, pr *payloadReader) (Index, error) {
 	switch hdr.kind {
 	case kindExact:
 		return readExact(hdr, pr)
