@@ -56,7 +56,6 @@ func TestFolderItemRefusesImageBombs(t *testing.T) {
 	}
 }
 
-
 // TestImageFilesFollowsASymlinkedRootAndLeavesOutDanglingLinks: a --images root that is a
 // symbolic link to a folder is listed (before, it held "no images"), and a link to a missing
 // file is reported as skipped instead of failing the decode later.

@@ -101,6 +101,9 @@ func parseSafetensorsJSON(raw []byte, h *SafetensorsHeader, dataLen int64) error
 			return fmt.Errorf("header is not valid JSON: %w", err)
 		}
 		key, _ := tok.(string) // object keys are always strings
+		if err := checkName(key); err != nil {
+			return err
+		}
 		if seen[key] {
 			return fmt.Errorf("header names %q twice", key)
 		}

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,6 +150,10 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 					continue
 				}
 				v = one[0]
+			}
+			if j := slices.IndexFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }); j >= 0 {
+				return nil, fmt.Errorf("optimized: the embedding of %s has the non-finite value %v at %d: the model (%s) computes NaN or infinity; "+
+					"nothing was indexed", p, v[j], j, m.Name())
 			}
 			abs, aerr := filepath.Abs(p)
 			if aerr != nil {

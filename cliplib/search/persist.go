@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -528,6 +529,9 @@ func readExact(hdr fileHeader, p *payloadReader) (*Exact, error) {
 	if err := p.finish(hdr.crc); err != nil {
 		return nil, err
 	}
+	if err := checkFiniteRows(e.vecs, hdr.dim, e.ids, p.path); err != nil {
+		return nil, err
+	}
 	e.pos = make(map[uint64]int, n)
 	for r, id := range e.ids {
 		if _, dup := e.pos[id]; dup {
@@ -624,6 +628,9 @@ func readHNSW(hdr fileHeader, p *payloadReader) (*HNSW, error) {
 	if err := p.finish(hdr.crc); err != nil {
 		return nil, err
 	}
+	if err := checkFiniteRows(h.vecs, hdr.dim, h.ids, p.path); err != nil {
+		return nil, err
+	}
 	// Structural checks (the CRC catches accidents; these keep a crafted
 	// file from causing out-of-range accesses).
 	check := func(lst []uint32, maxN, node, lc int) error {
@@ -668,6 +675,17 @@ func readHNSW(hdr fileHeader, p *payloadReader) (*HNSW, error) {
 		h.pos[id] = uint32(i)
 	}
 	return h, nil
+}
+
+// checkFiniteRows refuses stored vectors with NaN or infinite entries: Add never stores them, and
+// a search would silently never return such a row.
+func checkFiniteRows(vecs []float32, dim int, ids []uint64, path string) error {
+	for i, x := range vecs {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("%w: %s: the vector of id %d has the non-finite value %v", ErrBadFile, path, ids[i/dim], x)
+		}
+	}
+	return nil
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

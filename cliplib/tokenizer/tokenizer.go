@@ -340,8 +340,15 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // encodeAppend appends the BPE ids of text to dst.
 func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
+	return t.encodeAppendLimit(dst, text, -1)
+}
+
+// encodeAppendLimit is encodeAppend that stops once dst holds at least limit ids (limit < 0: no
+// limit). Pieces are tokenised independently, so the ids it returns are the first ids of the
+// unlimited result; a piece longer than longPiece is tokenised from a prefix (see bpePrefix).
+func (t *Tokenizer) encodeAppendLimit(dst []int32, text string, limit int) []int32 {
 	pt := preTokenizer{text: cleanText(text)}
-	for {
+	for limit < 0 || len(dst) < limit {
 		piece, kind, ok := pt.next()
 		if !ok {
 			return dst
@@ -360,11 +367,22 @@ func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
 			dst = append(dst, ids...)
 			continue
 		}
+		if limit >= 0 && len(piece) > longPiece {
+			dst = t.bpePrefix(dst, piece, limit-len(dst))
+			continue
+		}
 		start := len(dst)
 		dst = t.bpeWord(dst, piece)
-		t.cache.put(piece, slices.Clone(dst[start:]))
+		if len(piece) <= maxCachedPiece {
+			t.cache.put(piece, slices.Clone(dst[start:]))
+		}
 	}
+	return dst
 }
+
+// maxCachedPiece is the longest piece (bytes) kept in the word cache: longer ones are rare and
+// would pin their text in memory.
+const maxCachedPiece = 256
 
 // Tokenize returns the model input for text: shape [ContextLength()] (77 by default), holding
 // SOT, the BPE ids, EOT, then Pad (0). Text longer than fits is truncated and its last id
@@ -380,7 +398,8 @@ func (t *Tokenizer) Tokenize(text string) []int32 {
 // reused for the BPE ids and returned.
 func (t *Tokenizer) tokenizeInto(out []int32, text string, scratch []int32) []int32 {
 	ids := append(scratch[:0], t.sot)
-	ids = t.encodeAppend(ids, text)
+	// Only len(out) ids are kept: stop once there are that many (then the text is truncated).
+	ids = t.encodeAppendLimit(ids, text, len(out))
 	ids = append(ids, t.eot)
 	if len(ids) > len(out) {
 		ids = ids[:len(out)]
