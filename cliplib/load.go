@@ -123,7 +123,9 @@ func resolve(nameOrPath string, opt Options) (*model.Config, checkpoint.StateDic
 			if opt.FallbackToRandom {
 				return randomModel(arch, opt, fmt.Sprintf("trained weights unavailable: %v", err))
 			}
-			return nil, nil, Source{}, err
+			return nil, nil, Source{}, fmt.Errorf("%w\n(the weights of %s could not be fetched: fetch them where there is a network with "+
+				"`clipx weights fetch %s` and copy the cache, or, to try the pipeline without them, use random weights: "+
+				"Options.RandomWeights, clipx --random-weights)", err, nameOrPath, nameOrPath)
 		}
 		return loadFile(local.WeightsPath, arch, opt)
 	}

@@ -148,3 +148,13 @@ func TestLoadNamesTheTensorWithNonFiniteWeights(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadWithoutWeightsSuggestsRandomWeights: when trained weights cannot be fetched (here:
+// offline with an empty cache), the error says how to get them and how to run without them.
+func TestLoadWithoutWeightsSuggestsRandomWeights(t *testing.T) {
+	t.Setenv("CLIPKIT_CACHE", t.TempDir())
+	_, err := Load("ViT-B/32", Options{Offline: true, Backend: testutil.BackendConfig()})
+	if err == nil || !strings.Contains(err.Error(), "--random-weights") || !strings.Contains(err.Error(), "clipx weights fetch ViT-B/32") {
+		t.Fatalf("error %v, want one suggesting --random-weights and clipx weights fetch", err)
+	}
+}

@@ -189,3 +189,37 @@ func TestLoadIndexReadsTheOlderTwoFileLayout(t *testing.T) {
 		t.Fatalf("LoadIndex of the two-file layout: %v", err)
 	}
 }
+
+// TestUnwritableCacheDirRunsUncachedWithAWarning: a cache directory that cannot be written (a
+// file in its place, or read-only) makes the model cache in memory and say so, instead of
+// failing the run.
+func TestUnwritableCacheDirRunsUncachedWithAWarning(t *testing.T) {
+	fileInTheWay := filepath.Join(t.TempDir(), "cache")
+	os.WriteFile(fileInTheWay, []byte("x"), 0o644)
+	readOnly := t.TempDir()
+	os.Chmod(readOnly, 0o500)
+	t.Cleanup(func() { os.Chmod(readOnly, 0o755) })
+	for _, tc := range []struct{ name, dir string }{{"file in the way", fileInTheWay}, {"read-only", readOnly}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "read-only" && os.Geteuid() == 0 {
+				t.Skip("root writes read-only directories")
+			}
+			var warnings []string
+			var mu sync.Mutex
+			opt := tinyOptions(tc.dir)
+			opt.Warn = func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() }
+			m := load(t, "tiny-vit", opt)
+			if _, err := m.EncodeImageFiles(writeImages(t, t.TempDir(), 2)...); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, "\n"), "in memory only") {
+				t.Errorf("warnings %q, want one saying the cache is in memory only", warnings)
+			}
+		})
+	}
+}
