@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -219,6 +220,35 @@ func TestUnwritableCacheDirRunsUncachedWithAWarning(t *testing.T) {
 			defer mu.Unlock()
 			if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, "\n"), "in memory only") {
 				t.Errorf("warnings %q, want one saying the cache is in memory only", warnings)
+			}
+		})
+	}
+}
+
+// TestIndexingRefusesNonFiniteEmbeddings: an image whose embedding is not finite (as a model with
+// broken weights computes it) stops IndexImages with an error naming the image and the model,
+// instead of the bare "item 3 (id 3)" of search.Index.Add.
+func TestIndexingRefusesNonFiniteEmbeddings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    []float32
+		want string
+	}{
+		{"finite", []float32{1, 0, -2}, ""},
+		{"NaN", []float32{1, float32(math.NaN()), 0}, "non-finite value NaN at 1"},
+		{"-Inf", []float32{float32(math.Inf(-1))}, "non-finite value -Inf at 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkEmbedding("/photos/cat.png", tc.v, "ViT-B/32")
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/photos/cat.png") ||
+				!strings.Contains(err.Error(), "ViT-B/32") {
+				t.Fatalf("error %v, want one naming the image, the model and %q", err, tc.want)
 			}
 		})
 	}

@@ -151,9 +151,8 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 				}
 				v = one[0]
 			}
-			if j := slices.IndexFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }); j >= 0 {
-				return nil, fmt.Errorf("optimized: the embedding of %s has the non-finite value %v at %d: the model (%s) computes NaN or infinity; "+
-					"nothing was indexed", p, v[j], j, m.Name())
+			if err := checkEmbedding(p, v, m.Name()); err != nil {
+				return nil, err
 			}
 			abs, aerr := filepath.Abs(p)
 			if aerr != nil {
@@ -176,6 +175,16 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 		Precision: m.Precision(), RandomWeights: m.base.RandomWeights(), Kind: opt.Kind, Dim: m.EmbedDim(), Count: idx.Len(),
 		Created: time.Now().UTC().Truncate(time.Second)}
 	return ix, nil
+}
+
+// checkEmbedding returns an error naming the image and the model when v has a NaN or infinity
+// (which search.Index.Add would refuse without saying which file it came from).
+func checkEmbedding(path string, v []float32, model string) error {
+	if j := slices.IndexFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }); j >= 0 {
+		return fmt.Errorf("optimized: the embedding of %s has the non-finite value %v at %d: the model (%s) computes NaN or infinity; "+
+			"nothing was indexed", path, v[j], j, model)
+	}
+	return nil
 }
 
 // Hit is one search result.
