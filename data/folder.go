@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/preprocess"
+	"github.com/clipkit/clipkit/internal/readlimit"
 )
 
 // ImageExtensions are the file extensions LoadFolder treats as images (lower case), with a decoder
@@ -185,9 +186,12 @@ var (
 	captionKeys = []string{"caption", "text", "label", "class"}
 )
 
+// maxCaptionsFile bounds a captions file; only regular files are read.
+const maxCaptionsFile = 256 << 20
+
 // loadCaptioned reads a captions file (CSV or JSONL).
 func loadCaptioned(dir, capPath string) (*Folder, error) {
-	raw, err := os.ReadFile(capPath)
+	raw, err := readlimit.ReadFile(capPath, maxCaptionsFile)
 	if err != nil {
 		return nil, err
 	}

@@ -301,7 +301,7 @@ func (m *Model) EncodeImageFilesContext(ctx context.Context, paths ...string) ([
 	var todo []int
 	for i, p := range paths {
 		if m.image != nil {
-			data, err := os.ReadFile(p)
+			data, err := preprocess.ReadFileLimited(p, preprocess.DefaultLimits) // regular files, bounded
 			if err != nil {
 				return nil, err
 			}

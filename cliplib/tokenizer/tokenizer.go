@@ -8,12 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/clipkit/clipkit/internal/readlimit"
 )
 
 // Token ids and sizes of the CLIP vocabulary (bpe_simple_vocab_16e6).
@@ -83,11 +84,14 @@ var defaultOnce = sync.OnceValues(func() (*Tokenizer, error) {
 // access). It is built once and shared; it uses context length ContextLength.
 func Default() (*Tokenizer, error) { return defaultOnce() }
 
+// maxVocabFile bounds a vocabulary file (CLIP's are under 2 MiB); only regular files are read.
+const maxVocabFile = 64 << 20
+
 // Load reads an OpenAI-format vocabulary file (bpe_simple_vocab_16e6.txt.gz, gzip-compressed or
 // plain text): a header line, then one merge a line as two space-separated symbols. Like
 // open_clip, it uses the first NumMerges merges.
 func Load(path string) (*Tokenizer, error) {
-	data, err := os.ReadFile(path)
+	data, err := readlimit.ReadFile(path, maxVocabFile)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.Load: %w", err)
 	}
@@ -102,11 +106,11 @@ func Load(path string) (*Tokenizer, error) {
 // CLIP vocabulary. (They are not always those of transformers' CLIPTokenizer, whose text
 // cleaning differs; see the package documentation.)
 func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
-	vdata, err := os.ReadFile(vocabJSON)
+	vdata, err := readlimit.ReadFile(vocabJSON, maxVocabFile)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.LoadHF: %w", err)
 	}
-	mdata, err := os.ReadFile(mergesTXT)
+	mdata, err := readlimit.ReadFile(mergesTXT, maxVocabFile)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.LoadHF: %w", err)
 	}
