@@ -264,7 +264,7 @@ func (m *Model) EncodeImageFiles(paths ...string) ([][]float32, error) {
 	var todo []int
 	for i, p := range paths {
 		if ic != nil {
-			data, err := os.ReadFile(p)
+			data, err := preprocess.ReadFileLimited(p, preprocess.DefaultLimits) // regular files, bounded
 			if err != nil {
 				return nil, err
 			}

@@ -120,7 +120,9 @@ func resolve(nameOrPath string, opt Options) (*model.Config, checkpoint.StateDic
 			if opt.FallbackToRandom {
 				return randomModel(arch, opt, fmt.Sprintf("trained weights unavailable: %v", err))
 			}
-			return nil, nil, Source{}, err
+			return nil, nil, Source{}, fmt.Errorf("%w\n(the weights of %s could not be fetched: fetch them where there is a network with "+
+				"`clipx weights fetch %s` and copy the cache, or, to try the pipeline without them, use random weights: "+
+				"Options.RandomWeights, clipx --random-weights)", err, nameOrPath, nameOrPath)
 		}
 		return loadFile(local.WeightsPath, arch, opt)
 	}
@@ -221,6 +223,9 @@ func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, 
 	if err != nil {
 		return nil, nil, Source{}, err
 	}
+	if err := raw.CheckFinite(); err != nil {
+		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
+	}
 	if layout, err := checkpoint.DetectLayout(raw); err == nil &&
 		(layout == checkpoint.LayoutAppleMobileCLIP || layout == checkpoint.LayoutOpenCLIPCustomText) {
 		return loadMobileCLIP(file, raw, format, configure, opt)
@@ -311,18 +316,27 @@ func configFor(dir, file string, sd checkpoint.StateDict, opt Options) (*model.C
 			if err != nil {
 				return nil, err
 			}
+			// Every size the file states must match the checkpoint before anything is built.
+			if err := model.CheckShapes(cfg, shapesOf(sd)); err != nil {
+				return nil, fmt.Errorf("%s does not match %s: %w", p, file, err)
+			}
 			cfg.Name = filepath.Base(dir)
 			return cfg, nil
 		}
 	}
-	shapes := model.Shapes{}
-	for name, t := range sd {
-		shapes[name] = t.Shape
-	}
-	cfg, err := model.InferCLIP(shapes, nn.QuickGELU)
+	cfg, err := model.InferCLIP(shapesOf(sd), nn.QuickGELU)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (give the architecture explicitly)", file, err)
 	}
 	cfg.Name = filepath.Base(file)
 	return cfg, nil
+}
+
+// shapesOf returns the tensor shapes of a state dict.
+func shapesOf(sd checkpoint.StateDict) model.Shapes {
+	shapes := make(model.Shapes, len(sd))
+	for name, t := range sd {
+		shapes[name] = t.Shape
+	}
+	return shapes
 }

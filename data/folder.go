@@ -3,12 +3,8 @@ package data
 import (
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // decoders for Item
-	_ "image/jpeg"
-	_ "image/png"
 	"io"
 	"io/fs"
 	"os"
@@ -17,9 +13,8 @@ import (
 	"sort"
 	"strings"
 
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
+	"github.com/clipkit/clipkit/cliplib/preprocess"
+	"github.com/clipkit/clipkit/internal/readlimit"
 )
 
 // ImageExtensions are the file extensions LoadFolder treats as images (lower case), with a decoder
@@ -92,7 +87,7 @@ func LoadFolder(dir string, opts FolderOptions) (*Folder, error) {
 		}
 		full := filepath.Join(dir, name)
 		if e.IsDir() {
-			imgs, err := imagesUnder(full)
+			imgs, _, err := imagesUnder(full)
 			if err != nil {
 				return nil, err
 			}
@@ -130,35 +125,60 @@ func isImageFile(name string) bool {
 }
 
 // ImageFiles lists the image files (ImageExtensions, not hidden) under dir, recursively and
-// skipping hidden folders, sorted by path. It is an error for dir to hold none.
+// skipping hidden folders, sorted by path. dir may be a symbolic link to a folder; links to
+// files that do not exist are left out (see ImageFilesReport). It is an error for dir to hold none.
 func ImageFiles(dir string) ([]string, error) {
-	files, err := imagesUnder(dir)
-	if err != nil {
-		return nil, fmt.Errorf("listing images in %s: %w", dir, err)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no image files (%s) in %s", strings.Join(ImageExtensions, " "), dir)
-	}
-	return files, nil
+	files, _, err := ImageFilesReport(dir)
+	return files, err
 }
 
-// imagesUnder lists the image files under dir, recursively, sorted.
-func imagesUnder(dir string) ([]string, error) {
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// ImageFilesReport is ImageFiles that also returns what it left out: one line per dangling
+// symbolic link, for the caller to show as a warning.
+func ImageFilesReport(dir string) (files, skipped []string, err error) {
+	files, skipped, err = imagesUnder(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing images in %s: %w", dir, err)
+	}
+	if len(files) == 0 {
+		return nil, skipped, fmt.Errorf("no image files (%s) in %s", strings.Join(ImageExtensions, " "), dir)
+	}
+	return files, skipped, nil
+}
+
+// imagesUnder lists the image files under dir, recursively, sorted, following dir itself when
+// it is a symbolic link (paths keep the dir prefix given) and leaving out dangling links.
+func imagesUnder(dir string) (out, skipped []string, err error) {
+	root := dir
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		if root, err = filepath.EvalSymlinks(dir); err != nil {
+			return nil, nil, err
+		}
+	}
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != dir && strings.HasPrefix(d.Name(), ".") {
+		if d.IsDir() && p != root && strings.HasPrefix(d.Name(), ".") {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && isImageFile(d.Name()) {
-			out = append(out, p)
+		if d.IsDir() || !isImageFile(d.Name()) {
+			return nil
 		}
+		if root != dir {
+			rel, _ := filepath.Rel(root, p)
+			p = filepath.Join(dir, rel)
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if _, err := os.Stat(p); err != nil {
+				skipped = append(skipped, fmt.Sprintf("%s: symbolic link to a missing file, left out", p))
+				return nil
+			}
+		}
+		out = append(out, p)
 		return nil
 	})
 	sort.Strings(out)
-	return out, err
+	return out, skipped, err
 }
 
 var (
@@ -166,9 +186,12 @@ var (
 	captionKeys = []string{"caption", "text", "label", "class"}
 )
 
+// maxCaptionsFile bounds a captions file; only regular files are read.
+const maxCaptionsFile = 256 << 20
+
 // loadCaptioned reads a captions file (CSV or JSONL).
 func loadCaptioned(dir, capPath string) (*Folder, error) {
-	raw, err := os.ReadFile(capPath)
+	raw, err := readlimit.ReadFile(capPath, maxCaptionsFile)
 	if err != nil {
 		return nil, err
 	}
@@ -349,19 +372,10 @@ func (f *Folder) Item(i int) (image.Image, int, error) {
 	return img, f.labels[i], nil
 }
 
-// decodeImageFile decodes an image file, naming the file in errors.
+// decodeImageFile decodes an image file through the project's guarded decoder
+// (preprocess.DecodeFile: size limits checked from the header before any pixel memory is
+// allocated, decoder panics recovered), naming the file in errors.
 func decodeImageFile(p string) (image.Image, error) {
-	fh, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	img, format, err := image.Decode(fh)
-	if err != nil {
-		if errors.Is(err, image.ErrFormat) {
-			return nil, fmt.Errorf("%s: not a supported image (JPEG, PNG, GIF, BMP, TIFF, WebP): %w", p, err)
-		}
-		return nil, fmt.Errorf("%s: decoding %s: %w", p, format, err)
-	}
-	return img, nil
+	img, _, err := preprocess.DecodeFile(p)
+	return img, err
 }

@@ -33,6 +33,9 @@ func FuzzReadSafetensors(f *testing.F) {
 		f.Add(readFixtureBytes(f, n))
 	}
 	f.Add(safetensorsBytes(`{"__metadata__":{"a":"b"},"x":{"dtype":"F32","shape":[],"data_offsets":[0,4]}}`, make([]byte, 4)))
+	// A name over MaxTensorName, and a NaN value (0x7fc00000).
+	f.Add(safetensorsBytes(`{"`+strings.Repeat("n", MaxTensorName+1)+`":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, make([]byte, 4)))
+	f.Add(safetensorsBytes(`{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, []byte{0, 0, 0xc0, 0x7f}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sd, _, err := ReadSafetensorsFrom(bytes.NewReader(data), int64(len(data)), "fuzz.safetensors")
 		if err != nil {
@@ -43,6 +46,14 @@ func FuzzReadSafetensors(f *testing.F) {
 		}
 		// Non-overlapping tensors inside the file: at most one element per byte.
 		checkBounded(t, sd, len(data), 1)
+		for name := range sd {
+			if len(name) > MaxTensorName {
+				t.Fatalf("accepted a %d-byte tensor name", len(name))
+			}
+		}
+		if err := sd.CheckFinite(); err != nil && len(err.Error()) > 400 {
+			t.Fatalf("CheckFinite error of %d bytes", len(err.Error()))
+		}
 	})
 }
 

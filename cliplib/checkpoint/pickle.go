@@ -383,6 +383,9 @@ func (u *unpickler) persistentLoad(pid interface{}) (interface{}, error) {
 	if !ok {
 		return nil, fmt.Errorf("persistent id key is %s, want a string", describe(t.Get(2)))
 	}
+	if len(key) > MaxTensorName {
+		return nil, fmt.Errorf("storage key %s is over the %d-byte limit", shortName(key), MaxTensorName)
+	}
 	numel, err := pickleInt(t.Get(4))
 	if err != nil {
 		return nil, fmt.Errorf("storage %q: element count: %w", key, err)

@@ -101,6 +101,9 @@ func parseSafetensorsJSON(raw []byte, h *SafetensorsHeader, dataLen int64) error
 			return fmt.Errorf("header is not valid JSON: %w", err)
 		}
 		key, _ := tok.(string) // object keys are always strings
+		if err := checkName(key); err != nil {
+			return err
+		}
 		if seen[key] {
 			return fmt.Errorf("header names %q twice", key)
 		}
@@ -266,6 +269,10 @@ func ioErr(err error) error {
 
 // openSized opens path for reading and returns its size; errors name the path.
 func openSized(path string) (*os.File, int64, error) {
+	// Stat before opening: opening a named pipe blocks until a writer appears.
+	if st, err := os.Stat(path); err == nil && !st.IsDir() && !st.Mode().IsRegular() {
+		return nil, 0, fmt.Errorf("checkpoint: %s is not a regular file (%s)", path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("checkpoint: %w", err)

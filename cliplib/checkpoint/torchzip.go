@@ -417,6 +417,9 @@ func (a *torchArchive) materialize(refs map[string]*tensorRef) (StateDict, error
 	var storageElems int64
 	seen := map[*storageRef]bool{}
 	for n, t := range refs {
+		if err := checkName(n); err != nil {
+			return nil, fmt.Errorf("torch archive %s: %w", a.name, err)
+		}
 		names = append(names, n)
 		if !seen[t.storage] {
 			seen[t.storage] = true

@@ -9,6 +9,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/clipkit/clipkit/cliplib/model/nn"
 )
@@ -123,7 +124,95 @@ func (c *Config) PreprocessOrDefault() Preprocess {
 	return c.Preprocess
 }
 
-// Validate checks that the configuration is complete and self-consistent.
+// Bounds on configuration sizes, far above any released CLIP (the largest, ViT-bigG/14, has 48
+// blocks of width 1664), so that a corrupt or hostile config cannot make the loader allocate or
+// build without bound before the checkpoint's tensors are compared.
+const (
+	MaxLayers    = 256     // transformer blocks per tower, or blocks per ResNet stage
+	MaxWidth     = 1 << 15 // tower width, embedding dimension
+	MaxImageSize = 4096    // input resolution in pixels
+	MaxContext   = 4096    // text context length in tokens
+	MaxVocab     = 1 << 21 // text vocabulary size
+)
+
+// checkRange returns an error unless 0 < v ≤ hi; what names the field.
+func (c *Config) checkRange(what string, v, hi int) error {
+	if v <= 0 || v > hi {
+		return fmt.Errorf("model %q: %s is %d, want 1..%d", c.Name, what, v, hi)
+	}
+	return nil
+}
+
+// checkEps accepts 0 (the default) or a finite epsilon in (0, 1).
+func (c *Config) checkEps(what string, e float64) error {
+	if e == 0 {
+		return nil
+	}
+	if math.IsNaN(e) || e < 0 || e >= 1 {
+		return fmt.Errorf("model %q: %s layer_norm_eps is %g, want a small positive number (such as 1e-5)", c.Name, what, e)
+	}
+	return nil
+}
+
+// checkBounds checks every size against the Max* bounds, the epsilons and the preprocessing.
+func (c *Config) checkBounds() error {
+	v, t := c.Vision, c.Text
+	checks := []struct {
+		what    string
+		val, hi int
+	}{
+		{"embed dim", c.EmbedDim, MaxWidth},
+		{"vision image size", v.ImageSize, MaxImageSize},
+		{"text context length", t.ContextLength, MaxContext},
+		{"text vocab size", t.VocabSize, MaxVocab},
+		{"text width", t.Width, MaxWidth},
+		{"text layers", t.Layers, MaxLayers},
+		{"text heads", t.Heads, MaxWidth},
+	}
+	if v.Family == ViT || v.Family == MobileViT {
+		checks = append(checks, []struct {
+			what    string
+			val, hi int
+		}{{"vision width", v.Width, MaxWidth}, {"vision layers", v.Layers, MaxLayers}, {"vision heads", v.Heads, MaxWidth},
+			{"vision patch size", v.PatchSize, max(v.ImageSize, 1)}}...)
+	}
+	if v.Family == ResNet {
+		checks = append(checks, struct {
+			what    string
+			val, hi int
+		}{"vision width", v.Width, MaxWidth})
+		for i, b := range v.StageBlocks {
+			checks = append(checks, struct {
+				what    string
+				val, hi int
+			}{fmt.Sprintf("ResNet stage %d blocks", i+1), b, MaxLayers})
+		}
+	}
+	for _, ch := range checks {
+		if err := c.checkRange(ch.what, ch.val, ch.hi); err != nil {
+			return err
+		}
+	}
+	if err := c.checkEps("vision", v.LayerNormEps); err != nil {
+		return err
+	}
+	if err := c.checkEps("text", t.LayerNormEps); err != nil {
+		return err
+	}
+	p := c.Preprocess
+	if p.Interpolation != "" {
+		for i := range 3 {
+			m, sd := float64(p.Mean[i]), float64(p.Std[i])
+			if math.IsNaN(m) || math.IsInf(m, 0) || !(sd > 0) || math.IsInf(sd, 0) {
+				return fmt.Errorf("model %q: preprocessing mean %v / std %v: want finite means and positive finite stds", c.Name, p.Mean, p.Std)
+			}
+		}
+	}
+	return nil
+}
+
+// Validate checks that the configuration is complete, self-consistent and within the Max*
+// bounds.
 func (c *Config) Validate() error {
 	if c.EmbedDim <= 0 {
 		return fmt.Errorf("model %q: embed dim must be positive, got %d", c.Name, c.EmbedDim)
@@ -184,7 +273,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("model %q: text tower context %d, vocab %d, width %d, heads %d must be positive (width divisible by heads)",
 			c.Name, t.ContextLength, t.VocabSize, t.Width, t.Heads)
 	}
-	return nil
+	return c.checkBounds()
 }
 
 // eps returns the layer-norm epsilon, defaulting to PyTorch's 1e-5.

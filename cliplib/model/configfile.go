@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -50,6 +51,9 @@ func activation(name string) (nn.Activation, error) {
 // FromHFConfig parses a transformers CLIPModel config.json. Absent fields take transformers'
 // defaults (ViT-B/32 vision, 512-wide text tower, quick_gelu), as transformers itself does.
 func FromHFConfig(data []byte) (*Config, error) {
+	if err := requireObject(data); err != nil {
+		return nil, fmt.Errorf("HF config.json: %w", err)
+	}
 	var h hfConfig
 	if err := json.Unmarshal(data, &h); err != nil {
 		return nil, fmt.Errorf("HF config.json: %w", err)
@@ -120,6 +124,9 @@ type openCLIPConfig struct {
 // defaults. The activation is QuickGELU when quick_gelu is true, GELU otherwise (open_clip's rule;
 // OpenAI weights need QuickGELU — the weights registry says so for its entries).
 func FromOpenCLIPConfig(data []byte) (*Config, error) {
+	if err := requireObject(data); err != nil {
+		return nil, fmt.Errorf("open_clip_config.json: %w", err)
+	}
 	var o openCLIPConfig
 	if err := json.Unmarshal(data, &o); err != nil {
 		return nil, fmt.Errorf("open_clip_config.json: %w", err)
@@ -155,7 +162,17 @@ func FromOpenCLIPConfig(data []byte) (*Config, error) {
 		c.Vision = VisionConfig{Family: ViT, ImageSize: v.ImageSize, PatchSize: or(v.PatchSize, 16), Width: v.Width,
 			Layers: layers, Heads: max(v.Width/headWidth, 1), Activation: act}
 	}
-	if p := o.PreprocessCfg; len(p.Mean) == 3 && len(p.Std) == 3 {
+	p := o.PreprocessCfg
+	if len(p.Mean) != 0 && len(p.Mean) != 3 || len(p.Std) != 0 && len(p.Std) != 3 || (len(p.Mean) == 0) != (len(p.Std) == 0) {
+		return nil, fmt.Errorf("open_clip_config.json: preprocess_cfg mean %v and std %v must both be 3 values (R, G, B) or both be absent",
+			p.Mean, p.Std)
+	}
+	switch p.Interpolation {
+	case "", "bicubic", "bilinear":
+	default:
+		return nil, fmt.Errorf("open_clip_config.json: preprocess_cfg interpolation %q is not bicubic or bilinear", p.Interpolation)
+	}
+	if len(p.Mean) == 3 {
 		c.Preprocess = Preprocess{Interpolation: p.Interpolation}
 		if c.Preprocess.Interpolation == "" {
 			c.Preprocess.Interpolation = "bicubic"
@@ -166,8 +183,30 @@ func FromOpenCLIPConfig(data []byte) (*Config, error) {
 	return c, c.Validate()
 }
 
+// maxConfigBytes bounds a config file (real ones are a few kilobytes).
+const maxConfigBytes = 1 << 20
+
+// requireObject returns an error unless data is a JSON object (not null, an array, a number...).
+func requireObject(data []byte) error {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return err
+	}
+	if probe == nil {
+		return fmt.Errorf("want a JSON object, got %.20q", bytes.TrimSpace(data))
+	}
+	return nil
+}
+
 // ReadConfigFile reads an HF config.json or an open_clip_config.json, telling them apart by content.
 func ReadConfigFile(path string) (*Config, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > maxConfigBytes {
+		return nil, fmt.Errorf("%s: want a regular file of at most %d bytes (%s, %d bytes)", path, maxConfigBytes, st.Mode().Type(), st.Size())
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -175,6 +214,9 @@ func ReadConfigFile(path string) (*Config, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if probe == nil {
+		return nil, fmt.Errorf("%s: want a JSON object, got %.20q", path, bytes.TrimSpace(data))
 	}
 	var c *Config
 	if _, ok := probe["model_cfg"]; ok {

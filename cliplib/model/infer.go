@@ -113,3 +113,58 @@ func InferCLIP(s Shapes, act nn.Activation) (*Config, error) {
 	}
 	return c, nil
 }
+
+// CheckShapes compares the sizes of a CLIP configuration (ViT or ModifiedResNet image tower, CLIP
+// text transformer), typically read from a config file, with those the checkpoint's tensors
+// imply (InferCLIP), before anything is allocated or built from it. The error names the first
+// size that differs, as the configuration states it and as the tensors have it. Heads and
+// activations cannot be seen in shapes and are not compared; other families are not checked.
+func CheckShapes(c *Config, s Shapes) error {
+	if (c.Vision.Family != ViT && c.Vision.Family != ResNet) || c.Text.Family != TextTransformer {
+		return nil
+	}
+	got, err := InferCLIP(s, c.Text.Activation)
+	if err != nil {
+		return fmt.Errorf("the configuration cannot be checked against the checkpoint: %w", err)
+	}
+	type pair struct {
+		what       string
+		cfg, ckpt  int
+		fromTensor string
+	}
+	pairs := []pair{
+		{"embed dim", c.EmbedDim, got.EmbedDim, "text_projection"},
+		{"text context length", c.Text.ContextLength, got.Text.ContextLength, "positional_embedding"},
+		{"text vocab size", c.Text.VocabSize, got.Text.VocabSize, "token_embedding.weight"},
+		{"text width", c.Text.Width, got.Text.Width, "ln_final.weight"},
+		{"text layers", c.Text.Layers, got.Text.Layers, "transformer.resblocks.N"},
+	}
+	if c.Vision.Family != got.Vision.Family {
+		return fmt.Errorf("the configuration describes a %s image tower but the checkpoint holds a %s one", c.Vision.Family, got.Vision.Family)
+	}
+	switch c.Vision.Family {
+	case ViT:
+		pairs = append(pairs,
+			pair{"vision width", c.Vision.Width, got.Vision.Width, "visual.conv1.weight"},
+			pair{"vision patch size", c.Vision.PatchSize, got.Vision.PatchSize, "visual.conv1.weight"},
+			pair{"vision image size", c.Vision.ImageSize, got.Vision.ImageSize, "visual.positional_embedding"},
+			pair{"vision layers", c.Vision.Layers, got.Vision.Layers, "visual.transformer.resblocks.N"})
+	case ResNet:
+		pairs = append(pairs,
+			pair{"vision width", c.Vision.Width, got.Vision.Width, "visual.layer1.0.conv1.weight"},
+			pair{"vision image size", c.Vision.ImageSize, got.Vision.ImageSize, "visual.attnpool.positional_embedding"})
+		for i := range 4 {
+			var want int
+			if i < len(c.Vision.StageBlocks) {
+				want = c.Vision.StageBlocks[i]
+			}
+			pairs = append(pairs, pair{fmt.Sprintf("ResNet stage %d blocks", i+1), want, got.Vision.StageBlocks[i], fmt.Sprintf("visual.layer%d.N", i+1)})
+		}
+	}
+	for _, p := range pairs {
+		if p.cfg != p.ckpt {
+			return fmt.Errorf("the configuration's %s is %d but the checkpoint's tensors (%s) have %d", p.what, p.cfg, p.fromTensor, p.ckpt)
+		}
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package notebook
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,31 @@ func TestProgressOnStderr(t *testing.T) {
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("progress lines:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestProgressNeverPassesItsTotal: adding whole chunks for a short last chunk (as notebook 15
+// did, showing "24/20 (120%)") or setting a running count stays within [0, total].
+func TestProgressNeverPassesItsTotal(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		step func(p *Progress)
+		want string
+	}{
+		{"add past total", func(p *Progress) { p.Add(8); p.Add(8); p.Add(8) }, "Indexing: 20/20 (100%)"},
+		{"set running count", func(p *Progress) { p.Set(8); p.Set(16); p.Set(20) }, "Indexing: 20/20 (100%)"},
+		{"set past total", func(p *Progress) { p.Set(31) }, "Indexing: 20/20 (100%)"},
+		{"set negative", func(p *Progress) { p.Set(-3) }, "Indexing: 0/20 (0%)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Unix(0, 0)
+			p := &Progress{label: "Indexing", total: 20, out: io.Discard, now: func() time.Time { return now }}
+			p.start = now
+			tc.step(p)
+			if got := p.Status(); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("status %q, want prefix %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -50,14 +50,30 @@ func NewProgress(label string, total int) *Progress {
 	return p
 }
 
-// Add records n more finished steps.
+// Add records n more finished steps. The count never goes past a known total (a caller that
+// adds a whole chunk for a short last one must not show "24/20 (120%)").
 func (p *Progress) Add(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.setLocked(p.done + n)
+}
+
+// Set records that done steps are finished in all (for callbacks that report a running count,
+// such as optimized.IndexOptions.Progress); it is clamped to [0, total] when total is known.
+func (p *Progress) Set(done int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.setLocked(done)
+}
+
+func (p *Progress) setLocked(done int) {
 	if p.finished {
 		return
 	}
-	p.done += n
+	if p.total > 0 {
+		done = min(done, p.total)
+	}
+	p.done = max(done, 0)
 	p.show(false)
 }
 

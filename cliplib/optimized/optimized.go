@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -34,6 +35,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib/batcher"
 	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/preprocess"
+	"github.com/clipkit/clipkit/internal/atomicfile"
 	"github.com/clipkit/clipkit/weights"
 )
 
@@ -73,6 +75,8 @@ type Model struct {
 
 	text  *cache.TextCache // nil when off
 	image *cache.TextCache // nil when off
+	// memoryCaches are the caches whose directory could not be written: never saved.
+	memoryCaches []*cache.TextCache
 	// textDirty and imageDirty record new entries since the last Save (Save skips clean caches).
 	textDirty, imageDirty atomic.Bool
 	batch                 *batcher.Encoder // nil when off
@@ -144,10 +148,19 @@ func (m *Model) openCache(sub, ext string, maxBytes int64) (*cache.TextCache, er
 	co := cache.Options{MaxBytes: maxBytes, Warn: m.opt.Warn}
 	if !m.opt.MemoryOnly {
 		dir := filepath.Join(m.opt.CacheDir, sub)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("optimized: cache directory: %w", err)
+		p := filepath.Join(dir, m.base.Identity().String()+ext)
+		err := os.MkdirAll(dir, 0o755)
+		if err == nil {
+			err = atomicfile.CheckWritable(p)
 		}
-		co.Path = filepath.Join(dir, m.base.Identity().String()+ext)
+		if err != nil {
+			// A cache is an optimisation: a read-only or broken cache directory must not fail the run.
+			m.opt.Warn(fmt.Sprintf("the %s directory cannot be written (%v); caching in memory only for this run", sub, err))
+			c := cache.New(m.base.Identity(), m.base.EmbedDim(), co)
+			m.memoryCaches = append(m.memoryCaches, c)
+			return c, nil
+		}
+		co.Path = p
 	}
 	return cache.New(m.base.Identity(), m.base.EmbedDim(), co), nil
 }
@@ -288,7 +301,7 @@ func (m *Model) EncodeImageFilesContext(ctx context.Context, paths ...string) ([
 	var todo []int
 	for i, p := range paths {
 		if m.image != nil {
-			data, err := os.ReadFile(p)
+			data, err := preprocess.ReadFileLimited(p, preprocess.DefaultLimits) // regular files, bounded
 			if err != nil {
 				return nil, err
 			}
@@ -417,7 +430,7 @@ func (m *Model) Save() error {
 		cache *cache.TextCache
 		dirty *atomic.Bool
 	}{{m.text, &m.textDirty}, {m.image, &m.imageDirty}} {
-		if c.cache != nil && c.dirty.Swap(false) {
+		if c.cache != nil && !slices.Contains(m.memoryCaches, c.cache) && c.dirty.Swap(false) {
 			if err := c.cache.Save(); err != nil {
 				c.dirty.Store(true)
 				errs = append(errs, err)

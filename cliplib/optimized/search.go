@@ -2,19 +2,23 @@ package optimized
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/clipkit/clipkit/data"
 
 	"github.com/clipkit/clipkit/cliplib/search"
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // IndexOptions configure IndexImages and IndexFolder.
@@ -74,16 +78,18 @@ const (
 	ManifestVersion = 1
 )
 
-// ManifestPath returns the manifest file of the index at path: path + ".json".
+// ManifestPath returns where the older two-file layout kept the manifest of the index at path:
+// path + ".json". Save now writes one file (the manifest inside it) and removes this one.
 func ManifestPath(indexPath string) string { return indexPath + ".json" }
 
 // ListImages returns the image files under dir (recursively, by extension; hidden files and
 // folders skipped), sorted: data.ImageFiles.
 func ListImages(dir string) ([]string, error) { return data.ImageFiles(dir) }
 
-// IndexFolder indexes every image file under dir (see ListImages and IndexImages).
+// IndexFolder indexes every image file under dir (see ListImages and IndexImages); dangling
+// symbolic links are left out and listed in Skipped.
 func (m *Model) IndexFolder(dir string, opt IndexOptions) (*ImageIndex, error) {
-	files, err := ListImages(dir)
+	files, skipped, err := data.ImageFilesReport(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +97,7 @@ func (m *Model) IndexFolder(dir string, opt IndexOptions) (*ImageIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	ix.Skipped = append(skipped, ix.Skipped...)
 	if abs, err := filepath.Abs(dir); err == nil {
 		ix.Manifest.Root = abs
 	}
@@ -144,6 +151,9 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 				}
 				v = one[0]
 			}
+			if err := checkEmbedding(p, v, m.Name()); err != nil {
+				return nil, err
+			}
 			abs, aerr := filepath.Abs(p)
 			if aerr != nil {
 				abs = p
@@ -165,6 +175,16 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 		Precision: m.Precision(), RandomWeights: m.base.RandomWeights(), Kind: opt.Kind, Dim: m.EmbedDim(), Count: idx.Len(),
 		Created: time.Now().UTC().Truncate(time.Second)}
 	return ix, nil
+}
+
+// checkEmbedding returns an error naming the image and the model when v has a NaN or infinity
+// (which search.Index.Add would refuse without saying which file it came from).
+func checkEmbedding(path string, v []float32, model string) error {
+	if j := slices.IndexFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }); j >= 0 {
+		return fmt.Errorf("optimized: the embedding of %s has the non-finite value %v at %d: the model (%s) computes NaN or infinity; "+
+			"nothing was indexed", path, v[j], j, model)
+	}
+	return nil
 }
 
 // Hit is one search result.
@@ -226,68 +246,183 @@ func (m *Model) SearchImageFile(ix *ImageIndex, path string, k int) ([]Hit, erro
 	return ix.Search(embs[0], k)
 }
 
-// Save writes the index to path (package search's crash-safe, checksummed format) and the
-// manifest to ManifestPath(path) (written to a temporary file and renamed), recording the index
-// file's size and SHA-256 so that a manifest and an index that do not belong together are detected.
-func (ix *ImageIndex) Save(path string) error {
-	if err := ix.Index.Save(path); err != nil {
+// Image index file layout (version 2): one file holding both the manifest and the index, so that
+// they are replaced together by one rename and can never name each other wrongly:
+//
+//	magic "CLIPKIX\x00" (8 bytes) | manifest length uint32 LE | reserved uint32 (0) |
+//	manifest JSON | the index (package search's file format, Manifest.IndexBytes bytes)
+//
+// Manifest.IndexSHA256 is the SHA-256 of the index section, computed before the file is published.
+const (
+	indexFileMagic   = "CLIPKIX\x00"
+	indexFileHead    = 16
+	maxManifestBytes = 1 << 20
+	// LockWait is how long Save waits for another writer of the same index file.
+	LockWait = 10 * time.Minute
+)
+
+// Save writes the manifest and the index to the single file path, atomically: readers and a
+// crash or kill at any moment see the previous file or the new one, never a mix. Concurrent
+// writers of the same path (in this or other processes) are serialised by a lock file
+// (path + ".lock"); temporary files that killed writers left beside path are removed. The index
+// is hashed before the file is published, and the hash is recorded in the manifest.
+func (ix *ImageIndex) Save(path string) (err error) {
+	unlock, err := atomicfile.Lock(path, LockWait)
+	if err != nil {
+		return fmt.Errorf("image index %s: %w", path, err)
+	}
+	defer unlock()
+	if _, err := atomicfile.RemoveStale(path); err != nil {
+		return fmt.Errorf("image index %s: %w", path, err)
+	}
+	// The index goes to a private temporary file first (package search's format), is hashed
+	// there, and is then copied into the published file after the manifest that records the hash.
+	tmpDir, err := os.MkdirTemp(filepath.Dir(path), atomicfile.TempPattern(path))
+	if err != nil {
+		return fmt.Errorf("image index %s: %w", path, err)
+	}
+	defer os.RemoveAll(tmpDir)
+	tmpIndex := filepath.Join(tmpDir, "index")
+	if err := ix.Index.Save(tmpIndex); err != nil {
 		return err
 	}
-	size, sum, err := fileDigest(path)
+	f, err := os.Open(tmpIndex)
 	if err != nil {
 		return err
 	}
-	ix.Manifest.IndexFile, ix.Manifest.IndexBytes, ix.Manifest.IndexSHA256 = filepath.Base(path), size, sum
-	ix.Manifest.Count = ix.Index.Len()
-	b, err := json.MarshalIndent(ix.Manifest, "", "  ")
+	defer f.Close()
+	size, sum, err := readerDigest(f, -1)
 	if err != nil {
-		return err
+		return fmt.Errorf("image index %s: %w", path, err)
 	}
-	mp := ManifestPath(path)
-	tmp, err := os.CreateTemp(filepath.Dir(mp), filepath.Base(mp)+".tmp*")
+	man := ix.Manifest
+	man.IndexFile, man.IndexBytes, man.IndexSHA256 = filepath.Base(path), size, sum
+	man.Count = ix.Index.Len()
+	b, err := json.MarshalIndent(man, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("image index %s: manifest: %w", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
+	b = append(b, '\n')
+	if len(b) > maxManifestBytes {
+		return fmt.Errorf("image index %s: manifest is %d bytes, over the %d-byte limit", path, len(b), maxManifestBytes)
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		head := make([]byte, indexFileHead)
+		copy(head, indexFileMagic)
+		binary.LittleEndian.PutUint32(head[8:], uint32(len(b)))
+		if _, err := w.Write(head); err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(w, h), f)
+		if err != nil {
+			return err
+		}
+		if n != size || hex.EncodeToString(h.Sum(nil)) != sum {
+			return fmt.Errorf("index data changed while it was written (%d bytes, want %d)", n, size)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("image index %s: %w", path, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	ix.Manifest = man
+	// A manifest of the older two-file layout no longer describes path.
+	if _, err := os.Lstat(ManifestPath(path)); err == nil {
+		_ = os.Remove(ManifestPath(path))
 	}
-	return os.Rename(tmp.Name(), mp)
+	return nil
 }
 
-// LoadIndex reads an index saved by ImageIndex.Save: the manifest, then the index file, which
-// must have the size and SHA-256 the manifest records.
+// LoadIndex reads an index saved by ImageIndex.Save. Sizes are checked before anything is read
+// or hashed: path must be a regular file whose length matches its header, and the manifest must
+// be small; then the index section must have the SHA-256 the manifest records. Files of the older
+// two-file layout (the index at path, its manifest at ManifestPath(path)) are read too.
 func LoadIndex(path string) (*ImageIndex, error) {
-	mp := ManifestPath(path)
-	b, err := os.ReadFile(mp)
-	if err != nil {
-		return nil, fmt.Errorf("image index %s: reading its manifest: %w", path, err)
+	// Stat before opening: opening a FIFO blocks until a writer appears.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("image index %s: not a regular file (%s)", path, st.Mode().Type())
 	}
-	var man Manifest
-	if err := json.Unmarshal(b, &man); err != nil {
-		return nil, fmt.Errorf("image index manifest %s: %w", mp, err)
-	}
-	if man.Format != ManifestFormat || man.Version != ManifestVersion {
-		return nil, fmt.Errorf("image index manifest %s: format %q version %d, want %q version %d", mp, man.Format, man.Version,
-			ManifestFormat, ManifestVersion)
-	}
-	size, sum, err := fileDigest(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("image index %s: %w", path, err)
 	}
-	if size != man.IndexBytes || sum != man.IndexSHA256 {
-		return nil, fmt.Errorf("image index %s (%d bytes, sha256 %.12s…) is not the file its manifest describes (%d bytes, sha256 %.12s…)",
-			path, size, sum, man.IndexBytes, man.IndexSHA256)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("image index %s: %w", path, err)
 	}
-	idx, err := search.Load(path)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("image index %s: not a regular file (%s)", path, st.Mode().Type())
+	}
+	head := make([]byte, indexFileHead)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return nil, fmt.Errorf("image index %s: %d-byte file is too short to be an image index", path, st.Size())
+	}
+	if string(head[:8]) != indexFileMagic {
+		if string(head[:8]) == searchFileMagic {
+			return loadLegacyIndex(path, f, st.Size())
+		}
+		return nil, fmt.Errorf("image index %s: not a clipkit image index (starts with %q)", path, head[:8])
+	}
+	mlen := int64(binary.LittleEndian.Uint32(head[8:]))
+	if mlen > maxManifestBytes || indexFileHead+mlen > st.Size() {
+		return nil, fmt.Errorf("image index %s: manifest length %d is over the %d-byte limit or past the end of the %d-byte file",
+			path, mlen, maxManifestBytes, st.Size())
+	}
+	b := make([]byte, mlen)
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("image index %s: reading its manifest: %w", path, err)
+	}
+	man, err := parseManifest(path, b)
+	if err != nil {
+		return nil, err
+	}
+	off := indexFileHead + mlen
+	if got := st.Size() - off; got != man.IndexBytes {
+		return nil, fmt.Errorf("image index %s: holds %d index bytes, its manifest says %d (truncated or appended to)", path, got, man.IndexBytes)
+	}
+	return loadSection(path, f, off, man)
+}
+
+// searchFileMagic is the first 8 bytes of package search's index files (the older layout).
+const searchFileMagic = "CLIPKNN\x00"
+
+// loadLegacyIndex reads the two-file layout: f (size bytes) and its manifest beside it.
+func loadLegacyIndex(path string, f *os.File, size int64) (*ImageIndex, error) {
+	mp := ManifestPath(path)
+	b, err := readSmallFile(mp, maxManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("image index %s: reading its manifest: %w", path, err)
+	}
+	man, err := parseManifest(mp, b)
+	if err != nil {
+		return nil, err
+	}
+	if size != man.IndexBytes {
+		return nil, fmt.Errorf("image index %s (%d bytes) is not the file its manifest describes (%d bytes)", path, size, man.IndexBytes)
+	}
+	return loadSection(path, f, 0, man)
+}
+
+// loadSection hashes the man.IndexBytes bytes of f at off, compares them with the manifest, then
+// decodes them.
+func loadSection(path string, f *os.File, off int64, man Manifest) (*ImageIndex, error) {
+	_, sum, err := readerDigest(io.NewSectionReader(f, off, man.IndexBytes), man.IndexBytes)
+	if err != nil {
+		return nil, fmt.Errorf("image index %s: %w", path, err)
+	}
+	if sum != man.IndexSHA256 {
+		return nil, fmt.Errorf("image index %s (sha256 %.12s…) is not the file its manifest describes (sha256 %.12s…): corrupted or replaced",
+			path, sum, man.IndexSHA256)
+	}
+	idx, err := search.LoadReader(io.NewSectionReader(f, off, man.IndexBytes), man.IndexBytes, path)
 	if err != nil {
 		return nil, err
 	}
@@ -298,16 +433,50 @@ func LoadIndex(path string) (*ImageIndex, error) {
 	return &ImageIndex{Manifest: man, Index: idx}, nil
 }
 
-func fileDigest(path string) (int64, string, error) {
+func parseManifest(name string, b []byte) (Manifest, error) {
+	var man Manifest
+	if err := json.Unmarshal(b, &man); err != nil {
+		return man, fmt.Errorf("image index manifest %s: %w", name, err)
+	}
+	if man.Format != ManifestFormat || man.Version != ManifestVersion {
+		return man, fmt.Errorf("image index manifest %s: format %q version %d, want %q version %d", name, man.Format, man.Version,
+			ManifestFormat, ManifestVersion)
+	}
+	if man.IndexBytes <= 0 || len(man.IndexSHA256) != 64 {
+		return man, fmt.Errorf("image index manifest %s: no index size and SHA-256 recorded", name)
+	}
+	return man, nil
+}
+
+// readSmallFile reads a regular file of at most limit bytes.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > limit {
+		return nil, fmt.Errorf("%s: want a regular file of at most %d bytes (%s, %d bytes)", path, limit, st.Mode().Type(), st.Size())
+	}
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+// readerDigest returns the length and hex SHA-256 of r; want ≥ 0 is the length r must have.
+func readerDigest(r io.Reader, want int64) (int64, string, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, r)
 	if err != nil {
 		return 0, "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, "", err
+	if want >= 0 && n != want {
+		return 0, "", fmt.Errorf("read %d bytes, want %d", n, want)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -102,17 +102,11 @@ func TestImageIndexRefusesAnotherModelAndForeignFiles(t *testing.T) {
 	if err := ix2.Save(b); err != nil {
 		t.Fatal(err)
 	}
-	// b's index under a's manifest: detected by size and checksum.
-	data, _ := os.ReadFile(b)
-	os.WriteFile(a, data, 0o644)
-	if _, err := LoadIndex(a); err == nil || !strings.Contains(err.Error(), "not the file its manifest describes") {
-		t.Errorf("mismatched index file: %v", err)
+	// One file: no manifest beside it.
+	if _, err := os.Stat(ManifestPath(a)); !os.IsNotExist(err) {
+		t.Errorf("Save left a separate manifest %s (err %v)", ManifestPath(a), err)
 	}
-	os.WriteFile(ManifestPath(b), []byte(`{"format":"something else"}`), 0o644)
-	if _, err := LoadIndex(b); err == nil || !strings.Contains(err.Error(), "format") {
-		t.Errorf("foreign manifest: %v", err)
-	}
-	if _, err := LoadIndex(filepath.Join(out, "missing.idx")); err == nil || !strings.Contains(err.Error(), "manifest") {
+	if _, err := LoadIndex(filepath.Join(out, "missing.idx")); err == nil || !strings.Contains(err.Error(), "missing.idx") {
 		t.Errorf("missing index: %v", err)
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"html"
 	"image"
 	"image/draw"
-	_ "image/gif" // DecodeConfig/Decode of GIF tiles
 	"image/jpeg"
 	"image/png"
-	"os"
 	"path/filepath"
 	"strings"
 
 	xdraw "golang.org/x/image/draw"
+
+	"github.com/clipkit/clipkit/cliplib/preprocess"
 )
 
 // Tile is one image of an ImageGrid. Set Img or Data.
@@ -50,12 +50,12 @@ type GridOptions struct {
 
 // LoadTile reads an image file (PNG, JPEG or GIF) into a Tile captioned with its base name.
 func LoadTile(path string) (Tile, error) {
-	data, err := os.ReadFile(path)
+	data, err := preprocess.ReadFileLimited(path, preprocess.DefaultLimits)
 	if err != nil {
 		return Tile{}, fmt.Errorf("plots.LoadTile: %w", err)
 	}
-	if _, _, err := image.DecodeConfig(bytes.NewReader(data)); err != nil {
-		return Tile{}, fmt.Errorf("plots.LoadTile: %s is not a PNG, JPEG or GIF image: %w", path, err)
+	if _, _, err := preprocess.DecodeConfigBytes(data, path, preprocess.DefaultLimits); err != nil {
+		return Tile{}, fmt.Errorf("plots.LoadTile: %w", err)
 	}
 	return Tile{Data: data, Caption: filepath.Base(path)}, nil
 }
@@ -126,16 +126,17 @@ func tileSrc(t Tile, maxSide, quality int) (string, error) {
 	case img == nil && len(t.Data) == 0:
 		return "", fmt.Errorf("neither Img nor Data set")
 	case img == nil:
-		cfg, format, err := image.DecodeConfig(bytes.NewReader(t.Data))
+		// One guarded decoder for the whole project: limits are checked from the header.
+		cfg, format, err := preprocess.DecodeConfigBytes(t.Data, "tile data", preprocess.DefaultLimits)
 		if err != nil {
-			return "", fmt.Errorf("Data is not a PNG, JPEG or GIF image: %w", err)
+			return "", err
 		}
-		if cfg.Width <= maxSide && cfg.Height <= maxSide {
+		if cfg.Width <= maxSide && cfg.Height <= maxSide && browserFormat(format) {
 			return "data:image/" + format + ";base64," + base64.StdEncoding.EncodeToString(t.Data), nil
 		}
-		img, _, err = image.Decode(bytes.NewReader(t.Data))
+		img, _, err = preprocess.DecodeBytes(t.Data, "tile data", preprocess.DefaultLimits)
 		if err != nil {
-			return "", fmt.Errorf("decoding %s data: %w", format, err)
+			return "", err
 		}
 	}
 	img = Thumbnail(img, maxSide)
@@ -150,6 +151,15 @@ func tileSrc(t Tile, maxSide, quality int) (string, error) {
 		return "", fmt.Errorf("encoding PNG: %w", err)
 	}
 	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
+
+// browserFormat reports whether every browser shows format as an <img> data URI (TIFF is not).
+func browserFormat(format string) bool {
+	switch format {
+	case "png", "jpeg", "gif", "webp", "bmp":
+		return true
+	}
+	return false
 }
 
 // Thumbnail returns img scaled (Catmull-Rom) so that its longer side is at most maxSide pixels,

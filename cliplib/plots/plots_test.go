@@ -2,8 +2,10 @@ package plots
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -82,7 +84,12 @@ func TestBuildersRejectBadInput(t *testing.T) {
 		{"grid tile not an image", func() error {
 			_, err := ImageGrid([]Tile{{Data: []byte("not an image"), Caption: "x"}}, GridOptions{})
 			return err
-		}, "not a PNG, JPEG or GIF"},
+		}, "unrecognised image format"},
+		{"grid tile image bomb", func() error {
+			// A PNG header claiming 100000×100000 pixels: refused from the header by the guarded decoder.
+			_, err := ImageGrid([]Tile{{Data: pngClaiming(100000, 100000), Caption: "x"}}, GridOptions{})
+			return err
+		}, "image too large"},
 		{"table long row", func() error { _, err := Table([]string{"a"}, [][]string{{"1", "2"}}); return err }, "row 0 has 2 cells"},
 	}
 	for _, tc := range tests {
@@ -375,4 +382,15 @@ func TestNiceBoundsPadAndRound(t *testing.T) {
 			t.Errorf("niceBounds(%g, %g) = %g, %g; want %g, %g (strictly around the data)", tc.lo, tc.hi, lo, hi, tc.wantLo, tc.wantHi)
 		}
 	}
+}
+
+// pngClaiming returns a valid 1×1 PNG whose IHDR claims w×h pixels.
+func pngClaiming(w, h uint32) []byte {
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1)))
+	b := buf.Bytes()
+	binary.BigEndian.PutUint32(b[16:], w)
+	binary.BigEndian.PutUint32(b[20:], h)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	return b
 }

@@ -64,14 +64,13 @@ func Decode(r io.Reader) (image.Image, string, error) {
 	return DecodeReader(r, name, DefaultLimits)
 }
 
-// DecodeFile is Decode for the file at path.
+// DecodeFile is Decode for the file at path, which must be a regular file (not a FIFO or device).
 func DecodeFile(path string) (image.Image, string, error) {
-	f, err := os.Open(path)
+	data, err := ReadFileLimited(path, DefaultLimits)
 	if err != nil {
 		return nil, "", err
 	}
-	defer f.Close()
-	return DecodeReader(f, path, DefaultLimits)
+	return DecodeBytes(data, path, DefaultLimits)
 }
 
 // DecodeReader is Decode with an explicit input name (used in errors) and limits.
@@ -127,6 +126,65 @@ func DecodeBytes(data []byte, name string, lim Limits) (img image.Image, format 
 		return nil, format, fmt.Errorf("%s: decoded %s is %d×%d: %w", name, format, b.Dx(), b.Dy(), err)
 	}
 	return d, format, nil
+}
+
+// DecodeConfigBytes reads only the header of an image held in memory: its size and format, under
+// the same sniffing, limits and panic recovery as DecodeBytes. It allocates no pixel memory.
+func DecodeConfigBytes(data []byte, name string, lim Limits) (cfg image.Config, format string, err error) {
+	lim = lim.orDefaults()
+	if int64(len(data)) > lim.MaxBytes {
+		return cfg, "", fmt.Errorf("%s: image data is larger than the %d-byte limit", name, lim.MaxBytes)
+	}
+	format = sniffFormat(data)
+	if format == "" {
+		head := data[:min(len(data), 12)]
+		return cfg, "", fmt.Errorf("%s: %w; first bytes %q", name, ErrUnknownFormat, head)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = image.Config{}, fmt.Errorf("%s: %s decoder failed on malformed data: %v", name, format, r)
+		}
+	}()
+	cfg, err = decodeConfig(format, data)
+	if err != nil {
+		return image.Config{}, format, fmt.Errorf("%s: reading %s header: %w", name, format, err)
+	}
+	if err := lim.check(cfg.Width, cfg.Height); err != nil {
+		return image.Config{}, format, fmt.Errorf("%s: %s is %d×%d: %w", name, format, cfg.Width, cfg.Height, err)
+	}
+	return cfg, format, nil
+}
+
+// ReadFileLimited reads a whole file of at most lim.MaxBytes bytes (DefaultLimits' when zero),
+// refusing anything that is not a regular file (a FIFO or device would block or never end).
+func ReadFileLimited(path string, lim Limits) ([]byte, error) {
+	lim = lim.orDefaults()
+	// Stat before opening: opening a FIFO blocks until a writer appears.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > lim.MaxBytes {
+		return nil, fmt.Errorf("%s: image file is %d bytes, over the %d-byte limit: %w", path, st.Size(), lim.MaxBytes, ErrTooLarge)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, lim.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading image: %w", path, err)
+	}
+	if int64(len(data)) > lim.MaxBytes {
+		return nil, fmt.Errorf("%s: image file is larger than the %d-byte limit: %w", path, lim.MaxBytes, ErrTooLarge)
+	}
+	return data, nil
 }
 
 func (lim Limits) orDefaults() Limits {

@@ -2,6 +2,8 @@ package preprocess
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -45,6 +47,14 @@ func FuzzDecode(f *testing.F) {
 	gif.Encode(&b, image.NewPaletted(image.Rect(0, 0, 3, 2), color.Palette{color.Black, color.White}), nil)
 	f.Add(b.Bytes())
 	f.Add(pngHeader(4096, 4096))
+	// A complete 1×1 PNG whose header claims 100000×100000 pixels (pixel data present).
+	b.Reset()
+	png.Encode(&b, testImage(1, 1))
+	bomb := bytes.Clone(b.Bytes())
+	binary.BigEndian.PutUint32(bomb[16:], 100000)
+	binary.BigEndian.PutUint32(bomb[20:], 100000)
+	binary.BigEndian.PutUint32(bomb[29:], crc32.ChecksumIEEE(bomb[12:29]))
+	f.Add(bomb)
 	f.Add(gifHeader(7, 9))
 	f.Add(jpegHeader(16, 16))
 	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "))

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -378,26 +379,43 @@ func (p *payloadReader) finish(want uint32) error {
 // openIndexFile opens path, validates the header and returns a reader
 // positioned at the payload. The caller closes the file.
 func openIndexFile(path string) (*os.File, fileHeader, *payloadReader, error) {
+	// Stat before opening: opening a FIFO blocks until a writer appears.
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return nil, fileHeader{}, nil, fmt.Errorf("%w: %s: not a regular file (%s)", ErrBadFile, path, st.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fileHeader{}, nil, fmt.Errorf("search: loading index: %w", err)
-	}
-	fail := func(format string, args ...any) (*os.File, fileHeader, *payloadReader, error) {
-		f.Close()
-		return nil, fileHeader{}, nil, fmt.Errorf("%w: %s: %s", ErrBadFile, path, fmt.Sprintf(format, args...))
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, fileHeader{}, nil, fmt.Errorf("search: loading index: %w", err)
 	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fileHeader{}, nil, fmt.Errorf("%w: %s: not a regular file (%s)", ErrBadFile, path, st.Mode().Type())
+	}
+	hdr, pr, err := readIndexHeader(f, st.Size(), path)
+	if err != nil {
+		f.Close()
+		return nil, fileHeader{}, nil, err
+	}
+	return f, hdr, pr, nil
+}
+
+// readIndexHeader validates the header of an index of size bytes read from r and returns a
+// reader positioned at the payload; path names the input in errors.
+func readIndexHeader(r io.Reader, size int64, path string) (fileHeader, *payloadReader, error) {
+	fail := func(format string, args ...any) (fileHeader, *payloadReader, error) {
+		return fileHeader{}, nil, fmt.Errorf("%w: %s: %s", ErrBadFile, path, fmt.Sprintf(format, args...))
+	}
 	h := make([]byte, headerSize)
-	if n, err := io.ReadFull(f, h); err != nil {
+	if n, err := io.ReadFull(r, h); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return fail("file is %d bytes, shorter than the %d-byte header", n, headerSize)
 		}
-		f.Close()
-		return nil, fileHeader{}, nil, fmt.Errorf("search: loading index %s: %w", path, err)
+		return fileHeader{}, nil, fmt.Errorf("search: loading index %s: %w", path, err)
 	}
 	if string(h[:8]) != fileMagic {
 		return fail("not a clipkit search index (magic %q, want %q)", h[:8], fileMagic)
@@ -421,7 +439,7 @@ func openIndexFile(path string) (*os.File, fileHeader, *payloadReader, error) {
 	if err := checkDim(hdr.dim); err != nil {
 		return fail("bad dimension: %v", err)
 	}
-	if size := uint64(st.Size()); size != headerSize+hdr.payload {
+	if size := uint64(size); size != headerSize+hdr.payload {
 		if size < headerSize+hdr.payload {
 			return fail("file truncated: %d bytes, header declares %d", size, headerSize+hdr.payload)
 		}
@@ -430,8 +448,18 @@ func openIndexFile(path string) (*os.File, fileHeader, *payloadReader, error) {
 	if hdr.count > maxRows || hdr.count*uint64(hdr.dim)*4 > hdr.payload {
 		return fail("count %d × dim %d does not fit in a %d-byte payload", hdr.count, hdr.dim, hdr.payload)
 	}
-	pr := &payloadReader{r: bufio.NewReaderSize(f, 1<<20), crc: crc32.New(castagnoli), left: hdr.payload, path: path}
-	return f, hdr, pr, nil
+	pr := &payloadReader{r: bufio.NewReaderSize(r, 1<<20), crc: crc32.New(castagnoli), left: hdr.payload, path: path}
+	return hdr, pr, nil
+}
+
+// LoadReader is Load for an index of exactly size bytes read from r (for example a section of a
+// larger file); name names the input in errors.
+func LoadReader(r io.Reader, size int64, name string) (Index, error) {
+	hdr, pr, err := readIndexHeader(r, size, name)
+	if err != nil {
+		return nil, err
+	}
+	return readIndex(hdr, pr)
 }
 
 // Load reads an index saved by Exact.Save or HNSW.Save; the concrete type is
@@ -442,6 +470,10 @@ func Load(path string) (Index, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readIndex(hdr, pr)
+}
+
+func readIndex(hdr fileHeader, pr *payloadReader) (Index, error) {
 	switch hdr.kind {
 	case kindExact:
 		return readExact(hdr, pr)
@@ -495,6 +527,9 @@ func readExact(hdr fileHeader, p *payloadReader) (*Exact, error) {
 	e.vecs = p.f32s(n*uint64(hdr.dim), "vectors")
 	e.meta = p.metadata(n)
 	if err := p.finish(hdr.crc); err != nil {
+		return nil, err
+	}
+	if err := checkFiniteRows(e.vecs, hdr.dim, e.ids, p.path); err != nil {
 		return nil, err
 	}
 	e.pos = make(map[uint64]int, n)
@@ -593,6 +628,9 @@ func readHNSW(hdr fileHeader, p *payloadReader) (*HNSW, error) {
 	if err := p.finish(hdr.crc); err != nil {
 		return nil, err
 	}
+	if err := checkFiniteRows(h.vecs, hdr.dim, h.ids, p.path); err != nil {
+		return nil, err
+	}
 	// Structural checks (the CRC catches accidents; these keep a crafted
 	// file from causing out-of-range accesses).
 	check := func(lst []uint32, maxN, node, lc int) error {
@@ -637,6 +675,17 @@ func readHNSW(hdr fileHeader, p *payloadReader) (*HNSW, error) {
 		h.pos[id] = uint32(i)
 	}
 	return h, nil
+}
+
+// checkFiniteRows refuses stored vectors with NaN or infinite entries: Add never stores them, and
+// a search would silently never return such a row.
+func checkFiniteRows(vecs []float32, dim int, ids []uint64, path string) error {
+	for i, x := range vecs {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("%w: %s: the vector of id %d has the non-finite value %v", ErrBadFile, path, ids[i/dim], x)
+		}
+	}
+	return nil
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

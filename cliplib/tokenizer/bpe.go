@@ -1,8 +1,10 @@
 package tokenizer
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 )
 
 // mergeKey packs an adjacent symbol pair (two token ids) into one map key.
@@ -35,6 +37,50 @@ func (t *Tokenizer) bpeWord(dst []int32, piece string) []int32 {
 		return append(dst, t.bpeHeap(word)...)
 	}
 	return append(dst, t.bpeRounds(word)...)
+}
+
+// longPiece is the piece length (bytes) above which Tokenize tokenises a piece from a prefix.
+const longPiece = 4096
+
+// bpePrefix appends the first need ids of the BPE of a long piece without running BPE on all of
+// it (a piece can be megabytes of letters, and BPE's memory grows with its length). BPE merges
+// are local: the first tokens of a piece depend only on its beginning, unless a chain of competing
+// merges runs across the cut. So the piece is tokenised from a prefix of w bytes and from one of
+// 2w bytes, w = longPiece, 2·longPiece, ...; when both give more than need ids and agree on the
+// first need, those are the result; a prefix is never cut inside a UTF-8 sequence, and at worst
+// (w reaching the piece's length) the whole piece is tokenised.
+func (t *Tokenizer) bpePrefix(dst []int32, piece string, need int) []int32 {
+	if need <= 0 {
+		return dst
+	}
+	prefix := func(w int) []int32 {
+		if w >= len(piece) {
+			return t.bpeWord(nil, piece)
+		}
+		for w > 0 && !utf8.RuneStart(piece[w]) {
+			w--
+		}
+		// A prefix has no word end: every byte is a non-final symbol.
+		word := make([]int32, w)
+		for i := range w {
+			word[i] = t.byteTok[piece[i]]
+		}
+		if t.wellFounded {
+			return t.bpeHeap(word)
+		}
+		return t.bpeRounds(word)
+	}
+	a := prefix(longPiece)
+	for w := longPiece; ; w *= 2 {
+		if w >= len(piece) {
+			return append(dst, a[:min(need, len(a))]...)
+		}
+		b := prefix(2 * w)
+		if len(a) > need && len(b) > need && slices.Equal(a[:need], b[:need]) {
+			return append(dst, a[:need]...)
+		}
+		a = b
+	}
 }
 
 // longWord is the piece length (bytes) above which bpeWord uses bpeHeap.

@@ -28,7 +28,10 @@ func FuzzTokenize(f *testing.F) {
 	for _, s := range []string{"", "a photo of a cat", "Hello World!", "don't ?'d 'll", "İstanbul ΟΔΟΣ",
 		"café cafe\u0301", "猫の写真 🐱 👨‍👩‍👧‍👦", "&amp;amp; &#128; &notit;", "âœ” No problems", "ﬁsh ＡＢＣ",
 		"\x1b[31mred\x1b[0m", "a\u00a0b\u3000c\td\ne", "<start_of_text><end_of_text>", "<ſtart_of_text>",
-		strings.Repeat("cat ", 100), "\xff\xfe invalid", "Ã la mode", "\xc3\x83\xc2\xa9"} {
+		strings.Repeat("cat ", 100), "\xff\xfe invalid", "Ã la mode", "\xc3\x83\xc2\xa9",
+		// Long pieces, tokenised from a prefix by Tokenize (longPiece bytes and more).
+		strings.Repeat("abcdefghij", 500), strings.Repeat("a", 9000), strings.Repeat("é", 3000) + "x",
+		"word " + strings.Repeat("zq", 4000) + " after"} {
 		f.Add(s)
 	}
 	tok, err := Default()
@@ -57,6 +60,10 @@ func FuzzTokenize(f *testing.F) {
 		}
 		if row := tok.TokenizeBatch([]string{text})[0]; !slices.Equal(row, ids) {
 			t.Fatalf("TokenizeBatch row %v differs from Tokenize %v", row, ids)
+		}
+		// Stopping at the 77 kept ids (and long pieces from a prefix) changes nothing.
+		if want := fullTokenize(tok, text); !slices.Equal(ids, want) {
+			t.Fatalf("Tokenize %v differs from tokenising everything then truncating %v", ids, want)
 		}
 		if !isPrintableASCII(text) {
 			return

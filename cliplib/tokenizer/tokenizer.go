@@ -8,12 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/clipkit/clipkit/internal/readlimit"
 )
 
 // Token ids and sizes of the CLIP vocabulary (bpe_simple_vocab_16e6).
@@ -83,11 +84,14 @@ var defaultOnce = sync.OnceValues(func() (*Tokenizer, error) {
 // access). It is built once and shared; it uses context length ContextLength.
 func Default() (*Tokenizer, error) { return defaultOnce() }
 
+// maxVocabFile bounds a vocabulary file (CLIP's are under 2 MiB); only regular files are read.
+const maxVocabFile = 64 << 20
+
 // Load reads an OpenAI-format vocabulary file (bpe_simple_vocab_16e6.txt.gz, gzip-compressed or
 // plain text): a header line, then one merge a line as two space-separated symbols. Like
 // open_clip, it uses the first NumMerges merges.
 func Load(path string) (*Tokenizer, error) {
-	data, err := os.ReadFile(path)
+	data, err := readlimit.ReadFile(path, maxVocabFile)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.Load: %w", err)
 	}
@@ -102,11 +106,11 @@ func Load(path string) (*Tokenizer, error) {
 // CLIP vocabulary. (They are not always those of transformers' CLIPTokenizer, whose text
 // cleaning differs; see the package documentation.)
 func LoadHF(vocabJSON, mergesTXT string) (*Tokenizer, error) {
-	vdata, err := os.ReadFile(vocabJSON)
+	vdata, err := readlimit.ReadFile(vocabJSON, maxVocabFile)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.LoadHF: %w", err)
 	}
-	mdata, err := os.ReadFile(mergesTXT)
+	mdata, err := readlimit.ReadFile(mergesTXT, maxVocabFile)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer.LoadHF: %w", err)
 	}
@@ -340,8 +344,15 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // encodeAppend appends the BPE ids of text to dst.
 func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
+	return t.encodeAppendLimit(dst, text, -1)
+}
+
+// encodeAppendLimit is encodeAppend that stops once dst holds at least limit ids (limit < 0: no
+// limit). Pieces are tokenised independently, so the ids it returns are the first ids of the
+// unlimited result; a piece longer than longPiece is tokenised from a prefix (see bpePrefix).
+func (t *Tokenizer) encodeAppendLimit(dst []int32, text string, limit int) []int32 {
 	pt := preTokenizer{text: cleanText(text)}
-	for {
+	for limit < 0 || len(dst) < limit {
 		piece, kind, ok := pt.next()
 		if !ok {
 			return dst
@@ -360,11 +371,22 @@ func (t *Tokenizer) encodeAppend(dst []int32, text string) []int32 {
 			dst = append(dst, ids...)
 			continue
 		}
+		if limit >= 0 && len(piece) > longPiece {
+			dst = t.bpePrefix(dst, piece, limit-len(dst))
+			continue
+		}
 		start := len(dst)
 		dst = t.bpeWord(dst, piece)
-		t.cache.put(piece, slices.Clone(dst[start:]))
+		if len(piece) <= maxCachedPiece {
+			t.cache.put(piece, slices.Clone(dst[start:]))
+		}
 	}
+	return dst
 }
+
+// maxCachedPiece is the longest piece (bytes) kept in the word cache: longer ones are rare and
+// would pin their text in memory.
+const maxCachedPiece = 256
 
 // Tokenize returns the model input for text: shape [ContextLength()] (77 by default), holding
 // SOT, the BPE ids, EOT, then Pad (0). Text longer than fits is truncated and its last id
@@ -380,7 +402,8 @@ func (t *Tokenizer) Tokenize(text string) []int32 {
 // reused for the BPE ids and returned.
 func (t *Tokenizer) tokenizeInto(out []int32, text string, scratch []int32) []int32 {
 	ids := append(scratch[:0], t.sot)
-	ids = t.encodeAppend(ids, text)
+	// Only len(out) ids are kept: stop once there are that many (then the text is truncated).
+	ids = t.encodeAppendLimit(ids, text, len(out))
 	ids = append(ids, t.eot)
 	if len(ids) > len(out) {
 		ids = ids[:len(out)]

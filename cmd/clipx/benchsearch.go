@@ -3,11 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/search/searchbench"
 	"github.com/clipkit/clipkit/cliplib/search/synth"
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 func init() { benchSubcommands["search"] = runBenchSearch }
@@ -70,6 +72,18 @@ func runBenchSearch(args []string) error {
 	}
 	if *bwMiB < 0 {
 		return fmt.Errorf("%w: --bandwidth-mib %d is negative", errUsage, *bwMiB)
+	}
+	// Output folders are created up front (and a bad one reported before the benchmark runs).
+	for _, d := range []struct{ flag, dir string }{{"dump", *dump}, {"save", *save}} {
+		if d.dir == "" {
+			continue
+		}
+		if err := os.MkdirAll(d.dir, 0o755); err != nil {
+			return fmt.Errorf("--%s: %w", d.flag, err)
+		}
+		if err := atomicfile.CheckWritable(filepath.Join(d.dir, "probe")); err != nil {
+			return fmt.Errorf("--%s: %w", d.flag, err)
+		}
 	}
 	bw := *bwMiB << 20
 	if bw == 0 {

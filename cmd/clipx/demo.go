@@ -57,6 +57,9 @@ func demo(w io.Writer, name, dir string, opt cliplib.Options) error {
 	p("model %s on %s, %s", m.Label(), backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()), m.Encoder().Precision())
 	if m.RandomWeights() {
 		p("trained weights could not be used: %s", m.Source.Reason)
+		if !opt.RandomWeights {
+			p("(to skip the download attempt next time, run with --random-weights; for real results, `clipx weights fetch %s` where there is a network)", name)
+		}
 		p("every number below comes from randomly initialised weights and means nothing")
 	} else {
 		p("weights: %s (%s)", m.Source.Path, m.Source.Format)

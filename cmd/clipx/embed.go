@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/clipkit/clipkit/cliplib"
@@ -53,6 +54,12 @@ func runEmbed(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
+	// As clipx tokenize does: text must be UTF-8.
+	for i, s := range texts {
+		if !utf8Valid(s) {
+			return fmt.Errorf("%w: --text %d (%.40q) is not valid UTF-8", errUsage, i+1, s)
+		}
+	}
 	m, err := cliplib.Load(*weights, mf.options())
 	if err != nil {
 		return err
@@ -77,6 +84,28 @@ func runEmbed(args []string) error {
 	if m.RandomWeights() {
 		fmt.Fprintf(os.Stderr, "clipx embed: WARNING: %s runs on RANDOM WEIGHTS (%s)\n", m.Name, m.Source.Reason)
 	}
+	for _, rows := range []struct {
+		what  string
+		names []string
+		vecs  [][]float32
+	}{{"image", images, out.ImageEmbeddings}, {"text", texts, out.TextEmbeddings}} {
+		for i, v := range rows.vecs {
+			if j := firstNonFinite(v); j >= 0 {
+				return fmt.Errorf("the embedding of %s %q has the non-finite value %v at %d: the model (%s) computes NaN or infinity",
+					rows.what, rows.names[i], v[j], j, m.Label())
+			}
+		}
+	}
 	enc := json.NewEncoder(os.Stdout)
 	return enc.Encode(out)
+}
+
+// firstNonFinite returns the index of v's first NaN or infinity, or -1.
+func firstNonFinite(v []float32) int {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return i
+		}
+	}
+	return -1
 }

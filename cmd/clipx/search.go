@@ -10,6 +10,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/optimized"
 	"github.com/clipkit/clipkit/cliplib/search"
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // searchOut receives the search command's JSON (tests replace it).
@@ -45,7 +46,7 @@ func runSearchIndex(args []string) error {
 	fs := newFlagSet("search index", "--model ViT-B/32 --images DIR --out INDEX [--kind exact|hnsw]")
 	name := fs.String("model", "ViT-B/32", "model registry name or checkpoint path")
 	dir := fs.String("images", "", "folder of images, searched recursively (.png .jpg .jpeg .gif .webp .bmp .tif .tiff)")
-	out := fs.String("out", "", "index file to write (its manifest goes to INDEX.json)")
+	out := fs.String("out", "", "index file to write (one file: the manifest naming the model, then the vectors)")
 	kind := fs.String("kind", "exact", "exact (brute force) or hnsw (approximate, for large collections)")
 	m := fs.Int("hnsw-m", 0, "HNSW neighbours per node (default 16)")
 	efc := fs.Int("hnsw-ef-construction", 0, "HNSW build beam width (default 100)")
@@ -63,6 +64,15 @@ func runSearchIndex(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
+	// Fail before any image is encoded if the index cannot be written, or another run is writing it.
+	if err := atomicfile.CheckWritable(*out); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if unlock, err := atomicfile.Lock(*out, 0); err != nil {
+		return fmt.Errorf("--out: %w (is another clipx search index writing it?)", err)
+	} else {
+		unlock() // Save takes it again while it writes
+	}
 	model, err := optimized.Load(*name, searchModelOptions(mf.options(), *cacheDir, *noCache))
 	if err != nil {
 		return err
@@ -74,7 +84,7 @@ func runSearchIndex(args []string) error {
 	start := time.Now()
 	ix, err := model.IndexFolder(*dir, optimized.IndexOptions{Kind: *kind, SkipBad: *skipBad,
 		HNSW:     search.HNSWConfig{M: *m, EfConstruction: *efc, EfSearch: *efs},
-		Progress: func(done, total int) { fmt.Fprintf(os.Stderr, "\rindexed %d/%d images", done, total) }})
+		Progress: func(done, total int) { fmt.Fprintf(os.Stderr, "\rprocessed %d/%d files", done, total) }})
 	fmt.Fprintln(os.Stderr)
 	if err != nil {
 		return err
@@ -85,6 +95,7 @@ func runSearchIndex(args []string) error {
 	for _, s := range ix.Skipped {
 		fmt.Fprintln(os.Stderr, "skipped:", s)
 	}
+	fmt.Fprintf(os.Stderr, "indexed %d images, skipped %d\n", ix.Index.Len(), len(ix.Skipped))
 	st := model.Stats()
 	summary := struct {
 		Index       string             `json:"index"`

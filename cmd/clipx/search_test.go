@@ -71,7 +71,7 @@ func TestSearchIndexThenQueryFindsTheQueryImage(t *testing.T) {
 		want string
 	}{
 		{[]string{"query", "--index", idx}, "--text or --image"},
-		{[]string{"query", "--index", idx + ".missing", "--text", "x"}, "manifest"},
+		{[]string{"query", "--index", idx + ".missing", "--text", "x"}, "no such file"},
 		{[]string{"index", "--images", dir}, "--out"},
 		{[]string{"nope"}, "unknown search sub-command"},
 	} {

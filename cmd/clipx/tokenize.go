@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +33,10 @@ func runTokenize(args []string) error {
 	out := bufio.NewWriter(os.Stdout)
 	defer out.Flush()
 	for lineNo := 1; ; lineNo++ {
-		line, err := in.ReadString('\n')
+		line, err := readLine(in, maxTokenizeLine)
+		if errors.Is(err, errLineTooLong) {
+			return fmt.Errorf("line %d: %w", lineNo, err)
+		}
 		if line == "" && err != nil {
 			break
 		}
@@ -49,6 +53,27 @@ func runTokenize(args []string) error {
 		}
 	}
 	return nil
+}
+
+// maxTokenizeLine bounds one input line of clipx tokenize (the tokenizer itself stops after the
+// 77 ids it keeps, but the line is held in memory).
+const maxTokenizeLine = 64 << 20
+
+var errLineTooLong = fmt.Errorf("longer than %d bytes (CLIP keeps 77 tokens; split or shorten the text)", maxTokenizeLine)
+
+// readLine reads one line (with its '\n', if any) of at most max bytes.
+func readLine(in *bufio.Reader, max int) (string, error) {
+	var b []byte
+	for {
+		chunk, err := in.ReadSlice('\n')
+		if len(b)+len(chunk) > max {
+			return "", errLineTooLong
+		}
+		b = append(b, chunk...)
+		if err != bufio.ErrBufferFull {
+			return string(b), err
+		}
+	}
 }
 
 // loadTokenizer loads the bundled vocabulary, an OpenAI .txt.gz merges file, or an HF vocab.json

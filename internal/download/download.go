@@ -424,10 +424,22 @@ func (c *Client) attempt(ctx context.Context, r *Request, validator string) (out
 	}
 
 	prog := c.newProgress(r.Name, r.URL, offset, size)
+	// Never write past the size expected (or, failing that, announced): a server that sends more
+	// (a chunked body has no announced size) must not fill the disk.
+	limit := size
+	if r.Expect.Size > 0 {
+		limit = r.Expect.Size
+	}
 	buf := make([]byte, 1<<20)
 	var rerr error
 	for {
 		n, e := resp.Body.Read(buf)
+		if limit >= 0 && offset+out.received+int64(n) > limit {
+			err := &MismatchError{Path: r.URL, What: "size", Got: fmt.Sprintf("more than %d bytes (the server sent past the end)", limit),
+				Want: fmt.Sprintf("%d bytes", limit)}
+			prog.finish(err)
+			return out, err
+		}
 		if n > 0 {
 			stall.Reset(c.stallTimeout())
 			if _, werr := f.Write(buf[:n]); werr != nil {
