@@ -40,7 +40,9 @@ func (sd StateDict) CheckFinite() error {
 	for _, n := range names {
 		mask := strings.HasSuffix(n, "attn_mask")
 		for i, x := range sd[n].Data {
-			if math.IsNaN(float64(x)) || (!mask && math.IsInf(float64(x), 0)) {
+			// Exponent bits all ones: ±Inf (mantissa 0) or NaN. One test per value on the bits
+			// (this runs over every weight at load).
+			if b := math.Float32bits(x); b&0x7f800000 == 0x7f800000 && (!mask || b&0x007fffff != 0) {
 				return fmt.Errorf("tensor %s %v holds the non-finite value %v at flat index %d", shortName(n), sd[n].Shape, x, i)
 			}
 		}
