@@ -14,7 +14,13 @@
 #      by `clipx parity write`);
 #   3. benchmarks image and text encoding at batch 1..256 in f32 and f16 with clipx, then PyTorch
 #      (open_clip, same architectures, random weights) on the same card in the same run;
-#   4. prints one table: items/s of both and the ratio clipx/PyTorch.
+#   4. prints one table: items/s of both and the ratio clipx/PyTorch;
+#   5. profiles the plateau (ViT-B/32, f16, batch 256 by default; GPU_CHECK_PROFILE_*): the same
+#      point with the input already on the device (`--resident-input`: the model alone, no
+#      host-to-device copy), XLA's optimised HLO (--xla_dump_to, summarised: fusions, library
+#      calls, copies and transposes), an nsys trace with its kernel and memcpy summaries when nsys
+#      is installed, and the model FLOP utilisation against the card's peak (GPU_PEAK_TFLOPS,
+#      default 989 dense f16/bf16 for H100/H200).
 #
 # Usage: scripts/gpu-check.sh [--dry-run] [--out DIR] [--plugin PATH | --carried-plugin]
 #   --dry-run   CPU rehearsal (simplego, tiny models, PyTorch on CPU) to test the script anywhere.
@@ -35,7 +41,7 @@ while [ $# -gt 0 ]; do
     --out) OUTDIR="$2"; shift ;;
     --plugin) PLUGIN="$2"; shift ;;
     --carried-plugin) CARRIED=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -122,3 +128,62 @@ if [ -f "$OUTDIR/clipx.json" ] && [ -f "$OUTDIR/torch.json" ]; then
 else
   log "missing $OUTDIR/clipx.json or torch.json: no comparison table"
 fi
+
+# --- 5. profile of the plateau -------------------------------------------------------------------
+if [ "$DRY" = 1 ]; then
+  PMODEL="${GPU_CHECK_PROFILE_MODEL:-tiny-vit}"; PBATCH="${GPU_CHECK_PROFILE_BATCH:-8}"; PPREC="${GPU_CHECK_PROFILE_PRECISION:-f32}"
+else
+  PMODEL="${GPU_CHECK_PROFILE_MODEL:-ViT-B/32}"; PBATCH="${GPU_CHECK_PROFILE_BATCH:-256}"; PPREC="${GPU_CHECK_PROFILE_PRECISION:-f16}"
+fi
+PROF="$OUTDIR/profile"
+mkdir -p "$PROF"
+step "profile: $PMODEL image batch $PBATCH $PPREC, input copied per call vs resident on the device"
+for mode in copied resident; do
+  extra=(); [ "$mode" = resident ] && extra=(--resident-input)
+  timeout 240 "$CLIPX" bench models --models "$PMODEL" --towers image --batches "$PBATCH" --precisions "$PPREC" \
+    --min-time 2s "${extra[@]}" --json "$PROF/$mode.json" 2>>"$LOG" | tail -1 | sed "s/^/$mode: /" | tee -a "$LOG"
+done
+if [ "$DRY" != 1 ]; then
+  step "profile: XLA's optimised HLO"
+  XLA_FLAGS="${XLA_FLAGS:-} --xla_dump_to=$PROF/xla-dump --xla_dump_hlo_as_text --xla_dump_hlo_pass_re=^$" \
+    timeout 180 "$CLIPX" bench models --models "$PMODEL" --towers image --batches "$PBATCH" --precisions "$PPREC" \
+    --min-iters 1 --min-time 0s >/dev/null 2>>"$LOG"
+  HLO="$(ls -S "$PROF"/xla-dump/*after_optimizations.txt 2>/dev/null | head -1)"
+  if [ -n "$HLO" ]; then
+    {
+      echo "optimised HLO: $HLO"
+      for what in "fusion(" "custom-call(" "copy(" "transpose(" "convolution(" "dot(" "__cublas" "__cudnn" "triton"; do
+        printf '%-14s %6d\n' "$what" "$(grep -c -F "$what" "$HLO")"
+      done
+    } | tee "$PROF/hlo-summary.txt" | tee -a "$LOG"
+  else
+    log "no HLO dump written (see $PROF/xla-dump)"
+  fi
+  if command -v nsys >/dev/null; then
+    step "profile: nsys"
+    timeout 240 nsys profile --force-overwrite true --trace cuda -o "$PROF/nsys" \
+      "$CLIPX" bench models --models "$PMODEL" --towers image --batches "$PBATCH" --precisions "$PPREC" --min-iters 5 --min-time 0s \
+      >>"$LOG" 2>&1 && nsys stats --report cuda_gpu_kern_sum,cuda_gpu_mem_time_sum,cuda_api_sum "$PROF/nsys.nsys-rep" \
+      >"$PROF/nsys-stats.txt" 2>>"$LOG" && head -60 "$PROF/nsys-stats.txt" | tee -a "$LOG"
+  else
+    log "nsys not installed: no kernel trace"
+  fi
+fi
+step "profile: model FLOP utilisation"
+"$PY" - "$PROF" "${GPU_PEAK_TFLOPS:-989}" "$DRY" <<'PYEOF' | tee "$PROF/mfu.txt" | tee -a "$LOG"
+import json, os, sys
+prof, peak, dry = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "1"
+for mode in ("copied", "resident"):
+    path = os.path.join(prof, mode + ".json")
+    if not os.path.exists(path):
+        print(f"{mode}: no result"); continue
+    for r in json.load(open(path)).get("results", []):
+        if r.get("error"):
+            print(f"{mode}: error {r['error']}"); continue
+        g = r.get("gflop_per_item", 0)
+        achieved = r["items_per_sec"] * g / 1e3  # TFLOP/s
+        line = f"{mode}: {r['model']} {r['precision']} batch {r['batch']}: {r['items_per_sec']:.1f} items/s, {g:.2f} GFLOP/item, {achieved:.2f} TFLOP/s"
+        if not dry:
+            line += f", MFU {100 * achieved / peak:.1f}% of {peak:g} TFLOP/s"
+        print(line)
+PYEOF

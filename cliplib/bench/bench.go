@@ -39,6 +39,9 @@ type Config struct {
 	// (compilation included) takes longer than PointBudget, the larger batches of that model and
 	// tower are skipped (reported with Skipped set). For quick runs over every model.
 	PointBudget time.Duration
+	// ResidentInput times image encoding with the input already on the device (written once,
+	// then rerun; encoder.RerunImages): the model alone, without the host-to-device copy.
+	ResidentInput bool
 	// Progress, if set, receives one line per measured point.
 	Progress func(Result)
 }
@@ -54,10 +57,13 @@ type Result struct {
 	P50ms       float64 `json:"p50_ms"`
 	P95ms       float64 `json:"p95_ms"`
 	Iters       int     `json:"iters"`
-	FirstCallMs float64 `json:"first_call_ms"`     // includes graph compilation
-	Params      int64   `json:"params,omitempty"`  // weights of the whole model (both towers)
-	Skipped     bool    `json:"skipped,omitempty"` // not measured (PointBudget); Error says why
-	Error       string  `json:"error,omitempty"`
+	FirstCallMs float64 `json:"first_call_ms"`    // includes graph compilation
+	Params      int64   `json:"params,omitempty"` // weights of the whole model (both towers)
+	// GFLOPPerItem is FLOPsPerItem in billions (0 where not modelled): items/s times it is the
+	// achieved GFLOP/s, for model FLOP utilisation.
+	GFLOPPerItem float64 `json:"gflop_per_item,omitempty"`
+	Skipped      bool    `json:"skipped,omitempty"` // not measured (PointBudget); Error says why
+	Error        string  `json:"error,omitempty"`
 }
 
 // Report is a benchmark run.
@@ -173,6 +179,13 @@ func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
 			pixels[i] = float32(math.Sin(float64(i)*0.001)) * 1.5
 		}
 		call = func() error { _, err := m.Encoder().EncodeImages(pixels, batch); return err }
+		if cfg.ResidentInput {
+			if err := call(); err != nil {
+				r.Error = err.Error()
+				return r
+			}
+			call = func() error { _, err := m.Encoder().RerunImages(batch); return err }
+		}
 	case "text":
 		ids := benchPrompts(batch, m.Config.Text.ContextLength, m.Config.Text.VocabSize, cfg.TextLength)
 		r.TextLength = m.Encoder().TextLength(ids)
@@ -183,6 +196,7 @@ func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
 	}
 	t := timeCall(call, batch, cfg)
 	t.Model, t.Tower, t.Batch, t.TextLength = r.Model, r.Tower, r.Batch, r.TextLength
+	t.GFLOPPerItem = FLOPsPerItem(m.Config, tower, r.TextLength) / 1e9
 	return t
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/internal/testutil"
+	"github.com/clipkit/clipkit/cliplib/model"
 )
 
 // TestWorkerAnswersEveryRequest drives the interleaved-benchmark worker as the PyTorch driver
@@ -100,5 +101,28 @@ func TestTimeLoadSplitsEveryPhase(t *testing.T) {
 	}
 	if _, err := TimeLoad("no-such-model", cliplib.Options{}, "x"); err == nil {
 		t.Error("an unknown model loaded")
+	}
+}
+
+// TestFLOPsPerItemOfViTB32 checks the count against ViT-B/32's worked out by hand: image tower
+// 49·3072·768 multiply-adds for the patch embedding plus 12 layers of 12·50·768² + 2·50²·768, about
+// 4.41 G (the "4.4 GFLOPs" usually quoted for it, which counts multiply-adds); text tower at 77
+// tokens 12 layers of 12·77·512² + 2·77²·512, about 2.93 G. Convolutional families stay at 0.
+func TestFLOPsPerItemOfViTB32(t *testing.T) {
+	cfg, err := model.Lookup("ViT-B/32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := FLOPsPerItem(cfg, "image", 0) / 2e9 // multiply-adds, in billions
+	if got < 4.3 || got > 4.5 {
+		t.Errorf("ViT-B/32 image tower: %.3g G multiply-adds, want ≈ 4.4", got)
+	}
+	text := FLOPsPerItem(cfg, "text", 77) / 2e9
+	if text < 2.8 || text > 3.1 {
+		t.Errorf("ViT-B/32 text tower at 77 tokens: %.3g G multiply-adds, want ≈ 2.9", text)
+	}
+	rn, _ := model.Lookup("RN50")
+	if f := FLOPsPerItem(rn, "image", 0); f != 0 {
+		t.Errorf("RN50 image: %g, want 0 (not modelled)", f)
 	}
 }
