@@ -78,7 +78,7 @@ func (c *Chart) Fragment() (string, error) {
 	fmt.Fprintf(&b, `<div id="%s" class="clipkit-chart" style="width:%s;height:%s;">`,
 		id, html.EscapeString(cssSize(c.Width, "100%")), html.EscapeString(cssSize(c.Height, "400px")))
 	fmt.Fprintf(&b, `<p class="clipkit-chart-nojs" style="color:#888;font-style:italic">Chart &#8220;%s&#8221;: it is drawn by JavaScript, which has not run here. `+
-		`In JupyterLab, trust the notebook (File &#8594; Trust Notebook) or re-run the cell.</p></div>`+"\n", html.EscapeString(title))
+		`In JupyterLab, trust the notebook (command palette, Ctrl+Shift+C: &#8220;Trust Notebook&#8221;; or jupyter trust FILE.ipynb) or re-run the cell.</p></div>`+"\n", html.EscapeString(title))
 	fmt.Fprintf(&b, `<script>
 (function () {
   var el = document.getElementById(%s);

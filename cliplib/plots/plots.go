@@ -27,7 +27,7 @@
 // the duplicate copies from the HTML it writes.
 //
 // Charts need JavaScript: an untrusted notebook in JupyterLab (opened from git, not yet trusted
-// with File → Trust Notebook or `jupyter trust`) shows, in place of each chart, a line saying so.
+// with the command palette's "Trust Notebook" or `jupyter trust`) shows, in place of each chart, a line saying so.
 package plots
 
 import (
