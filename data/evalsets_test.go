@@ -16,7 +16,7 @@ func TestLoadImageNetValLabelsBySortedWordNetID(t *testing.T) {
 	t.Run("flat+devkit", func(t *testing.T) {
 		root := t.TempDir()
 		val := filepath.Join(root, "val")
-		if err := datatest.ImageNetFlat(val, labels); err != nil {
+		if err := datatest.ImageNetFlat(val, len(labels), nil); err != nil {
 			t.Fatal(err)
 		}
 		if err := datatest.ImageNetDevkit(filepath.Join(root, "devkit"), 1000, labels); err != nil {
@@ -63,17 +63,17 @@ func TestLoadImageNetValRefusesBrokenLayouts(t *testing.T) {
 		want  string
 	}{
 		{"no images", func(root string) { os.MkdirAll(filepath.Join(root, "val"), 0o755) }, "neither"},
-		{"flat without devkit", func(root string) { datatest.ImageNetFlat(filepath.Join(root, "val"), []int{1}) }, "map_clsloc.txt"},
+		{"flat without devkit", func(root string) { datatest.ImageNetFlat(filepath.Join(root, "val"), 1, nil) }, "map_clsloc.txt"},
 		{"image past the ground truth", func(root string) {
-			datatest.ImageNetFlat(filepath.Join(root, "val"), []int{1, 2})
+			datatest.ImageNetFlat(filepath.Join(root, "val"), 2, nil)
 			datatest.ImageNetDevkit(filepath.Join(root, "val"), 5, []int{1})
 		}, "has no line"},
 		{"bad class map", func(root string) {
-			datatest.ImageNetFlat(filepath.Join(root, "val"), []int{1})
+			datatest.ImageNetFlat(filepath.Join(root, "val"), 1, nil)
 			os.WriteFile(filepath.Join(root, "val", "map_clsloc.txt"), []byte("kit_fox 1 x\n"), 0o644)
 		}, "want \"<wnid>"},
 		{"unknown id in ground truth", func(root string) {
-			datatest.ImageNetFlat(filepath.Join(root, "val"), []int{1})
+			datatest.ImageNetFlat(filepath.Join(root, "val"), 1, nil)
 			datatest.ImageNetDevkit(filepath.Join(root, "val"), 5, []int{1})
 			os.WriteFile(filepath.Join(root, "val", "data", "ILSVRC2012_validation_ground_truth.txt"), []byte("77\n"), 0o644)
 		}, "not in the class map"},

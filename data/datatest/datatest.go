@@ -65,11 +65,15 @@ func ImageNetDevkit(dir string, nClasses int, labels []int) error {
 	return write(filepath.Join(dir, "data", "ILSVRC2012_validation_ground_truth.txt"), []byte(gt.String()))
 }
 
-// ImageNetFlat writes validation images ILSVRC2012_val_0000000n.JPEG (PNG data, which the
-// decoder sniffs) for the given labels into dir; image n has colour Colour(n-1).
-func ImageNetFlat(dir string, labels []int) error {
-	for i := range labels {
-		if err := write(filepath.Join(dir, fmt.Sprintf("ILSVRC2012_val_%08d.JPEG", i+1)), PNG(8, 8, Colour(i))); err != nil {
+// ImageNetFlat writes n validation images ILSVRC2012_val_0000000k.JPEG (PNG data, which the
+// decoder sniffs) into dir; image k has colour colours[k-1], or Colour(k-1) when colours is nil.
+func ImageNetFlat(dir string, n int, colours []color.Color) error {
+	for i := range n {
+		var c color.Color = Colour(i)
+		if colours != nil {
+			c = colours[i]
+		}
+		if err := write(filepath.Join(dir, fmt.Sprintf("ILSVRC2012_val_%08d.JPEG", i+1)), PNG(8, 8, c)); err != nil {
 			return err
 		}
 	}
