@@ -1,7 +1,9 @@
 package eval
 
 import (
+	"encoding/json"
 	"math"
+	"os"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -89,4 +91,60 @@ func TestLinearProbeRefusesBadInput(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
+}
+
+// TestTrainLogRegMatchesScikitLearn compares the fitted class probabilities with scikit-learn's
+// LogisticRegression on the same data at three C (testdata/eval/logreg_sklearn.json, written by
+// tools/eval/logreg_reference.py): same objective, so the same optimum.
+func TestTrainLogRegMatchesScikitLearn(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/eval/logreg_sklearn.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		TrainX [][]float32 `json:"train_x"`
+		TrainY []int       `json:"train_y"`
+		TestX  [][]float32 `json:"test_x"`
+		Fits   []struct {
+			C     float64     `json:"C"`
+			Proba [][]float64 `json:"proba"`
+		} `json:"fits"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ref.Fits {
+		m, err := TrainLogReg(ref.TrainX, ref.TrainY, 3, f.C, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0.0
+		for i, s := range m.Scores(ref.TestX) {
+			p := softmax64(s)
+			for c := range p {
+				worst = math.Max(worst, math.Abs(p[c]-f.Proba[i][c]))
+			}
+		}
+		t.Logf("C=%v: largest probability difference from scikit-learn %.2g", f.C, worst)
+		if worst > 1e-4 {
+			t.Errorf("C=%v: probabilities differ from scikit-learn's by up to %.2g", f.C, worst)
+		}
+	}
+}
+
+func softmax64(s []float32) []float64 {
+	mx := float64(s[0])
+	for _, v := range s {
+		mx = math.Max(mx, float64(v))
+	}
+	out := make([]float64, len(s))
+	sum := 0.0
+	for i, v := range s {
+		out[i] = math.Exp(float64(v) - mx)
+		sum += out[i]
+	}
+	for i := range out {
+		out[i] /= sum
+	}
+	return out
 }
