@@ -111,13 +111,13 @@ func pct(v float64) string { return fmt.Sprintf("%.1f", 100*v) }
 
 // Markdown renders rows as a Markdown table (numbers in percent) followed by the source files
 // (each row's exact row and column of its source is in Row.Source).
-// With onlyPublished it keeps only rows that have a published number or a result of ours.
+// With onlyPublished it leaves out rows with neither a published number nor any run of ours.
 func Markdown(rows []Row, onlyPublished bool) string {
 	var sb strings.Builder
 	sb.WriteString("| model | benchmark | task | metric | published (%) | ours (%) | note |\n| --- | --- | --- | --- | ---: | ---: | --- |\n")
 	var sources []string
 	for _, r := range rows {
-		if onlyPublished && !r.HasPublished && !r.HasOurs {
+		if onlyPublished && !r.HasPublished && !r.HasOurs && r.Note == NotRunHere {
 			continue
 		}
 		pub, ours := "—", r.Note
