@@ -121,7 +121,7 @@ func wrap(base *cliplib.Model, opt Options, owned bool) (*Model, error) {
 	if opt.CacheDir == "" {
 		opt.CacheDir = weights.DefaultCacheDir()
 	}
-	m := &Model{base: base, owned: owned, opt: opt, backendName: base.Encoder().Backend().Name()}
+	m := &Model{base: base, owned: owned, opt: opt, backendName: base.Encoder().BackendChoice().String()}
 	var err error
 	if !opt.NoTextCache {
 		if m.text, err = m.openCache("textcache", ".textcache", opt.TextCacheBytes); err != nil {
