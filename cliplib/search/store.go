@@ -117,7 +117,13 @@ type StoreOptions struct {
 	Kind string
 	// HNSW configures a new in-process HNSW index.
 	HNSW HNSWConfig
+	// MustExist makes opening a store that does not exist yet (no index
+	// file, no collection) an error instead of creating it: for queries.
+	MustExist bool
 }
+
+// ErrNoStore means StoreOptions.MustExist was set and the store does not exist.
+var ErrNoStore = errors.New("search: store does not exist")
 
 // In-process index kinds for StoreOptions.Kind.
 const (
@@ -264,11 +270,14 @@ func OpenLocalStore(path string, opt StoreOptions) (*LocalStore, error) {
 		return nil, errors.New("search: local store: empty path")
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if opt.MustExist {
+			return nil, fmt.Errorf("%w: no index file %s", ErrNoStore, path)
+		}
 		s, err := NewLocalStore(opt)
 		if err != nil {
 			return nil, err
 		}
-		s.path, s.dirty = path, true
+		s.path = path // written by the first Save after a change
 		return s, nil
 	}
 	idx, err := Load(path)

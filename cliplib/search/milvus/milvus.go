@@ -58,6 +58,9 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
+			if opt.MustExist {
+				return OpenExisting(ctx, cfg, opt.Dim)
+			}
 			return Open(ctx, cfg, opt.Dim)
 		}); err != nil {
 			panic(err)
@@ -257,6 +260,8 @@ type Store struct {
 	metric entity.MetricType
 	index  string // index type of the collection's vector field
 	cl     entity.ConsistencyLevel
+	// mustExist refuses to create a missing collection.
+	mustExist bool
 }
 
 // ErrUnreachable means the server could not be reached within the
@@ -267,7 +272,15 @@ var ErrUnreachable = errors.New("milvus server unreachable")
 // collection, creating it (with its index) when missing, and loads it for
 // search. dim is the vector dimension the caller will use; an existing
 // collection of another dimension is an error wrapping search.ErrDim.
-func Open(ctx context.Context, cfg Config, dim int) (*Store, error) {
+func Open(ctx context.Context, cfg Config, dim int) (*Store, error) { return open(ctx, cfg, dim, false) }
+
+// OpenExisting is Open for a collection that must exist already (an error
+// wrapping search.ErrNoStore otherwise): for queries.
+func OpenExisting(ctx context.Context, cfg Config, dim int) (*Store, error) {
+	return open(ctx, cfg, dim, true)
+}
+
+func open(ctx context.Context, cfg Config, dim int, mustExist bool) (*Store, error) {
 	if dim <= 0 || dim > 32768 {
 		return nil, fmt.Errorf("milvus store %s: vector dimension %d, want 1..32768", cfg.URL, dim)
 	}
@@ -293,7 +306,7 @@ func Open(ctx context.Context, cfg Config, dim int) (*Store, error) {
 		return nil, fmt.Errorf("%w: milvus store %s: no connection to %s after %d attempt(s) of %s each: %v", ErrUnreachable, cfg.URL, cfg.Address,
 			cfg.Retries, cfg.Timeout, err)
 	}
-	s := &Store{cfg: cfg, c: c, dim: dim, cl: consistency(cfg.Consistency)}
+	s := &Store{cfg: cfg, c: c, dim: dim, cl: consistency(cfg.Consistency), mustExist: mustExist}
 	if err := s.open(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -322,6 +335,9 @@ func (s *Store) open(ctx context.Context) error {
 	has, err := s.c.HasCollection(ctx, name)
 	if err != nil {
 		return s.errf("checking for collection %s: %w", name, err)
+	}
+	if !has && s.mustExist {
+		return fmt.Errorf("%w: milvus store %s: no collection %s", search.ErrNoStore, s.cfg.URL, name)
 	}
 	if !has {
 		schema := entity.NewSchema().WithName(name).WithDescription("clipkit embeddings").

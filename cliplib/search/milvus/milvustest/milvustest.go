@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -94,23 +95,42 @@ func (s *Server) start(timeout time.Duration) error {
 	go func() { exited <- cmd.Wait() }()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	var last error
 	for {
 		select {
 		case err := <-exited:
 			s.cmd = nil
 			log.Close()
-			return fmt.Errorf("milvustest: %s exited during start-up (%v); see %s", s.bin, err, log.Name())
+			return fmt.Errorf("milvustest: %s exited during start-up (%v); log tail:\n%s", s.bin, err, s.LogTail(20))
 		default:
 		}
 		if err := Healthy(ctx, s.Addr); err == nil {
 			go func() { <-exited }() // reap later
 			return nil
-		} else if ctx.Err() != nil {
+		} else if ctx.Err() == nil {
+			last = err
+		} else {
 			s.Stop()
-			return fmt.Errorf("milvustest: server at %s not healthy after %s: %v; see %s", s.Addr, timeout, err, log.Name())
+			return fmt.Errorf("milvustest: server at %s not healthy after %s (last answer: %v); log tail:\n%s", s.Addr, timeout, last, s.LogTail(20))
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// LogTail returns the last n lines of the server's logs (its own output and
+// Milvus's standalone log), for failure messages.
+func (s *Server) LogTail(n int) string {
+	var out []string
+	for _, p := range []string{filepath.Join(s.Dir, "milvus-server.log"), filepath.Join(s.Dir, "logs", "milvus-stderr.log")} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		out = append(out, "== "+p)
+		out = append(out, lines[max(0, len(lines)-n):]...)
+	}
+	return strings.Join(out, "\n")
 }
 
 // Healthy returns nil when the server at addr answers and reports itself healthy.
@@ -130,6 +150,15 @@ func Healthy(ctx context.Context, addr string) error {
 		return fmt.Errorf("unhealthy: %v", st.Reasons)
 	}
 	return nil
+}
+
+// PGID is the server's process group (0 when not running): a process that
+// outlives this one stops it with kill -TERM -PGID.
+func (s *Server) PGID() int {
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
 }
 
 // Stop ends the server (SIGTERM to its process group, SIGKILL after 30 s).
