@@ -272,7 +272,9 @@ var ErrUnreachable = errors.New("milvus server unreachable")
 // collection, creating it (with its index) when missing, and loads it for
 // search. dim is the vector dimension the caller will use; an existing
 // collection of another dimension is an error wrapping search.ErrDim.
-func Open(ctx context.Context, cfg Config, dim int) (*Store, error) { return open(ctx, cfg, dim, false) }
+func Open(ctx context.Context, cfg Config, dim int) (*Store, error) {
+	return open(ctx, cfg, dim, false)
+}
 
 // OpenExisting is Open for a collection that must exist already (an error
 // wrapping search.ErrNoStore otherwise): for queries.
