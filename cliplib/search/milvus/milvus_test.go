@@ -57,12 +57,13 @@ func openTemp(t *testing.T, addr string, dim int, params string) *milvus.Store {
 
 func TestMilvusStoreConformance(t *testing.T) {
 	addr := serverAddr(t)
+	t.Parallel()
 	for _, c := range []struct {
 		params    string
 		minRecall float64
 	}{
 		{"", 0.95}, // HNSW M=16 efConstruction=100 ef=64
-		{"index=ivf_flat&nlist=16&nprobe=16", 1},
+		{"index=ivf_flat&nlist=16&nprobe=16&consistency=session", 1}, // session: a client reads its own writes
 	} {
 		t.Run("index="+c.params, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T, dim int) search.Store { return openTemp(t, addr, dim, c.params) }, c.minRecall)

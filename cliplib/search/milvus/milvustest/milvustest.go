@@ -33,10 +33,18 @@ type Server struct {
 	cmd *exec.Cmd
 	log *os.File
 	bin string
-	// etcd client and peer ports: the embedded etcd listens on 2379/2380
-	// unless given a config file, so two servers on one machine would clash.
-	etcdClient, etcdPeer int
+	// ports are the embedded etcd's client and peer ports (it listens on
+	// 2379/2380 unless given a config file, so two servers on one machine
+	// would clash) and the internal components' ports. They are chosen once
+	// and kept across restarts: Milvus registers each component's address
+	// in etcd, and a restart whose components moved to other ports waits on
+	// the stale addresses.
+	ports map[string]int
 }
+
+// portFlags are the milvus-server options of the ports pinned per server.
+var portFlags = []string{"etcd-port", "etcd-peer", "root-coord-port", "proxy-internal-port", "query-coord-port", "query-node-port",
+	"index-coord-port", "index-node-port", "data-coord-port", "data-node-port"}
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
 func FreePort() (int, error) {
@@ -51,15 +59,35 @@ func FreePort() (int, error) {
 // Start runs bin (the milvus-server command) with data directory dir on a
 // free port and waits up to timeout until the server answers a health check.
 func Start(bin, dir string, timeout time.Duration) (*Server, error) {
-	var ports [3]int
-	for i := range ports {
-		p, err := FreePort()
+	// Hold every listener until all ports are chosen, so no two coincide.
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	pick := func() (int, error) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			return 0, err
+		}
+		ls = append(ls, l)
+		return l.Addr().(*net.TCPAddr).Port, nil
+	}
+	proxy, err := pick()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(proxy), Dir: dir, bin: bin, ports: map[string]int{}}
+	for _, f := range portFlags {
+		if s.ports[f], err = pick(); err != nil {
 			return nil, err
 		}
-		ports[i] = p
 	}
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(ports[0]), Dir: dir, bin: bin, etcdClient: ports[1], etcdPeer: ports[2]}
+	for _, l := range ls {
+		l.Close()
+	}
+	ls = nil
 	return s, s.start(timeout)
 }
 
@@ -75,12 +103,18 @@ func (s *Server) start(timeout time.Duration) error {
 	etcdConf := filepath.Join(s.Dir, "embed-etcd.yaml")
 	conf := fmt.Sprintf("listen-client-urls: http://127.0.0.1:%[1]d\nadvertise-client-urls: http://127.0.0.1:%[1]d\n"+
 		"listen-peer-urls: http://127.0.0.1:%[2]d\ninitial-advertise-peer-urls: http://127.0.0.1:%[2]d\n"+
-		"initial-cluster: default=http://127.0.0.1:%[2]d\n", s.etcdClient, s.etcdPeer)
+		"initial-cluster: default=http://127.0.0.1:%[2]d\n", s.ports["etcd-port"], s.ports["etcd-peer"])
 	if err := os.WriteFile(etcdConf, []byte(conf), 0o644); err != nil {
 		log.Close()
 		return err
 	}
-	cmd := exec.Command(s.bin, "--data", s.Dir, "--proxy-port", port, "--etcd-port", strconv.Itoa(s.etcdClient))
+	args := []string{"--data", s.Dir, "--proxy-port", port}
+	for _, f := range portFlags {
+		if f != "etcd-peer" { // set in the etcd config file only
+			args = append(args, "--"+f, strconv.Itoa(s.ports[f]))
+		}
+	}
+	cmd := exec.Command(s.bin, args...)
 	// Milvus reads etcd.config.path from ETCD_CONFIG_PATH: the embedded
 	// etcd's own config, here only its ports.
 	cmd.Env = append(os.Environ(), "ETCD_CONFIG_PATH="+etcdConf)
@@ -196,16 +230,36 @@ func (s *Server) Restart(kill bool, timeout time.Duration) error {
 	} else {
 		s.Stop()
 	}
-	// The port must be free again before the new process binds it.
-	for range 50 {
-		l, err := net.Listen("tcp", s.Addr)
-		if err == nil {
-			l.Close()
-			break
+	// Every pinned port must be bindable again before the new process
+	// starts: milvus-server binds them without SO_REUSEADDR, which fails
+	// while connections of the old process linger in TIME_WAIT (up to 60 s).
+	_, p, _ := net.SplitHostPort(s.Addr)
+	proxy, _ := strconv.Atoi(p)
+	deadline := time.Now().Add(90 * time.Second)
+	for _, port := range append([]int{proxy}, mapValues(s.ports)...) {
+		for !bindable(port) && time.Now().Before(deadline) {
+			time.Sleep(500 * time.Millisecond)
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 	return s.start(timeout)
+}
+
+func mapValues(m map[string]int) []int {
+	out := make([]int, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// bindable reports whether 127.0.0.1:port can be bound without SO_REUSEADDR.
+func bindable(port int) bool {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		return false
+	}
+	defer syscall.Close(fd)
+	return syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}) == nil
 }
 
 // ErrNoCommand means CommandEnv is not set.
