@@ -103,7 +103,9 @@ func runBenchStore(args []string) error {
 	if *pgid > 0 {
 		milvusRSS = func() (int64, error) { return searchbench.GroupRSS(*pgid) }
 	}
-	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bench store: "+strings.TrimSuffix(f, "\n")+"\n", a...) }
+	logf := func(f string, a ...any) {
+		fmt.Fprintf(os.Stderr, "bench store: "+strings.TrimSuffix(f, "\n")+"\n", a...)
+	}
 	rep, err := searchbench.CompareStores(ctx, searchbench.StoreConfig{N: sizes[0], K: *k, Queries: *queries, Batch: *batch, Logf: logf,
 		Data: synth.Config{Kind: synth.Kind(*kind), Dim: *dim, Seed: *seed}},
 		[]searchbench.Contender{
