@@ -81,7 +81,7 @@ func run(args []string) error {
 			return fmt.Errorf("%s names no process group", envFile)
 		}
 		syscall.Kill(-pgid, syscall.SIGTERM)
-		for range 150 {
+		for range 75 { // 15 s for a graceful stop, then SIGKILL
 			if syscall.Kill(-pgid, 0) != nil {
 				os.Remove(envFile)
 				return nil

@@ -17,7 +17,9 @@
 //	tls             true to use TLS (as the milvuss scheme does)
 //	timeout         per-attempt connect timeout (default 10s)
 //	retries         connect attempts before giving up (default 3)
-//	consistency     strong (default: a search sees every acknowledged upsert), bounded or eventually
+//	consistency     strong (default: a search sees every acknowledged upsert and delete; it waits for the
+//	                next time tick, ≈200 ms on a 2.3 standalone), bounded (serving: may lag a few
+//	                seconds), session (measured: SDK v2.3.6 does not see its own deletes at once) or eventually
 //	token           API key or "user:password" (prefer the CLIPKIT_MILVUS_TOKEN environment variable:
 //	                URLs end up in logs and shell history)
 //

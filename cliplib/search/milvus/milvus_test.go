@@ -63,7 +63,7 @@ func TestMilvusStoreConformance(t *testing.T) {
 		minRecall float64
 	}{
 		{"", 0.95}, // HNSW M=16 efConstruction=100 ef=64
-		{"index=ivf_flat&nlist=16&nprobe=16&consistency=session", 1}, // session: a client reads its own writes
+		{"index=ivf_flat&nlist=16&nprobe=16", 1},
 	} {
 		t.Run("index="+c.params, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T, dim int) search.Store { return openTemp(t, addr, dim, c.params) }, c.minRecall)

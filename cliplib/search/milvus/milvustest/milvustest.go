@@ -42,9 +42,15 @@ type Server struct {
 	ports map[string]int
 }
 
-// portFlags are the milvus-server options of the ports pinned per server.
-var portFlags = []string{"etcd-port", "etcd-peer", "root-coord-port", "proxy-internal-port", "query-coord-port", "query-node-port",
-	"index-coord-port", "index-node-port", "data-coord-port", "data-node-port"}
+// portEnv are the environment variables that set the pinned ports. Milvus
+// reads its configuration keys from the environment too (proxy.port from
+// PROXY_PORT, ...), ahead of the milvus.yaml the milvus-server wrapper
+// writes. The ports go there rather than to the wrapper's --*-port options
+// because the wrapper test-binds every port it is given without
+// SO_REUSEADDR, which fails for up to a minute after a crash while the old
+// connections sit in TIME_WAIT; Milvus itself binds them at once.
+var portEnv = []string{"ETCD_PORT", "ETCD_PEER", "ROOTCOORD_PORT", "PROXY_INTERNALPORT", "QUERYCOORD_PORT", "QUERYNODE_PORT",
+	"INDEXNODE_PORT", "DATACOORD_PORT", "DATANODE_PORT"}
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
 func FreePort() (int, error) {
@@ -79,7 +85,7 @@ func Start(bin, dir string, timeout time.Duration) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(proxy), Dir: dir, bin: bin, ports: map[string]int{}}
-	for _, f := range portFlags {
+	for _, f := range portEnv {
 		if s.ports[f], err = pick(); err != nil {
 			return nil, err
 		}
@@ -103,21 +109,22 @@ func (s *Server) start(timeout time.Duration) error {
 	etcdConf := filepath.Join(s.Dir, "embed-etcd.yaml")
 	conf := fmt.Sprintf("listen-client-urls: http://127.0.0.1:%[1]d\nadvertise-client-urls: http://127.0.0.1:%[1]d\n"+
 		"listen-peer-urls: http://127.0.0.1:%[2]d\ninitial-advertise-peer-urls: http://127.0.0.1:%[2]d\n"+
-		"initial-cluster: default=http://127.0.0.1:%[2]d\n", s.ports["etcd-port"], s.ports["etcd-peer"])
+		"initial-cluster: default=http://127.0.0.1:%[2]d\n", s.ports["ETCD_PORT"], s.ports["ETCD_PEER"])
 	if err := os.WriteFile(etcdConf, []byte(conf), 0o644); err != nil {
 		log.Close()
 		return err
 	}
-	args := []string{"--data", s.Dir, "--proxy-port", port}
-	for _, f := range portFlags {
-		if f != "etcd-peer" { // set in the etcd config file only
-			args = append(args, "--"+f, strconv.Itoa(s.ports[f]))
-		}
+	cmd := exec.Command(s.bin, "--data", s.Dir)
+	// ETCD_CONFIG_PATH (etcd.config.path) is the embedded etcd's own config,
+	// here only its ports; ETCD_ENDPOINTS tells Milvus where it listens.
+	cmd.Env = append(os.Environ(), "ETCD_CONFIG_PATH="+etcdConf, "PROXY_PORT="+port,
+		"ETCD_ENDPOINTS="+net.JoinHostPort("127.0.0.1", strconv.Itoa(s.ports["ETCD_PORT"])))
+	// A component's etcd session outlives a crash by its TTL (default 30 s),
+	// and the restarted component waits for it: 10 s keeps restarts short.
+	cmd.Env = append(cmd.Env, "COMMON_SESSION_TTL=10")
+	for _, e := range portEnv[2:] { // the etcd ports are in its config file
+		cmd.Env = append(cmd.Env, e+"="+strconv.Itoa(s.ports[e]))
 	}
-	cmd := exec.Command(s.bin, args...)
-	// Milvus reads etcd.config.path from ETCD_CONFIG_PATH: the embedded
-	// etcd's own config, here only its ports.
-	cmd.Env = append(os.Environ(), "ETCD_CONFIG_PATH="+etcdConf)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Stop signals the whole group (the wrapper and milvus)
 	if err := cmd.Start(); err != nil {
@@ -230,36 +237,7 @@ func (s *Server) Restart(kill bool, timeout time.Duration) error {
 	} else {
 		s.Stop()
 	}
-	// Every pinned port must be bindable again before the new process
-	// starts: milvus-server binds them without SO_REUSEADDR, which fails
-	// while connections of the old process linger in TIME_WAIT (up to 60 s).
-	_, p, _ := net.SplitHostPort(s.Addr)
-	proxy, _ := strconv.Atoi(p)
-	deadline := time.Now().Add(90 * time.Second)
-	for _, port := range append([]int{proxy}, mapValues(s.ports)...) {
-		for !bindable(port) && time.Now().Before(deadline) {
-			time.Sleep(500 * time.Millisecond)
-		}
-	}
 	return s.start(timeout)
-}
-
-func mapValues(m map[string]int) []int {
-	out := make([]int, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
-}
-
-// bindable reports whether 127.0.0.1:port can be bound without SO_REUSEADDR.
-func bindable(port int) bool {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		return false
-	}
-	defer syscall.Close(fd)
-	return syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}) == nil
 }
 
 // ErrNoCommand means CommandEnv is not set.
