@@ -31,10 +31,6 @@ import (
 const storeUsage = "--store URL: a file (in-process index), mem:, or milvus://host:19530/collection[?index=hnsw&M=16&efConstruction=100&ef=64] " +
 	"(milvuss:// or ?tls=true for TLS; token from $CLIPKIT_MILVUS_TOKEN)"
 
-// modelMetaKey is the metadata entry naming the model (short identity) that
-// embedded an item, so that queries by another model are refused.
-const modelMetaKey = "model"
-
 // storeTimeout bounds a whole store command's remote calls.
 const storeTimeout = 24 * time.Hour
 
@@ -42,12 +38,6 @@ func storeContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	return ctx, func() { stop(); cancel() }
-}
-
-// shortIdentity is the first 16 hex digits of a model identity.
-func shortIdentity(m *optimized.Model) string {
-	id := m.Identity().String()
-	return id[:min(16, len(id))]
 }
 
 func runSearchEmbed(args []string) error {
@@ -99,11 +89,11 @@ func runSearchEmbed(args []string) error {
 	if err != nil {
 		return err
 	}
-	modelID := shortIdentity(model)
+	modelID := model.StoreIdentity()
 	stats, err := ingest.Run(ctx, st, files, func(paths []string) ([][]float32, error) { return model.EncodeImageFiles(paths...) },
 		ingest.Options{Shard: si, Shards: sn, Batch: *batch, PartFiles: *part, Checkpoint: *checkpoint, ExportDir: *export, SkipBad: *skipBad,
 			Metadata: func(f ingest.File) map[string]string {
-				m := map[string]string{modelMetaKey: modelID, "name": filepath.Base(f.Path)}
+				m := map[string]string{optimized.ModelMetaKey: modelID, "name": filepath.Base(f.Path)}
 				if l := labels[f.Key]; l != "" {
 					m["label"] = l
 				}
@@ -227,7 +217,6 @@ func runStoreQuery(args []string) error {
 		return err
 	}
 	defer st.Close()
-	modelID := shortIdentity(model)
 	type queryResult struct {
 		Query string          `json:"query"`
 		Kind  string          `json:"kind"`
@@ -239,39 +228,19 @@ func runStoreQuery(args []string) error {
 		Filter  search.Filter `json:"filter,omitempty"`
 		Results []queryResult `json:"results"`
 	}{Store: search.Redact(*storeURL), Model: model.Name(), Filter: f}
-	ask := func(q, kind string, vec []float32) error {
-		res, err := st.Search(ctx, vec, *k, f)
-		if err != nil {
-			return fmt.Errorf("query %q: %w", q, err)
-		}
-		hits := make([]optimized.Hit, len(res))
-		for i, r := range res {
-			if got := r.Metadata[modelMetaKey]; got != "" && got != modelID {
-				return fmt.Errorf("store %s holds embeddings of model identity %s…, the query model %s is %s…: queries must be encoded by the same model (--model and its flags)",
-					search.Redact(*storeURL), got, model.Name(), modelID)
-			}
-			hits[i] = optimized.Hit{Rank: i + 1, ID: r.ID, Path: r.Metadata["path"], Score: r.Score, Metadata: r.Metadata}
-		}
-		out.Results = append(out.Results, queryResult{q, kind, hits})
-		return nil
-	}
 	for _, t := range texts {
-		embs, err := model.EncodeTexts([]string{t})
+		hits, err := model.SearchStoreText(ctx, st, t, *k, f)
 		if err != nil {
-			return err
+			return fmt.Errorf("query %q in store %s: %w", t, search.Redact(*storeURL), err)
 		}
-		if err := ask(t, "text", embs[0]); err != nil {
-			return err
-		}
+		out.Results = append(out.Results, queryResult{t, "text", hits})
 	}
 	for _, p := range images {
-		embs, err := model.EncodeImageFiles(p)
+		hits, err := model.SearchStoreImageFile(ctx, st, p, *k, f)
 		if err != nil {
-			return fmt.Errorf("query image %s: %w", p, err)
+			return fmt.Errorf("query image %s in store %s: %w", p, search.Redact(*storeURL), err)
 		}
-		if err := ask(p, "image", embs[0]); err != nil {
-			return err
-		}
+		out.Results = append(out.Results, queryResult{p, "image", hits})
 	}
 	enc := json.NewEncoder(searchOut)
 	enc.SetIndent("", "  ")
