@@ -16,7 +16,7 @@ import (
 var searchOut io.Writer = os.Stdout
 
 func init() {
-	register("search", "image search: index a folder of images (search index), query it by text or image (search query); JSON out", runSearch)
+	register("search", "image search: index a folder of images (search index), query it by text or image (search query); embed a folder into a store, file or milvus://, in N shards (search embed), load/delete; JSON out", runSearch)
 }
 
 func runSearch(args []string) error {
