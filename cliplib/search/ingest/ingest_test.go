@@ -102,11 +102,25 @@ func TestShardsAreDisjointCompleteAndStable(t *testing.T) {
 			}
 		}
 	}
-	// Adding files moves no existing file to another shard.
-	for _, f := range files[:50] {
-		if ingest.ShardOf(f.Key, 4) != ingest.ShardOf(f.Key, 4) {
-			t.Fatal("ShardOf not deterministic")
+	// Adding files moves no existing file to another shard (a split into
+	// contiguous ranges of the sorted list would move most of them).
+	before := map[string]int{}
+	for i := range 4 {
+		part, _ := ingest.Shard(files[:250], i, 4)
+		for _, f := range part {
+			before[f.Key] = i
 		}
+	}
+	for i := range 4 {
+		part, _ := ingest.Shard(files, i, 4)
+		for _, f := range part {
+			if b, ok := before[f.Key]; ok && b != i {
+				t.Fatalf("%s moved from shard %d to %d when files were added", f.Key, b, i)
+			}
+		}
+	}
+	if _, err := ingest.Shard(files, 4, 4); err == nil {
+		t.Error("shard 4/4 accepted")
 	}
 }
 
@@ -185,6 +199,15 @@ func TestResumeAfterCrashContinuesFromCheckpoint(t *testing.T) {
 	fe = &fakeEmbed{}
 	if _, err := ingest.Run(ctx, s, files, fe.embed, opt); err != nil || fe.files != 0 {
 		t.Errorf("re-running a finished shard embedded %d files (%v)", fe.files, err)
+	}
+	// A changed file list starts the shard over (upserts keep that safe).
+	fe = &fakeEmbed{}
+	st, err = ingest.Run(ctx, s, files[:150], fe.embed, opt)
+	if err != nil || st.Resumed != 0 || fe.files != 150 {
+		t.Errorf("changed file list: resumed %d, embedded %d files (%v); want 0, 150", st.Resumed, fe.files, err)
+	}
+	if n, _ := s.Count(ctx); n != 200 {
+		t.Errorf("after starting over the store holds %d, want 200", n)
 	}
 	// A checkpoint of another shard is refused.
 	opt.Shards, opt.Shard = 2, 1
