@@ -6,7 +6,8 @@
 #   2. the notebook platform (scripts/setup-notebooks.sh): a venv in .venv with JupyterLab, the GoNB
 #      kernel with goimports and gopls (pinned), ECharts from npm into node_modules/;
 #   3. the XLA CPU plugin for the fast CPU path (scripts/install-xla-cpu.sh; optional: a failure
-#      here only means GOMLX_BACKEND=xla:cpu will not be available);
+#      here only means GOMLX_BACKEND=xla:cpu will not be available), and the Milvus standalone server
+#      for the Milvus store's tests (scripts/install-milvus.sh; optional in the same way);
 #   4. the main job: `clipx demo` encodes the 8 classic CLIP demo photos and their captions with
 #      ViT-B/32 on the embedded default backend (pure-Go simplego, unless $GOMLX_BACKEND says
 #      otherwise) and prints the similarity matrix. Weights come from the network into the cache;
@@ -39,6 +40,8 @@ log "2/4 notebook platform (JupyterLab, GoNB kernel, ECharts)"
 bash scripts/setup-notebooks.sh "${NB_ARGS[@]}"
 log "3/4 XLA CPU plugin (fast path: GOMLX_BACKEND=xla:cpu)"
 bash scripts/install-xla-cpu.sh || log "warning: the XLA CPU plugin could not be installed; the pure-Go backend still works"
+log "3b/4 Milvus standalone server for the Milvus store's tests (pinned milvus==2.3.5 wheel into the venv)"
+bash scripts/install-milvus.sh || log "warning: Milvus could not be installed; the in-process search store still works (scripts/test.sh will report the Milvus tests as failed)"
 if [ "$DEMO" = 1 ]; then
   log "4/4 main job: clipx demo"
   go run ./cmd/clipx demo

@@ -5,6 +5,7 @@
 #   1. gofmt and go vet;
 #   2. every Go test on simplego (GOMLX_BACKEND=go: the automatic choice would be xla:cpu), -short (full-size parity tests run
 #      without -short when their generated reference files exist);
+#   2b. the Milvus store against a real Milvus standalone server (scripts/test-milvus.sh);
 #   3. the XLA CPU backend: plugin check, and the encoder and facade tests again on xla:cpu;
 #   4. every notebook in smoke mode, widgets with a live front end, and the offline browser check
 #      of an exported report (tools/ci/notebooks.sh);
@@ -36,6 +37,7 @@ fi
 run "gofmt" bash -c 'out="$(gofmt -l $(git ls-files "*.go"))"; [ -z "$out" ] || { echo "gofmt would change: $out"; exit 1; }'
 run "go vet" go vet ./...
 run "go test (simplego)" env GOMLX_BACKEND=go go test -short -count=1 ./...
+run "Milvus store against a real server" bash scripts/test-milvus.sh
 if bash scripts/install-xla-cpu.sh --check >/dev/null 2>&1; then
   run "XLA CPU plugin" env CLIPKIT_REQUIRE_XLA_CPU=1 go test -count=1 ./cliplib/backend/
   run "encoder and facade on xla:cpu" env CLIPKIT_TEST_BACKEND=xla:cpu go test -short -count=1 ./cliplib/encoder/ ./cliplib/

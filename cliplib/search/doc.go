@@ -77,6 +77,14 @@
 // run in parallel; Add, Remove and Compact take the index exclusively (the
 // parallelism of an HNSW Add is internal).
 //
+// # Stores
+//
+// Store is the interface the image-search commands use: upsert (an ID
+// already stored is replaced), search with a metadata Filter, delete, count.
+// LocalStore puts the in-process index behind it (the default); package
+// search/milvus is a Milvus collection. OpenStore picks one from a URL
+// (a path, mem:, milvus://host:port/collection); see docs/scale-out.md.
+//
 // # Measured
 //
 // See MEASURED.md in this directory for the table of figures, the machine

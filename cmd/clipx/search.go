@@ -17,12 +17,15 @@ import (
 var searchOut io.Writer = os.Stdout
 
 func init() {
-	register("search", "image search: index a folder of images (search index), query it by text or image (search query); JSON out", runSearch)
+	register("search", "image search: index a folder of images (search index), query it by text or image (search query); embed a folder into a store, file or milvus://, in N shards (search embed), load/delete; JSON out", runSearch)
 }
 
 func runSearch(args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(os.Stderr, "usage: clipx search index --model M --images DIR --out INDEX | clipx search query --index INDEX (--text T | --image FILE) [-k 5]")
+		fmt.Fprintln(os.Stderr, "       clipx search embed --images DIR --store URL [--shard i/N] [--checkpoint F] [--export DIR] | "+
+			"clipx search query --store URL --model M (--text T | --image FILE) [--filter k=v] | clipx search load --store URL --from DIR --dim D | "+
+			"clipx search delete --store URL --dim D --id ID")
 		if len(args) == 0 {
 			return fmt.Errorf("%w: missing sub-command", errUsage)
 		}
@@ -32,9 +35,18 @@ func runSearch(args []string) error {
 	case "index":
 		return runSearchIndex(args[1:])
 	case "query":
+		if hasStoreFlag(args[1:]) { // a store (searchstore.go) rather than an index file with a manifest
+			return runStoreQuery(args[1:])
+		}
 		return runSearchQuery(args[1:])
+	case "embed":
+		return runSearchEmbed(args[1:])
+	case "load":
+		return runSearchLoad(args[1:])
+	case "delete":
+		return runSearchDelete(args[1:])
 	}
-	return fmt.Errorf("%w: unknown search sub-command %q (want index or query)", errUsage, args[0])
+	return fmt.Errorf("%w: unknown search sub-command %q (want index, query, embed, load or delete)", errUsage, args[0])
 }
 
 // searchModelOptions are the optimized-facade options of the search commands.
