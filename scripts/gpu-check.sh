@@ -8,7 +8,7 @@
 #      machine's Python: go-xla v0.1.4 speaks PJRT C API 0.83, and plugins much newer than that
 #      may refuse its argument structs), and sets the CUDA
 #      library path and XLA_FLAGS=--xla_gpu_cuda_data_dir (go-xla v0.1.4 otherwise points XLA at a
-#      hard-coded developer path; see shared/reference/ecosystem.md §3.5);
+#      hard-coded developer path);
 #   2. parity: full-size ViT-B/32 and RN50 (random weights, fixed seed) on the GPU, in f32 and f16,
 #      against the embeddings simplego computed on a CPU (testdata/gpu/cpu_reference.json, written
 #      by `clipx parity write`);

@@ -35,7 +35,8 @@ const (
 
 var formats = []Format{FormatTorchScript, FormatSafetensorsHF, FormatSafetensorsOpenCLIP, FormatTorchZipOpenCLIP, FormatTorchZipMobileCLIP}
 
-// Preprocessing recipes named by registry entries (see clip_facts.md §4).
+// Preprocessing recipes named by registry entries (open_clip's transform.py and image_mean/std of
+// each model config; Apple's ml-mobileclip mobileclip/__init__.py).
 const (
 	// PreprocessOpenAI: bicubic resize of the short side, center crop, OpenAI mean/std.
 	PreprocessOpenAI = "openai"

@@ -98,8 +98,8 @@ func TestRegistryEntriesAgreeWithArchitecturesAndSources(t *testing.T) {
 	}
 }
 
-func TestRegistryPreprocessingFollowsTheFactSheet(t *testing.T) {
-	// clip_facts.md §4.2: MobileCLIP v1 and MobileCLIP2-S0/S2/B use mean 0 / std 1, MobileCLIP2-S3/S4
+func TestRegistryPreprocessingFollowsUpstream(t *testing.T) {
+	// open_clip's MobileCLIP*.json and ml-mobileclip: MobileCLIP v1 and MobileCLIP2-S0/S2/B use mean 0 / std 1, MobileCLIP2-S3/S4
 	// use the OpenAI mean/std (both bilinear). (MobileCLIP2-L-14, a timm ViT-L/14 tower clipkit does
 	// not build yet, is not in the registry.)
 	want := map[string]string{

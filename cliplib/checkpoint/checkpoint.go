@@ -11,7 +11,7 @@
 // io.ReaderAt) read one format; WriteSafetensors writes F32, F16 or BF16 files.
 //
 // ToOpenAI maps a state dict in OpenAI / open_clip or HF transformers naming onto the project's
-// internal naming, which is OpenAI's (fact sheet §6.1–6.3).
+// internal naming, which is OpenAI's (openai/CLIP clip/model.py, which open_clip keeps).
 //
 // Safety: every size a file declares is checked against the file's real size before anything is
 // allocated, so memory use is bounded by the input; pickles go through an allowlist of the few

@@ -11,7 +11,7 @@ import (
 type Layout string
 
 // Layouts ToOpenAI understands. The project's internal naming for CLIP (ViT and ModifiedResNet)
-// is OpenAI's / open_clip's state-dict naming (fact sheet §6.1–6.3).
+// is OpenAI's / open_clip's state-dict naming (openai/CLIP clip/model.py).
 const (
 	// LayoutOpenAI: OpenAI's .pt files and open_clip's CLIP class (same names).
 	LayoutOpenAI Layout = "openai"
@@ -111,7 +111,7 @@ func detectLayout(keys []string) (Layout, error) {
 // ToOpenAI maps a CLIP state dict to the project's internal naming (OpenAI / open_clip names) and
 // reports the layout it came in. It strips a leading "module.", drops the non-parameter entries
 // (input_resolution, context_length, vocab_size, attn_mask, *.position_ids) and makes logit_scale
-// a scalar. HF transformers names are renamed per fact sheet §6.2: q/k/v projections are
+// a scalar. HF transformers names are renamed as transformers' convert_clip_original_pytorch_to_hf.py maps them: q/k/v projections are
 // concatenated (q, k, v order) into attn.in_proj_weight / in_proj_bias and the two projection
 // matrices are transposed. Any key it cannot place is an error that names it; nothing is dropped
 // silently. Tensors whose data does not change are shared with sd, not copied; sd is not modified.
@@ -150,7 +150,7 @@ func isNonParameter(key string) bool {
 	return strings.HasSuffix(key, ".attn_mask") || strings.HasSuffix(key, ".position_ids") || key == "position_ids"
 }
 
-// openAIKeyPatterns is the grammar of OpenAI / open_clip CLIP parameter names (fact sheet §6.1).
+// openAIKeyPatterns is the grammar of OpenAI / open_clip CLIP parameter names (openai/CLIP clip/model.py).
 // '#' stands for a layer or block index.
 var openAIKeyPatterns = compileKeyPatterns([]string{
 	// shared / text tower
@@ -267,7 +267,8 @@ var hfLayerRenames = map[string]string{
 var reHFLayer = regexp.MustCompile(`^(vision_model|text_model)\.encoder\.layers\.(0|[1-9][0-9]*)\.(.+)$`)
 var reHFQKV = regexp.MustCompile(`^self_attn\.([qkv])_proj\.(weight|bias)$`)
 
-// hfToOpenAI maps HF transformers CLIPModel names to OpenAI names (fact sheet §6.2).
+// hfToOpenAI maps HF transformers CLIPModel names to OpenAI names (the inverse of transformers'
+// convert_clip_original_pytorch_to_hf.py).
 func hfToOpenAI(sd StateDict) (StateDict, error) {
 	out := make(StateDict, len(sd))
 	put := func(from, to string, t *Tensor) error {

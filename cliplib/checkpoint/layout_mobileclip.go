@@ -13,7 +13,7 @@ import (
 // transformer names) and "logit_scale". Apple's original .pt files (image_encoder.*,
 // text_encoder.*) are renamed onto it by MobileCLIPToOpenCLIP, following timm's
 // fastvit.checkpoint_filter_fn and vision_transformer_hybrid._convert_mobileclip and open_clip's
-// convert_mobile_clip_state_dict (fact sheet §6.4). The S0 "mct" text tower has no open_clip
+// convert_mobile_clip_state_dict (open_clip src/open_clip/convert.py). The S0 "mct" text tower has no open_clip
 // counterpart; its RepMixer blocks keep Apple's block index and get timm's RepMixerBlock names.
 
 // MobileCLIPToOpenCLIP maps a MobileCLIP state dict, in Apple's original layout or already in

@@ -13,7 +13,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib/model"
 )
 
-// The published totals (open_clip's model profile; shared/reference/clip_facts.md §9).
+// The published totals (open_clip's docs/model_profile.csv).
 func TestParamCountsMatchPublishedTotals(t *testing.T) {
 	for _, tc := range []struct {
 		arch         string

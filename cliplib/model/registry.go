@@ -49,8 +49,8 @@ var (
 )
 
 func init() {
-	// OpenAI CLIP architectures (values: the CLIP paper / open_clip model configs; the
-	// fact sheet's tables 1.2 and 2.2). OpenAI weights use QuickGELU in both towers.
+	// OpenAI CLIP architectures (values: the CLIP paper's model tables and open_clip's
+	// model_configs/*.json, which agree). OpenAI weights use QuickGELU in both towers.
 	for _, c := range []*Config{
 		vit("ViT-B/32", 224, 32, 768, 12, 512, 512, nn.QuickGELU),
 		vit("ViT-B/16", 224, 16, 768, 12, 512, 512, nn.QuickGELU),

@@ -3,7 +3,7 @@ package model
 import "github.com/clipkit/clipkit/cliplib/model/nn"
 
 // MobileCLIP and MobileCLIP2 architectures (values: Apple's ml-mobileclip configs and open_clip's
-// MobileCLIP*.json, which agree; see the fact sheet §7). Image towers: MCi variants (package
+// MobileCLIP*.json, which agree). Image towers: MCi variants (package
 // mobileclip) at 256 px, or the ViT-B/16 with a convolutional stem at 224 px. Text towers: the
 // "mct" hybrid for MobileCLIP-S0, CLIP text transformers otherwise, causal only for the B models
 // (the others attend over all 77 positions, zero padding included). Every tower uses exact GELU.

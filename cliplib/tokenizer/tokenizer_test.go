@@ -29,9 +29,9 @@ func padded(ids ...int32) []int32 {
 	return out
 }
 
-// TestFactSheetVectors checks the RUN rows of clip_facts.md §5.5 (full sequences with SOT/EOT,
-// padded with 0 to 77).
-func TestFactSheetVectors(t *testing.T) {
+// TestKnownTokenizations checks token ids produced by OpenAI's simple_tokenizer.py (full sequences
+// with SOT/EOT, padded with 0 to 77).
+func TestKnownTokenizations(t *testing.T) {
 	tok := mustDefault(t)
 	cifar := map[string]int32{"airplane": 16451, "automobile": 25258, "bird": 3329, "cat": 2368,
 		"deer": 8700, "dog": 1929, "frog": 11438, "horse": 4558, "ship": 1158, "truck": 4629}
@@ -58,10 +58,10 @@ func TestFactSheetVectors(t *testing.T) {
 		{"a black and white photo of the big automobile.", []int32{49406, 320, 1449, 537, 1579, 1125, 539, 518, 1205, 25258, 269, 49407}},
 		{"New York City's skyline at dusk", []int32{49406, 686, 2705, 1305, 568, 14606, 536, 19708, 49407}},
 		{"A\n'll 11p223RF☆ho!!to?'d'd''d of a cat to-$''d.", []int32{49406, 320, 1342, 272, 272, 335, 273, 273, 274, 16368, 13439, 2971, 748, 531, 13610, 323, 1896, 8445, 323, 539, 320, 2368, 531, 12, 3, 8445, 323, 269, 49407}},
-		// The fact sheet's DERIVED row, now confirmed by the fixture made with real ftfy: ftfy
+		// Confirmed by the fixture made with real ftfy: ftfy
 		// uncurls ’ before BPE.
 		{"Don’t panic", []int32{49406, 847, 713, 14124, 49407}},
-		// The fact sheet's "<|startoftext|>" row (49406, 49406, 49407) holds for OpenAI's
+		// "<|startoftext|>" as (49406, 49406, 49407) holds for OpenAI's
 		// tokenizer only; open_clip's literal is <start_of_text>, so "<|startoftext|>" is
 		// ordinary text there (these ids are in reference.jsonl) and <start_of_text> is SOT.
 		{"<|startoftext|>", []int32{49406, 27, 347, 993, 6659, 4160, 91, 285, 49407}},
@@ -138,7 +138,8 @@ func TestWithContextLength(t *testing.T) {
 	}
 }
 
-// TestVocabularyLayout checks the id layout of clip_facts.md §5.2 and §5.3.
+// TestVocabularyLayout checks the id layout of the CLIP vocabulary (openai/CLIP
+// simple_tokenizer.py: 256 byte tokens, their </w> forms, the 48894 merges, then SOT and EOT).
 func TestVocabularyLayout(t *testing.T) {
 	tok := mustDefault(t)
 	if tok.VocabSize() != VocabSize || tok.SOT() != SOT || tok.EOT() != EOT {

@@ -30,12 +30,12 @@ func inferenceParams(sh nn.Shapes, prefix string) int {
 // TestTowerSizesMatchPublished checks every tower's parameter count (inference form) against the
 // sizes Apple publishes (README: 11.4, 21.5, 35.7, 125.1, 321.6 M for mci0..4, 86.3 M for the B
 // image tower, 42.4 M for the S0 text tower, 63.4 / 123.6 M for the base text towers), to the
-// exact counts of the fact sheet §9 (which match them to the printed digits).
+// counts below, truncated to thousands (which match them to the printed digits).
 func TestTowerSizesMatchPublished(t *testing.T) {
 	cases := []struct {
 		model  string
 		prefix string
-		want   int // fact sheet §9, CALC
+		want   int // parameter count truncated to thousands
 	}{
 		{"MobileCLIP-S0", "visual.", 11_357_000},
 		{"MobileCLIP-S1", "visual.", 21_461_000},
@@ -57,7 +57,7 @@ func TestTowerSizesMatchPublished(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := inferenceParams(sh, c.prefix)
-		// The fact sheet prints the count truncated to thousands.
+		// The expected counts are truncated to thousands.
 		if got/1000*1000 != c.want {
 			t.Errorf("%s %s tower: %d parameters, published %.3f M", c.model, strings.TrimSuffix(c.prefix, "."), got, float64(c.want)/1e6)
 		}
