@@ -42,6 +42,9 @@ type Config struct {
 	// ResidentInput times image encoding with the input already on the device (written once,
 	// then rerun; encoder.RerunImages): the model alone, without the host-to-device copy.
 	ResidentInput bool
+	// LinearLayout forces the layout Linear weights are held in (nn.LayoutOutIn or nn.LayoutInOut);
+	// empty lets the encoder choose per backend (encoder.DefaultLinearLayout).
+	LinearLayout string
 	// Progress, if set, receives one line per measured point.
 	Progress func(Result)
 }
@@ -125,7 +128,7 @@ func Run(cfg Config) (*Report, error) {
 	for _, name := range cfg.Models {
 		for _, prec := range cfg.Precisions {
 			m, err := cliplib.Load(name, cliplib.Options{Backend: cfg.Backend, Precision: prec, RandomWeights: true,
-				Encoder: encoder.Options{BatchBuckets: buckets, FullTextLength: cfg.FullContext}})
+				Encoder: encoder.Options{BatchBuckets: buckets, FullTextLength: cfg.FullContext, LinearLayout: cfg.LinearLayout}})
 			if err != nil {
 				for _, tower := range cfg.Towers {
 					for _, b := range cfg.Batches {

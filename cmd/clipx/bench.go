@@ -106,6 +106,7 @@ func runBenchModels(args []string) error {
 	minIters := fs.Int("min-iters", 3, "minimum timed calls per point")
 	textLen := fs.Int("text-length", 7, "tokens in the benchmark prompts (causal towers run the matching length bucket)")
 	full := fs.Bool("full-context", false, "run text towers on the full 77-token context")
+	layout := fs.String("linear-layout", "", "hold Linear weights as out_in (PyTorch's) or in_out (transposed); default: chosen per backend")
 	resident := fs.Bool("resident-input", false, "time image encoding with the input already on the device (the model alone, no host-to-device copy)")
 	budget := fs.Duration("point-budget", 0, "skip a model's larger batches once a first call takes longer than this (0 = never)")
 	quick := fs.Bool("quick", false, "a quick survey: batches 1,8, --min-time 1ms, --min-iters 3, --point-budget 60s (explicit flags win)")
@@ -132,7 +133,7 @@ func runBenchModels(args []string) error {
 	}
 	cfg := bench.Config{Models: expandModels(splitList(*models)), Towers: splitList(*towers), Batches: bs,
 		Precisions: splitList(*precisions), Backend: *backendCfg, MinTime: *minTime, MinIters: *minIters,
-		TextLength: *textLen, FullContext: *full, PointBudget: *budget, ResidentInput: *resident}
+		TextLength: *textLen, FullContext: *full, PointBudget: *budget, ResidentInput: *resident, LinearLayout: *layout}
 	cfg.Progress = func(r bench.Result) {
 		fmt.Fprint(os.Stderr, bench.Table([]bench.Result{r})[len(bench.Table(nil)):])
 	}
