@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,12 +170,21 @@ type MemoryReport struct {
 // RunWithMemory is Run, one precision after another, reading the process memory (resident, peak,
 // GPU) after every point while the model is loaded. Before each precision it resets the peak
 // resident size where the kernel allows it (PeakPerPrecision), so the peaks of f32, bf16 and f16
-// are measured apart. Memory that cannot be read is an error; GPU memory that cannot be read is
-// Device -1 with DeviceNote.
+// are measured apart, and returns freed memory to the system first (debug.FreeOSMemory). One
+// untimed warm-up point (the first precision, tower and smallest batch) runs before measuring,
+// so that starting the backend, its plugin and its compiler is not charged to the first precision. Memory that cannot be read is an error; GPU
+// memory that cannot be read is Device -1 with DeviceNote.
 func RunWithMemory(cfg Config) (*MemoryReport, error) {
 	cfg.defaults()
 	out := &MemoryReport{Before: map[string]Memory{}, PeakPerPrecision: true}
+	warm := cfg
+	warm.Towers, warm.Precisions, warm.Batches = cfg.Towers[:1], cfg.Precisions[:1], sortedCopy(cfg.Batches)[:1]
+	warm.MinIters, warm.MinTime, warm.Progress = 1, time.Nanosecond, nil
+	if _, err := Run(warm); err != nil {
+		return nil, err
+	}
 	for _, prec := range cfg.Precisions {
+		debug.FreeOSMemory()
 		if err := ResetPeak(); err != nil {
 			out.PeakPerPrecision, out.PeakNote = false, err.Error()
 		}
