@@ -157,8 +157,12 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 
 	e := &Encoder{cfg: cfg, opt: opt, backend: opt.BackendInstance}
 	if e.backend == nil {
-		if e.backend, e.choice, err = backend.Open(backendConfig(cfg, opt.Backend)); err != nil {
+		config := backendConfig(cfg, opt.Backend)
+		if e.backend, e.choice, err = backend.Open(config); err != nil {
 			return nil, err
+		}
+		if config != opt.Backend { // simplego options for these towers, on whatever choice led to simplego
+			e.choice.Reason = backend.Choose(opt.Backend).Reason + "; " + config + " for this model's towers"
 		}
 		e.ownBackend = true
 	} else {

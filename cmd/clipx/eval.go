@@ -159,7 +159,7 @@ func evalRun(sub string, args []string) error {
 		fmt.Fprintf(evalOut, "[RANDOM WEIGHTS] %s: the numbers below measure nothing comparable to a paper\n", m.Name)
 	}
 	if sub == "speed" {
-		return evalSpeed(ctx, m, enc, b, d, opt)
+		return evalSpeed(ctx, m, enc, b, d, opt, *f.jsonOut)
 	}
 	var r *eval.Result
 	switch sub {
@@ -234,7 +234,7 @@ func printResult(w io.Writer, r *eval.Result) {
 
 // evalSpeed times a zero-shot pass with decoding in parallel (no cache) against encoding the same
 // images alone (decoded beforehand, batch by batch, outside the timer).
-func evalSpeed(ctx context.Context, m *cliplib.Model, enc eval.Encoder, b eval.Benchmark, d *eval.Opened, opt eval.RunOptions) error {
+func evalSpeed(ctx context.Context, m *cliplib.Model, enc eval.Encoder, b eval.Benchmark, d *eval.Opened, opt eval.RunOptions, jsonOut string) error {
 	if b.Retrieval {
 		return fmt.Errorf("%w: speed runs a zero-shot benchmark", errUsage)
 	}
@@ -298,6 +298,18 @@ func evalSpeed(ctx context.Context, m *cliplib.Model, enc eval.Encoder, b eval.B
 	fmt.Fprintf(evalOut, "  eval (decode ‖ preprocess ‖ encode, then metrics): %.1f images/s (%.2f s; %.2f s inside the encoder; top-1 %.2f%%)\n", n/pipeline.Seconds(), pipeline.Seconds(), tm.Encode.Seconds(), 100*top1)
 	fmt.Fprintf(evalOut, "  encoding alone (pre-decoded batches):              %.1f images/s (%.2f s)\n", n/alone.Seconds(), alone.Seconds())
 	fmt.Fprintf(evalOut, "  overhead of decoding, preprocessing and metrics: %+.1f%% (goal: <= 10%%)\n", 100*(pipeline.Seconds()/alone.Seconds()-1))
+	if jsonOut != "" {
+		rep := map[string]any{"model": m.Name, "random_weights": m.RandomWeights(), "benchmark": b.Name, "images": len(idx),
+			"batch": batch, "backend": m.Encoder().BackendChoice().String(), "precision": string(m.Encoder().Precision()),
+			"class_embeddings_s": textTime.Seconds(), "eval_s": pipeline.Seconds(), "eval_inside_encoder_s": tm.Encode.Seconds(),
+			"eval_images_per_s": n / pipeline.Seconds(), "encode_alone_s": alone.Seconds(), "encode_alone_images_per_s": n / alone.Seconds(),
+			"overhead_fraction": pipeline.Seconds()/alone.Seconds() - 1, "top1": top1}
+		return atomicfile.Write(jsonOut, 0o644, func(w io.Writer) error {
+			e := json.NewEncoder(w)
+			e.SetIndent("", " ")
+			return e.Encode(rep)
+		})
+	}
 	return nil
 }
 

@@ -48,6 +48,15 @@ func TestEvalCommandRunsZeroShotAndTheTable(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, "r.json")); err != nil || !strings.Contains(string(b), `"random_weights": true`) {
 		t.Errorf("--json file: %v %s", err, b)
 	}
+	// eval speed writes its figures to --json too.
+	code, out = captureEval(t, "eval", "speed", "--model", "tiny-vit", "--random-weights", "--backend", "go", "--dataset", "cifar10",
+		"--data", filepath.Join(dir, "wds"), "--batch", "4", "--json", filepath.Join(dir, "speed.json"))
+	if code != 0 || !strings.Contains(out, "overhead of decoding") {
+		t.Fatalf("speed: exit %d\n%s", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "speed.json")); err != nil || !strings.Contains(string(b), `"encode_alone_images_per_s"`) {
+		t.Errorf("speed --json file: %v %s", err, b)
+	}
 	// Second run: embeddings from the cache.
 	code, out = captureEval(t, "eval", "zeroshot", "--model", "tiny-vit", "--random-weights", "--backend", "go", "--dataset", "cifar10",
 		"--data", filepath.Join(dir, "wds"), "--results", results, "--cache-dir", filepath.Join(dir, "cache"), "--batch", "4")
