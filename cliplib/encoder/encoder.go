@@ -341,14 +341,26 @@ func isXLACPU(b backends.Backend) bool {
 // intermediate copy).
 func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors.Tensor {
 	dims := slices.Clone(t.Shape)
-	src := t.Data
 	transpose = transpose && len(dims) == 2
 	if transpose {
-		src = make([]float32, len(t.Data))
-		transpose2D(src, t.Data, dims[0], dims[1])
 		dims = []int{dims[1], dims[0]}
 	}
 	out := tensors.FromShape(shapes.Make(dtype, dims...))
+	if dtype == dtypes.Float32 {
+		_ = tensors.MutableFlatData(out, func(data []float32) {
+			if transpose {
+				transpose2D(data, t.Data, dims[1], dims[0])
+			} else {
+				copy(data, t.Data)
+			}
+		})
+		return out
+	}
+	src := t.Data
+	if transpose { // converted below, from a transposed float32 copy
+		src = make([]float32, len(t.Data))
+		transpose2D(src, t.Data, dims[1], dims[0])
+	}
 	switch dtype {
 	case dtypes.BFloat16:
 		_ = tensors.MutableFlatData(out, func(data []bfloat16.BFloat16) {
@@ -362,8 +374,6 @@ func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors
 				data[i] = float16.Fromfloat32(v)
 			}
 		})
-	default:
-		_ = tensors.MutableFlatData(out, func(data []float32) { copy(data, src) })
 	}
 	return out
 }
