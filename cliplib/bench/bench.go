@@ -173,7 +173,29 @@ func Run(cfg Config) (*Report, error) {
 // measure times one point.
 func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
 	r := Result{Model: m.Name, Tower: tower, Batch: batch}
-	var call func() error
+	call, textLength, err := pointCall(m, tower, batch, cfg.TextLength)
+	if err != nil {
+		r.Error = err.Error()
+		return r
+	}
+	r.TextLength = textLength
+	if tower == "image" && cfg.ResidentInput {
+		if err := call(); err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		call = func() error { _, err := m.Encoder().RerunImages(batch); return err }
+	}
+	t := timeCall(call, batch, cfg)
+	t.Model, t.Tower, t.Batch, t.TextLength = r.Model, r.Tower, r.Batch, r.TextLength
+	t.GFLOPPerItem = FLOPsPerItem(m.Config, tower, r.TextLength) / 1e9
+	return t
+}
+
+// pointCall returns one encoding call of a benchmark point: batch synthetic images for the image
+// tower, or batch prompts of textLength tokens for the text tower (with the sequence length the
+// text tower runs them at). The inputs are made once, here, outside any timing.
+func pointCall(m *cliplib.Model, tower string, batch, textLength int) (call func() error, runLength int, err error) {
 	switch tower {
 	case "image":
 		res := m.Config.Vision.ImageSize
@@ -181,26 +203,12 @@ func measure(m *cliplib.Model, tower string, batch int, cfg Config) Result {
 		for i := range pixels {
 			pixels[i] = float32(math.Sin(float64(i)*0.001)) * 1.5
 		}
-		call = func() error { _, err := m.Encoder().EncodeImages(pixels, batch); return err }
-		if cfg.ResidentInput {
-			if err := call(); err != nil {
-				r.Error = err.Error()
-				return r
-			}
-			call = func() error { _, err := m.Encoder().RerunImages(batch); return err }
-		}
+		return func() error { _, err := m.Encoder().EncodeImages(pixels, batch); return err }, 0, nil
 	case "text":
-		ids := benchPrompts(batch, m.Config.Text.ContextLength, m.Config.Text.VocabSize, cfg.TextLength)
-		r.TextLength = m.Encoder().TextLength(ids)
-		call = func() error { _, err := m.EncodeTokens(ids); return err }
-	default:
-		r.Error = fmt.Sprintf("unknown tower %q (want image or text)", tower)
-		return r
+		ids := benchPrompts(batch, m.Config.Text.ContextLength, m.Config.Text.VocabSize, textLength)
+		return func() error { _, err := m.EncodeTokens(ids); return err }, m.Encoder().TextLength(ids), nil
 	}
-	t := timeCall(call, batch, cfg)
-	t.Model, t.Tower, t.Batch, t.TextLength = r.Model, r.Tower, r.Batch, r.TextLength
-	t.GFLOPPerItem = FLOPsPerItem(m.Config, tower, r.TextLength) / 1e9
-	return t
+	return nil, 0, fmt.Errorf("unknown tower %q (want image or text)", tower)
 }
 
 // timeCall times call, which encodes batch items: a first call (reported separately, as it

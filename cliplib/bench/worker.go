@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib"
@@ -53,6 +52,7 @@ const maxWorkerBatch = 4096
 // goes on. The first call of each (tower, batch) compiles its graph: callers warm up first.
 func ServeWorker(r io.Reader, w io.Writer) error {
 	var m *cliplib.Model
+	points := map[pointKey]pointCallResult{} // the loaded model's inputs, made once per point
 	defer func() {
 		if m != nil {
 			m.Close()
@@ -75,6 +75,7 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 				}
 				t0 := time.Now()
 				var err error
+				points = map[pointKey]pointCallResult{}
 				m, err = cliplib.Load(req.Model, cliplib.Options{Backend: req.Backend, Precision: req.Precision, RandomWeights: true,
 					Encoder: encoder.Options{FullTextLength: req.FullContext}})
 				if err != nil {
@@ -85,7 +86,7 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 				rep.Backend = backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice())
 				rep.Machine = Machine()
 			case "time":
-				rep = workerTime(m, req)
+				rep = workerTime(m, req, points)
 			case "quit":
 				return enc.Encode(WorkerReply{OK: true})
 			default:
@@ -99,8 +100,21 @@ func ServeWorker(r io.Reader, w io.Writer) error {
 	return sc.Err()
 }
 
-// workerTime runs req.Calls timed calls of one point on m.
-func workerTime(m *cliplib.Model, req WorkerRequest) (rep WorkerReply) {
+// pointKey names a benchmark point of the loaded model; pointCallResult is what pointCall made
+// for it.
+type pointKey struct {
+	tower             string
+	batch, textLength int
+}
+
+type pointCallResult struct {
+	call       func() error
+	textLength int
+}
+
+// workerTime runs req.Calls timed calls of one point on m, reusing the point's inputs from points
+// (rounds of the same point come one after the other).
+func workerTime(m *cliplib.Model, req WorkerRequest, points map[pointKey]pointCallResult) (rep WorkerReply) {
 	switch {
 	case m == nil:
 		rep.Error = "no model loaded (send a load request first)"
@@ -114,27 +128,23 @@ func workerTime(m *cliplib.Model, req WorkerRequest) (rep WorkerReply) {
 		rep.Error = fmt.Sprintf("calls %d out of range [1, 1000]", calls)
 		return rep
 	}
-	var call func() error
-	switch req.Tower {
-	case "image":
-		res := m.Config.Vision.ImageSize
-		pixels := make([]float32, req.Batch*3*res*res)
-		for i := range pixels {
-			pixels[i] = float32(math.Sin(float64(i)*0.001)) * 1.5
-		}
-		call = func() error { _, err := m.Encoder().EncodeImages(pixels, req.Batch); return err }
-	case "text":
-		tl := req.TextLength
-		if tl <= 0 {
-			tl = 7
-		}
-		ids := benchPrompts(req.Batch, m.Config.Text.ContextLength, m.Config.Text.VocabSize, tl)
-		rep.TextLength = m.Encoder().TextLength(ids)
-		call = func() error { _, err := m.Encoder().EncodeTokens(ids); return err }
-	default:
-		rep.Error = fmt.Sprintf("unknown tower %q (want image or text)", req.Tower)
-		return rep
+	tl := req.TextLength
+	if tl <= 0 {
+		tl = 7
 	}
+	key := pointKey{req.Tower, req.Batch, tl}
+	p, ok := points[key]
+	if !ok {
+		call, textLength, err := pointCall(m, req.Tower, req.Batch, tl)
+		if err != nil {
+			rep.Error = err.Error()
+			return rep
+		}
+		p = pointCallResult{call, textLength}
+		points[key] = p
+	}
+	rep.TextLength = p.textLength
+	call := p.call
 	for i := 0; i < calls; i++ {
 		t0 := time.Now()
 		if err := call(); err != nil {
