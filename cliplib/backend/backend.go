@@ -51,8 +51,10 @@ type Choice struct {
 	// Config is the GoMLX backend configuration ("go", "xla:cpu", "xla:cuda", ...).
 	Config string
 	// Reason says where Config came from, in a few words: "requested", "from $GOMLX_BACKEND", or
-	// for an automatic choice what was found (and what was skipped).
+	// for an automatic choice "auto: " and what was found (and what was skipped).
 	Reason string
+	// Auto is set when nothing named a backend and Config was chosen automatically.
+	Auto bool
 }
 
 // String is the one line programs print: "xla:cpu (auto: XLA CPU plugin installed)".
@@ -88,10 +90,10 @@ func candidates(plugins map[string]string, gpu, xlaCompiled bool) []Choice {
 	var out []Choice
 	if xlaCompiled {
 		if path, ok := plugins["cuda"]; ok && gpu {
-			out = append(out, Choice{Config: "xla:cuda", Reason: "auto: CUDA PJRT plugin " + path + " and an NVIDIA GPU found"})
+			out = append(out, Choice{Config: "xla:cuda", Reason: "auto: CUDA PJRT plugin " + path + " and an NVIDIA GPU found", Auto: true})
 		}
 		if path, ok := plugins["cpu"]; ok {
-			out = append(out, Choice{Config: "xla:cpu", Reason: "auto: XLA CPU plugin " + path + " found"})
+			out = append(out, Choice{Config: "xla:cpu", Reason: "auto: XLA CPU plugin " + path + " found", Auto: true})
 		}
 	}
 	reason := "auto: no XLA plugin installed (scripts/install-xla-cpu.sh adds the fast CPU one)"
@@ -101,7 +103,7 @@ func candidates(plugins map[string]string, gpu, xlaCompiled bool) []Choice {
 	case len(out) > 0:
 		reason = "auto: the XLA plugins failed to start"
 	}
-	return append(out, Choice{Config: Default, Reason: reason})
+	return append(out, Choice{Config: Default, Reason: reason, Auto: true})
 }
 
 // findPlugins lists the installed PJRT plugins by name ("cpu", "cuda") with their paths; set by
@@ -128,7 +130,7 @@ func New(config string) (backends.Backend, error) {
 // returns the first that starts; the Choice's Reason then names any candidate that failed.
 func Open(config string) (backends.Backend, Choice, error) {
 	c := Choose(config)
-	if !strings.HasPrefix(c.Reason, "auto:") {
+	if !c.Auto {
 		b, err := create(c.Config)
 		return b, c, err
 	}

@@ -18,7 +18,7 @@ func TestChooseHonoursCallerThenEnvironment(t *testing.T) {
 	} {
 		t.Setenv(EnvVar, tc.env)
 		c := Choose(tc.config)
-		if c.Config != tc.want || c.Reason != tc.reason {
+		if c.Config != tc.want || c.Reason != tc.reason || c.Auto {
 			t.Errorf("Choose(%q) with %s=%q = %+v, want %q (%s)", tc.config, EnvVar, tc.env, c, tc.want, tc.reason)
 		}
 		if got := Resolve(tc.config); got != tc.want {
@@ -49,7 +49,7 @@ func TestAutomaticCandidatesFastestFirst(t *testing.T) {
 			var got []string
 			for _, c := range candidates(tc.plugins, tc.gpu, tc.xla) {
 				got = append(got, c.Config)
-				if !strings.HasPrefix(c.Reason, "auto: ") {
+				if !strings.HasPrefix(c.Reason, "auto: ") || !c.Auto {
 					t.Errorf("candidate %s reason %q does not start with \"auto: \"", c.Config, c.Reason)
 				}
 			}
@@ -70,7 +70,7 @@ func TestOpenWithNothingSetChoosesAutomatically(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Finalize()
-	if !strings.HasPrefix(c.Reason, "auto: ") {
+	if !strings.HasPrefix(c.Reason, "auto: ") || !c.Auto {
 		t.Errorf("Choice = %+v, want an automatic reason", c)
 	}
 	_, cpuInstalled := installedPlugins()["cpu"]
