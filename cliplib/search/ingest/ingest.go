@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib/search"
+	"github.com/clipkit/clipkit/internal/atomicfile"
+	"github.com/clipkit/clipkit/internal/readlimit"
 )
 
 // File is one file of a collection.
@@ -356,7 +358,7 @@ func embedPart(part []File, embed Embedder, opt Options) ([]search.Item, []strin
 }
 
 func readCheckpoint(path string) (*checkpoint, error) {
-	b, err := os.ReadFile(path)
+	b, err := readlimit.ReadFile(path, 64<<20)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -380,31 +382,11 @@ func writeJSONAtomic(path string, v any) error {
 	return writeAtomic(path, func(w io.Writer) error { _, err := w.Write(append(b, '\n')); return err })
 }
 
-// writeAtomic writes path through a temporary file in the same directory
-// that is synced and renamed over it, so readers see the old or the new file.
-func writeAtomic(path string, write func(w io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// writeAtomic writes path (creating its folder) through internal/atomicfile: a synced temporary
+// file renamed over it, so readers see the old or the new file.
+func writeAtomic(path string, write func(w io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = write(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, 0o644, write)
 }
