@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clipkit/clipkit/internal/readlimit"
+
 	"github.com/clipkit/clipkit/data"
 
 	"github.com/clipkit/clipkit/cliplib/search"
@@ -397,7 +399,7 @@ const searchFileMagic = "CLIPKNN\x00"
 // loadLegacyIndex reads the two-file layout: f (size bytes) and its manifest beside it.
 func loadLegacyIndex(path string, f *os.File, size int64) (*ImageIndex, error) {
 	mp := ManifestPath(path)
-	b, err := readSmallFile(mp, maxManifestBytes)
+	b, err := readlimit.ReadFile(mp, maxManifestBytes)
 	if err != nil {
 		return nil, fmt.Errorf("image index %s: reading its manifest: %w", path, err)
 	}
@@ -446,26 +448,6 @@ func parseManifest(name string, b []byte) (Manifest, error) {
 		return man, fmt.Errorf("image index manifest %s: no index size and SHA-256 recorded", name)
 	}
 	return man, nil
-}
-
-// readSmallFile reads a regular file of at most limit bytes.
-func readSmallFile(path string, limit int64) ([]byte, error) {
-	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() || st.Size() > limit {
-		return nil, fmt.Errorf("%s: want a regular file of at most %d bytes (%s, %d bytes)", path, limit, st.Mode().Type(), st.Size())
-	}
-	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 // readerDigest returns the length and hex SHA-256 of r; want ≥ 0 is the length r must have.

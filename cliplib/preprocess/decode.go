@@ -10,7 +10,8 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
+
+	"github.com/clipkit/clipkit/internal/readlimit"
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
@@ -158,33 +159,11 @@ func DecodeConfigBytes(data []byte, name string, lim Limits) (cfg image.Config, 
 // ReadFileLimited reads a whole file of at most lim.MaxBytes bytes (DefaultLimits' when zero),
 // refusing anything that is not a regular file (a FIFO or device would block or never end).
 func ReadFileLimited(path string, lim Limits) ([]byte, error) {
-	lim = lim.orDefaults()
-	// Stat before opening: opening a FIFO blocks until a writer appears.
-	if st, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, st.Mode().Type())
+	data, err := readlimit.ReadFile(path, lim.orDefaults().MaxBytes)
+	if errors.Is(err, readlimit.ErrTooLarge) {
+		return nil, fmt.Errorf("%w (%w)", err, ErrTooLarge)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() > lim.MaxBytes {
-		return nil, fmt.Errorf("%s: image file is %d bytes, over the %d-byte limit: %w", path, st.Size(), lim.MaxBytes, ErrTooLarge)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, lim.MaxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading image: %w", path, err)
-	}
-	if int64(len(data)) > lim.MaxBytes {
-		return nil, fmt.Errorf("%s: image file is larger than the %d-byte limit: %w", path, lim.MaxBytes, ErrTooLarge)
-	}
-	return data, nil
+	return data, err
 }
 
 func (lim Limits) orDefaults() Limits {
