@@ -96,13 +96,9 @@ var ErrUnknownFormat = errors.New("unrecognised image format (want PNG, JPEG, GI
 // DecodeBytes decodes an image held in memory; name is used in errors.
 func DecodeBytes(data []byte, name string, lim Limits) (img image.Image, format string, err error) {
 	lim = lim.orDefaults()
-	if int64(len(data)) > lim.MaxBytes {
-		return nil, "", fmt.Errorf("%s: image data is larger than the %d-byte limit", name, lim.MaxBytes)
-	}
-	format = sniffFormat(data)
-	if format == "" {
-		head := data[:min(len(data), 12)]
-		return nil, "", fmt.Errorf("%s: %w; first bytes %q", name, ErrUnknownFormat, head)
+	// Size, format and header limits first: no pixel memory for a file that claims too much.
+	if _, format, err = DecodeConfigBytes(data, name, lim); err != nil {
+		return nil, format, err
 	}
 	defer func() {
 		// The decoders are not ours; a crafted file must not crash the caller.
@@ -110,13 +106,6 @@ func DecodeBytes(data []byte, name string, lim Limits) (img image.Image, format 
 			img, err = nil, fmt.Errorf("%s: %s decoder failed on malformed data: %v", name, format, r)
 		}
 	}()
-	cfg, err := decodeConfig(format, data)
-	if err != nil {
-		return nil, format, fmt.Errorf("%s: reading %s header: %w", name, format, err)
-	}
-	if err := lim.check(cfg.Width, cfg.Height); err != nil {
-		return nil, format, fmt.Errorf("%s: %s is %d×%d: %w", name, format, cfg.Width, cfg.Height, err)
-	}
 	d, err := decodeFormat(format, data)
 	if err != nil {
 		return nil, format, fmt.Errorf("%s: decoding %s: %w", name, format, err)
