@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib/optimized"
@@ -325,7 +326,7 @@ func runSearchDelete(args []string) error {
 // hasStoreFlag reports whether args set --store (so `search query` goes to the store query).
 func hasStoreFlag(args []string) bool {
 	for _, a := range args {
-		if a == "--store" || a == "-store" || len(a) > 8 && (a[:8] == "--store=" || a[:7] == "-store=") {
+		if a == "--store" || a == "-store" || strings.HasPrefix(a, "--store=") || strings.HasPrefix(a, "-store=") {
 			return true
 		}
 	}

@@ -181,3 +181,21 @@ func TestSearchStoreCommandsRejectBadInput(t *testing.T) {
 		t.Error("a failed command created the store file")
 	}
 }
+
+func TestHasStoreFlagSeesEveryForm(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--store", "x"}, true},
+		{[]string{"-store", "x"}, true},
+		{[]string{"--store=milvus://h/c"}, true},
+		{[]string{"-store=X"}, true}, // one-character value: missed before
+		{[]string{"--index", "a.idx"}, false},
+		{[]string{"--storex"}, false},
+	} {
+		if got := hasStoreFlag(tc.args); got != tc.want {
+			t.Errorf("hasStoreFlag(%q) = %v, want %v", tc.args, got, tc.want)
+		}
+	}
+}
