@@ -169,19 +169,3 @@ func Recall(sim [][]float32, textImage []int, ks []int) (RetrievalRecall, error)
 	return r, nil
 }
 
-// Dots returns a·bᵀ: [len(a)][len(b)] dot products (cosine similarities for L2-normalised rows).
-func Dots(a, b [][]float32) [][]float32 {
-	out := make([][]float32, len(a))
-	for i, x := range a {
-		row := make([]float32, len(b))
-		for j, y := range b {
-			var s float32
-			for k := range x {
-				s += x[k] * y[k]
-			}
-			row[j] = s
-		}
-		out[i] = row
-	}
-	return out
-}

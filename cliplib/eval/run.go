@@ -113,7 +113,7 @@ func ZeroShot(ctx context.Context, enc Encoder, b Benchmark, d *Opened, opt RunO
 	}
 	r := newResult(b, ZeroShotTask, d, tm)
 	r.Images, r.Subset, r.Templates = len(embs), idx != nil, len(templates)
-	scores := Dots(embs, w)
+	scores := cliplib.Similarity(embs, w)
 	if r.Metrics[MetricTop1], err = TopKAccuracy(scores, labels, 1); err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func Retrieval(ctx context.Context, enc Encoder, b Benchmark, d *Opened, opt Run
 	if err != nil {
 		return nil, err
 	}
-	rec, err := Recall(Dots(embs, temb), owner, RetrievalKs)
+	rec, err := Recall(cliplib.Similarity(embs, temb), owner, RetrievalKs)
 	if err != nil {
 		return nil, err
 	}

@@ -266,7 +266,7 @@ func evalSpeed(ctx context.Context, m *cliplib.Model, enc eval.Encoder, b eval.B
 	if err != nil {
 		return err
 	}
-	top1, err := eval.TopKAccuracy(eval.Dots(embs, w), labels, 1)
+	top1, err := eval.TopKAccuracy(cliplib.Similarity(embs, w), labels, 1)
 	if err != nil {
 		return err
 	}
