@@ -77,12 +77,12 @@ func LoadWebDataset(dir, split string) (*WebDataset, error) {
 		}
 	}
 	if b, err := readlimit.ReadFile(filepath.Join(root, "classnames.txt"), maxWDSText); err == nil {
-		w.classes = nonEmptyLines(string(b))
+		w.classes = textLines(b)
 	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("webdataset: %w", err)
 	}
 	if b, err := readlimit.ReadFile(filepath.Join(root, "zeroshot_classification_templates.txt"), maxWDSText); err == nil {
-		w.templates = nonEmptyLines(string(b))
+		w.templates = textLines(b)
 	} else if !os.IsNotExist(err) {
 		return nil, fmt.Errorf("webdataset: %w", err)
 	}
@@ -221,22 +221,12 @@ func (w *WebDataset) index(shard int, p string) error {
 				}
 				s.label = l
 			} else {
-				for _, c := range nonEmptyLines(string(b)) {
+				for _, c := range textLines(b) {
 					s.captions = append(s.captions, strings.ReplaceAll(c, `\n`, "\n"))
 				}
 			}
 		}
 	}
-}
-
-func nonEmptyLines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimRight(l, "\r"); strings.TrimSpace(l) != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // Len implements Dataset.

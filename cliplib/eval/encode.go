@@ -63,22 +63,12 @@ type StreamOptions struct {
 
 // Timing tells where EncodeDataset spent its time.
 type Timing struct {
-	// Images encoded (0 when the embeddings came from the cache).
-	Images int
 	// Wall is the whole run, from the first decode to the last embedding.
 	Wall time.Duration
 	// Encode is the time spent inside the encoder (EncodePixels), summed over batches.
 	Encode time.Duration
 	// Cached is true when the embeddings were read from the cache.
 	Cached bool
-}
-
-// ImagesPerSecond is Images / Wall.
-func (t Timing) ImagesPerSecond() float64 {
-	if t.Wall <= 0 {
-		return 0
-	}
-	return float64(t.Images) / t.Wall.Seconds()
 }
 
 type batchOut struct {
@@ -198,7 +188,7 @@ func EncodeDataset(ctx context.Context, enc Encoder, ds data.Dataset, idx []int,
 	if err != nil {
 		return nil, nil, tm, err
 	}
-	tm.Images, tm.Wall = len(embs), time.Since(start)
+	tm.Wall = time.Since(start)
 	return embs, labels, tm, nil
 }
 

@@ -168,4 +168,3 @@ func Recall(sim [][]float32, textImage []int, ks []int) (RetrievalRecall, error)
 	}
 	return r, nil
 }
-
