@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -321,7 +322,9 @@ func TestZeroShotWithTheTinyModel(t *testing.T) {
 	for i := range 5 {
 		s = append(s, datatest.WDSSample{Colour: datatest.Colour(i), Label: i % 2})
 	}
-	datatest.WebDataset(dir, "test", s, 0, []string{"cat", "dog"}, nil, false)
+	if err := datatest.WebDataset(dir, "test", s, 0, []string{"cat", "dog"}, nil, false); err != nil {
+		t.Fatal(err)
+	}
 	d, err := Open(context.Background(), b, "test", DataOptions{Path: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -335,6 +338,14 @@ func TestZeroShotWithTheTinyModel(t *testing.T) {
 	Describe(r1, m)
 	if !r1.RandomWeights || r1.Model != "tiny-vit" || r1.Images != 5 || r1.Metrics["top1"] < 0 || r1.Metrics["top1"] > 1 {
 		t.Errorf("result %+v", r1)
+	}
+	// Determinism across the cache: the second run reads the embeddings back, same metrics.
+	r2, err := ZeroShot(context.Background(), enc, b, d, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r2.Cached || !maps.Equal(r2.Metrics, r1.Metrics) {
+		t.Errorf("second run: cached %v, metrics %v, want cached and %v", r2.Cached, r2.Metrics, r1.Metrics)
 	}
 	direct, err := m.EncodeImages(mustItems(t, d))
 	if err != nil {
