@@ -54,6 +54,19 @@ func searchModelOptions(opt cliplib.Options, cacheDir string, noCache bool) opti
 	return optimized.Options{Model: opt, CacheDir: cacheDir, NoTextCache: noCache, NoImageCache: noCache}
 }
 
+// loadSearchModel loads the model of a command that embeds images into an index or a store, and
+// warns on standard error when it runs on random weights.
+func loadSearchModel(name string, opt cliplib.Options, cacheDir string, noCache bool) (*optimized.Model, error) {
+	model, err := optimized.Load(name, searchModelOptions(opt, cacheDir, noCache))
+	if err != nil {
+		return nil, err
+	}
+	if model.Base().RandomWeights() {
+		fmt.Fprintf(os.Stderr, "clipx search: WARNING: %s runs on RANDOM WEIGHTS (%s); results are meaningless\n", model.Name(), model.Base().Source.Reason)
+	}
+	return model, nil
+}
+
 func runSearchIndex(args []string) error {
 	fs := newFlagSet("search index", "--model ViT-B/32 --images DIR --out INDEX [--kind exact|hnsw]")
 	name := fs.String("model", "ViT-B/32", "model registry name or checkpoint path")
@@ -85,14 +98,11 @@ func runSearchIndex(args []string) error {
 	} else {
 		unlock() // Save takes it again while it writes
 	}
-	model, err := optimized.Load(*name, searchModelOptions(mf.options(), *cacheDir, *noCache))
+	model, err := loadSearchModel(*name, mf.options(), *cacheDir, *noCache)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	if model.Base().RandomWeights() {
-		fmt.Fprintf(os.Stderr, "clipx search: WARNING: %s runs on RANDOM WEIGHTS (%s); results are meaningless\n", model.Name(), model.Base().Source.Reason)
-	}
 	start := time.Now()
 	ix, err := model.IndexFolder(*dir, optimized.IndexOptions{Kind: *kind, SkipBad: *skipBad,
 		HNSW:     search.HNSWConfig{M: *m, EfConstruction: *efc, EfSearch: *efs},

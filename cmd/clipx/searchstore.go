@@ -76,14 +76,11 @@ func runSearchEmbed(args []string) error {
 	if err != nil {
 		return err
 	}
-	model, err := optimized.Load(*name, searchModelOptions(mf.options(), *cacheDir, *noCache))
+	model, err := loadSearchModel(*name, mf.options(), *cacheDir, *noCache)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
-	if model.Base().RandomWeights() {
-		fmt.Fprintf(os.Stderr, "clipx search: WARNING: %s runs on RANDOM WEIGHTS (%s); results are meaningless\n", model.Name(), model.Base().Source.Reason)
-	}
 	ctx, cancel := storeContext()
 	defer cancel()
 	st, err := search.OpenStore(ctx, *storeURL, search.StoreOptions{Dim: model.EmbedDim(), Kind: *kind})
