@@ -115,12 +115,9 @@ func runSearchEmbed(args []string) error {
 			return err
 		}
 	}
-	count, cerr := st.Count(ctx)
-	if err := st.Close(); err != nil {
+	count, err := countAndClose(ctx, st)
+	if err != nil {
 		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	for _, s := range stats.Skipped {
 		fmt.Fprintln(os.Stderr, "skipped:", s)
@@ -269,12 +266,9 @@ func runSearchLoad(args []string) error {
 		st.Close()
 		return err
 	}
-	count, cerr := st.Count(ctx)
-	if err := st.Close(); err != nil {
+	count, err := countAndClose(ctx, st)
+	if err != nil {
 		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	return json.NewEncoder(searchOut).Encode(map[string]any{"store": search.Redact(*storeURL), "loaded": n, "store_count": count,
 		"seconds": time.Since(start).Seconds()})
@@ -310,12 +304,9 @@ func runSearchDelete(args []string) error {
 		st.Close()
 		return err
 	}
-	count, cerr := st.Count(ctx)
-	if err := st.Close(); err != nil {
+	count, err := countAndClose(ctx, st)
+	if err != nil {
 		return err
-	}
-	if cerr != nil {
-		return cerr
 	}
 	return json.NewEncoder(searchOut).Encode(map[string]any{"store": search.Redact(*storeURL), "deleted": len(del), "store_count": count})
 }
@@ -328,4 +319,14 @@ func hasStoreFlag(args []string) bool {
 		}
 	}
 	return false
+}
+
+// countAndClose returns the number of items in st and closes it; a close error wins over a count
+// error (it may mean writes were lost).
+func countAndClose(ctx context.Context, st search.Store) (int, error) {
+	count, cerr := st.Count(ctx)
+	if err := st.Close(); err != nil {
+		return 0, err
+	}
+	return count, cerr
 }
