@@ -201,6 +201,9 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// Path returns the file the cache is loaded from and saved to ("" for a cache kept in memory).
+func (c *TextCache) Path() string { return c.opt.Path }
+
 // Save writes the cache to opt.Path (or path, if given) crash-safely: a temporary file in the
 // same directory, fsync, then an atomic rename. Entries are written least recent first, so a load
 // restores the recency order.

@@ -27,7 +27,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -75,8 +74,6 @@ type Model struct {
 
 	text  *cache.TextCache // nil when off
 	image *cache.TextCache // nil when off
-	// memoryCaches are the caches whose directory could not be written: never saved.
-	memoryCaches []*cache.TextCache
 	// textDirty and imageDirty record new entries since the last Save (Save skips clean caches).
 	textDirty, imageDirty atomic.Bool
 	batch                 *batcher.Encoder // nil when off
@@ -156,9 +153,7 @@ func (m *Model) openCache(sub, ext string, maxBytes int64) (*cache.TextCache, er
 		if err != nil {
 			// A cache is an optimisation: a read-only or broken cache directory must not fail the run.
 			m.opt.Warn(fmt.Sprintf("the %s directory cannot be written (%v); caching in memory only for this run", sub, err))
-			c := cache.New(m.base.Identity(), m.base.EmbedDim(), co)
-			m.memoryCaches = append(m.memoryCaches, c)
-			return c, nil
+			return cache.New(m.base.Identity(), m.base.EmbedDim(), co), nil
 		}
 		co.Path = p
 	}
@@ -420,17 +415,14 @@ func (m *Model) TextCache() *cache.TextCache { return m.text }
 func (m *Model) ImageCache() *cache.TextCache { return m.image }
 
 // Save persists the caches that gained entries since they were loaded or last saved (no-op for
-// memory-only or disabled caches).
+// disabled caches and those kept in memory: MemoryOnly, or a directory that cannot be written).
 func (m *Model) Save() error {
-	if m.opt.MemoryOnly {
-		return nil
-	}
 	var errs []error
 	for _, c := range []struct {
 		cache *cache.TextCache
 		dirty *atomic.Bool
 	}{{m.text, &m.textDirty}, {m.image, &m.imageDirty}} {
-		if c.cache != nil && !slices.Contains(m.memoryCaches, c.cache) && c.dirty.Swap(false) {
+		if c.cache != nil && c.cache.Path() != "" && c.dirty.Swap(false) {
 			if err := c.cache.Save(); err != nil {
 				c.dirty.Store(true)
 				errs = append(errs, err)
