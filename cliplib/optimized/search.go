@@ -368,7 +368,7 @@ func LoadIndex(path string) (*ImageIndex, error) {
 		return nil, fmt.Errorf("image index %s: %d-byte file is too short to be an image index", path, st.Size())
 	}
 	if string(head[:8]) != indexFileMagic {
-		if string(head[:8]) == searchFileMagic {
+		if string(head[:8]) == search.FileMagic {
 			return loadLegacyIndex(path, f, st.Size())
 		}
 		return nil, fmt.Errorf("image index %s: not a clipkit image index (starts with %q)", path, head[:8])
@@ -392,9 +392,6 @@ func LoadIndex(path string) (*ImageIndex, error) {
 	}
 	return loadSection(path, f, off, man)
 }
-
-// searchFileMagic is the first 8 bytes of package search's index files (the older layout).
-const searchFileMagic = "CLIPKNN\x00"
 
 // loadLegacyIndex reads the two-file layout: f (size bytes) and its manifest beside it.
 func loadLegacyIndex(path string, f *os.File, size int64) (*ImageIndex, error) {

@@ -16,6 +16,9 @@ import (
 	"unsafe"
 )
 
+// FileMagic is the first 8 bytes of every index file Save writes.
+const FileMagic = "CLIPKNN\x00"
+
 // File format (all integers little-endian), one file per index:
 //
 //	header, 64 bytes:
@@ -39,7 +42,6 @@ import (
 // decodes, and the payload CRC before returning anything: a foreign, truncated
 // or corrupted file yields an error wrapping ErrBadFile, never an index.
 const (
-	fileMagic     = "CLIPKNN\x00"
 	formatVersion = 1
 	headerSize    = 64
 	kindExact     = 1
@@ -164,7 +166,7 @@ func saveFile(path string, kind uint32, dim int, count uint64, write func(p *pay
 		return fmt.Errorf("search: saving %s: %w", path, p.err)
 	}
 	h := make([]byte, headerSize)
-	copy(h, fileMagic)
+	copy(h, FileMagic)
 	binary.LittleEndian.PutUint32(h[8:], formatVersion)
 	binary.LittleEndian.PutUint32(h[12:], kind)
 	binary.LittleEndian.PutUint32(h[16:], uint32(dim))
@@ -417,8 +419,8 @@ func readIndexHeader(r io.Reader, size int64, path string) (fileHeader, *payload
 		}
 		return fileHeader{}, nil, fmt.Errorf("search: loading index %s: %w", path, err)
 	}
-	if string(h[:8]) != fileMagic {
-		return fail("not a clipkit search index (magic %q, want %q)", h[:8], fileMagic)
+	if string(h[:8]) != FileMagic {
+		return fail("not a clipkit search index (magic %q, want %q)", h[:8], FileMagic)
 	}
 	if got, want := binary.LittleEndian.Uint32(h[56:]), crc32.Checksum(h[:56], castagnoli); got != want {
 		return fail("header checksum mismatch (header corrupted)")
