@@ -205,7 +205,7 @@ func LinearProbe(trainX [][]float32, trainY []int, testX [][]float32, testY []in
 		if err != nil {
 			return err
 		}
-		acc, err := accuracyOf(m.Scores(vx), vy)
+		acc, err := TopKAccuracy(m.Scores(vx), vy, 1)
 		if err != nil {
 			return err
 		}
@@ -239,17 +239,9 @@ func LinearProbe(trainX [][]float32, trainY []int, testX [][]float32, testY []in
 	if err != nil {
 		return nil, err
 	}
-	scores := m.Scores(testX)
-	if res.Top1, err = TopKAccuracy(scores, testY, 1); err != nil {
-		return nil, err
-	}
-	if res.Top5, err = TopKAccuracy(scores, testY, min(5, classes)); err != nil {
-		return nil, err
-	}
-	if res.MeanPerClassRecall, err = MeanPerClassRecall(scores, testY); err != nil {
+	if res.Top1, res.Top5, res.MeanPerClassRecall, err = classMetrics(m.Scores(testX), testY, classes); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-func accuracyOf(scores [][]float32, y []int) (float64, error) { return TopKAccuracy(scores, y, 1) }

@@ -113,17 +113,25 @@ func ZeroShot(ctx context.Context, enc Encoder, b Benchmark, d *Opened, opt RunO
 	}
 	r := newResult(b, ZeroShotTask, d, tm)
 	r.Images, r.Subset, r.Templates = len(embs), idx != nil, len(templates)
-	scores := cliplib.Similarity(embs, w)
-	if r.Metrics[MetricTop1], err = TopKAccuracy(scores, labels, 1); err != nil {
+	top1, top5, mpcr, err := classMetrics(cliplib.Similarity(embs, w), labels, len(w))
+	if err != nil {
 		return nil, err
 	}
-	if r.Metrics["top5"], err = TopKAccuracy(scores, labels, min(5, len(w))); err != nil {
-		return nil, err
-	}
-	if r.Metrics[MetricMeanPerClassRecall], err = MeanPerClassRecall(scores, labels); err != nil {
-		return nil, err
-	}
+	r.Metrics[MetricTop1], r.Metrics["top5"], r.Metrics[MetricMeanPerClassRecall] = top1, top5, mpcr
 	return r, nil
+}
+
+// classMetrics are the classification metrics of scores [samples][classes] against labels:
+// top-1, top-5 (top-k with k = min(5, classes)) and mean per-class recall.
+func classMetrics(scores [][]float32, labels []int, classes int) (top1, top5, meanPerClassRecall float64, err error) {
+	if top1, err = TopKAccuracy(scores, labels, 1); err != nil {
+		return
+	}
+	if top5, err = TopKAccuracy(scores, labels, min(5, classes)); err != nil {
+		return
+	}
+	meanPerClassRecall, err = MeanPerClassRecall(scores, labels)
+	return
 }
 
 // RetrievalKs are the k of recall@k reported.
