@@ -244,4 +244,3 @@ func LinearProbe(trainX [][]float32, trainY []int, testX [][]float32, testY []in
 	}
 	return res, nil
 }
-
