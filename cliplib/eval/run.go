@@ -73,25 +73,32 @@ func Describe(r *Result, m *cliplib.Model) {
 }
 
 // ClassifierWeights builds the zero-shot classifier: per class, the normalised mean of the
-// normalised embeddings of its prompts (the CLIP paper's prompt ensembling).
+// normalised embeddings of its prompts (the CLIP paper's prompt ensembling, cliplib.NewZeroShot),
+// with the prompt embeddings cached.
 func ClassifierWeights(c Cache, enc Encoder, classes, templates []string) ([][]float32, error) {
 	if len(classes) == 0 || len(templates) == 0 {
 		return nil, fmt.Errorf("eval: zero-shot needs classes and templates (got %d and %d)", len(classes), len(templates))
 	}
-	var prompts []string
-	for _, cl := range classes {
-		prompts = append(prompts, cliplib.Prompts(templates, cl)...)
-	}
-	embs, _, err := CachedTexts(c, Key(enc.ID(), "prompts", strings.Join(prompts, "\x00")), enc, prompts, 0)
+	z, err := cliplib.NewZeroShot(cachedTexts{c, enc}, classes, templates)
 	if err != nil {
 		return nil, err
 	}
-	w := make([][]float32, len(classes))
-	for i := range classes {
-		w[i] = cliplib.MeanEmbedding(embs[i*len(templates) : (i+1)*len(templates)])
-	}
-	return w, nil
+	return z.Weights, nil
 }
+
+// cachedTexts is a cliplib.TextEncoder that encodes through the embedding cache.
+type cachedTexts struct {
+	c   Cache
+	enc Encoder
+}
+
+func (t cachedTexts) EncodeTexts(texts []string) ([][]float32, error) {
+	embs, _, err := CachedTexts(t.c, Key(t.enc.ID(), "prompts", strings.Join(texts, "\x00")), t.enc, texts, 0)
+	return embs, err
+}
+
+// LogitScale is not used: only the classifier's weights are kept.
+func (cachedTexts) LogitScale() float32 { return 1 }
 
 // ZeroShot classifies d's images zero-shot with b's class names and templates.
 func ZeroShot(ctx context.Context, enc Encoder, b Benchmark, d *Opened, opt RunOptions) (*Result, error) {
