@@ -41,7 +41,7 @@ type LiveText struct {
 	// smoke mode). The Stop button ends it at once. The cell keeps the kernel busy until then.
 	Idle time.Duration
 	// FrontEndWait is how long to wait for the browser's first answer before concluding that
-	// there is no live front end; default 10 seconds.
+	// there is no live front end; default 10 seconds (90 seconds when EnvRequireLive is set).
 	FrontEndWait time.Duration
 	// Debounce groups edits arriving within this interval into one Update; default 300 ms.
 	Debounce time.Duration
@@ -132,7 +132,12 @@ func (lt LiveText) Run() (LiveResult, error) {
 	}
 	dom.TransientJavascript(liveJS(boxID, stopID, statusID, textAddr, stopAddr, smokeEdit))
 
+	// Under `clipx report --live` the front end is a headless Chromium on the same (possibly busy)
+	// machine, rendering the charts of the cells above: give it longer before failing.
 	wait := durationOr(lt.FrontEndWait, 10*time.Second)
+	if lt.FrontEndWait <= 0 && os.Getenv(EnvRequireLive) == "1" {
+		wait = 90 * time.Second
+	}
 	select {
 	case first := <-texts.C:
 		res.Live = true
