@@ -13,7 +13,7 @@
 #      (<venv>/share/jupyter/kernels/gonb) so only the venv's Jupyter sees it (Debian fallback:
 #      ~/.local/share/jupyter/kernels/gonb), with a PATH that has go, goimports and gopls;
 #   4. echarts@5.4.3 from npm into <repo>/node_modules (git-ignored), pinned by the committed
-#      package.json + package-lock.json (`npm ci`); cliplib/plots inlines it into notebook output.
+#      package.json + package-lock.json (`npm ci`); nb/plots inlines it into notebook output.
 #   5. with --browser (or CLIPKIT_BROWSER=1): Debian's chromium, for the browser check and
 #      GoNB's nbexec (widgets need a live front end).
 #

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clipkit/clipkit/cliplib/notebook"
-	"github.com/clipkit/clipkit/cliplib/plots"
+	"github.com/clipkit/clipkit/nb/notebook"
+	"github.com/clipkit/clipkit/nb/plots"
 )
 
 func init() {

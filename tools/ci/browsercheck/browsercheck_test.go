@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clipkit/clipkit/cliplib/plots"
+	"github.com/clipkit/clipkit/nb/plots"
 )
 
 // These tests open pages in Debian's Chromium; they run only with CLIPKIT_BROWSER_TEST=1

@@ -21,7 +21,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/backend"
 	"github.com/clipkit/clipkit/cliplib/cache"
-	"github.com/clipkit/clipkit/cliplib/notebook"
+	"github.com/clipkit/clipkit/nb/notebook"
 )
 
 // Environment variables read by this package (besides CLIP_SMOKE, see package notebook, and

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clipkit/clipkit/cliplib/plots"
+	"github.com/clipkit/clipkit/nb/plots"
 )
 
 func TestSmokeAndPick(t *testing.T) {

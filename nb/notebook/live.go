@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clipkit/clipkit/cliplib/plots"
+	"github.com/clipkit/clipkit/nb/plots"
 	"github.com/janpfeifer/gonb/gonbui"
 	"github.com/janpfeifer/gonb/gonbui/comms"
 	"github.com/janpfeifer/gonb/gonbui/dom"

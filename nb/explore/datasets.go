@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/clipkit/clipkit/cliplib/notebook"
+	"github.com/clipkit/clipkit/nb/notebook"
 	"github.com/clipkit/clipkit/data"
 )
 
