@@ -76,9 +76,9 @@ type TextInput struct {
 // whose result is shown beside the slider as it moves, e.g. "'T = ' + Math.pow(10, v.logT).toFixed(4)";
 // ShowValue is the same text for the initial value (the kernel cannot run JavaScript).
 type Slider struct {
-	Name, Label          string
+	Name, Label           string
 	Min, Max, Step, Value float64
-	Show, ShowValue      string
+	Show, ShowValue       string
 }
 
 // Dropdown is a select box over Options.
@@ -170,7 +170,9 @@ func (c Dropdown) html() string {
 	return b.String()
 }
 
-func (c Dropdown) snapshot() string { return label(c.Label) + `<code>` + html.EscapeString(c.Value) + `</code>` }
+func (c Dropdown) snapshot() string {
+	return label(c.Label) + `<code>` + html.EscapeString(c.Value) + `</code>`
+}
 
 func (c Checkbox) html() string {
 	chk := ""
