@@ -193,17 +193,18 @@ ctx.subtitle(0, t);`,
 // when present, give accuracy and calibration): probabilities ([images][classes], heat map) and
 // the entropy of each image's softmax (bars) are redrawn as the slider moves, with the mean
 // entropy, confidence and expected calibration error. The slider is on a log scale from
-// 0.001 to 1 and starts at learned (the model's temperature, 1/logit scale).
-func LiveTemperature(srv Server, g Gallery, classes, templates []string, learned float64) error {
+// 0.001 to 1 and starts at the model's learned temperature (1/logit scale, as the server reports it).
+func LiveTemperature(srv Server, g Gallery, classes, templates []string) error {
 	if err := checkPrompts("widgets.LiveTemperature", classes, templates); err != nil {
 		return err
 	}
-	if !(learned > 0) || math.IsInf(learned, 0) {
-		return fmt.Errorf("widgets.LiveTemperature: learned temperature %g is not a positive number", learned)
-	}
-	a, err := ZeroShot(srv, ZeroShotRequest{Gallery: g.ID, Classes: classes, Templates: templates, Temperature: learned})
+	a, err := ZeroShot(srv, ZeroShotRequest{Gallery: g.ID, Classes: classes, Templates: templates})
 	if err != nil {
 		return err
+	}
+	learned := a.Temperature
+	if !(learned > 0) || math.IsInf(learned, 0) {
+		return fmt.Errorf("widgets.LiveTemperature: the server reported the learned temperature %g, want a positive number", learned)
 	}
 	rows := baseNames(g.Paths)
 	text := temperatureText(a, learned, len(rows))

@@ -140,7 +140,9 @@ type ZeroShotAnswer struct {
 	Accuracy       *float64    `json:"accuracy"`
 	PerClassRecall []float64   `json:"per_class_recall"`
 	ECE            *float64    `json:"ece"`
-	MS             float64     `json:"ms"`
+	// Temperature is the one used: the request's, or the model's learned 1/logit scale.
+	Temperature float64 `json:"temperature"`
+	MS          float64 `json:"ms"`
 }
 
 // ZeroShot asks srv for zero-shot probabilities.

@@ -19,6 +19,7 @@ type fakeServer struct {
 	*httptest.Server
 	token    string
 	requests []string
+	noTemp   bool // answer zero-shot requests without the temperature
 }
 
 func (f *fakeServer) URL() string         { return f.Server.URL }
@@ -72,6 +73,11 @@ func newFake(t *testing.T) *fakeServer {
 			}
 			out["classes"], out["probs"], out["entropy"] = cls, probs, ent
 			out["accuracy"], out["per_class_recall"], out["ece"] = 0.5, make([]float64, len(cls)), 0.1
+			if t, _ := req["temperature"].(float64); t > 0 {
+				out["temperature"] = t
+			} else if !f.noTemp {
+				out["temperature"] = 0.01
+			}
 		case "/v1/search":
 			k := int(req["k"].(float64))
 			var hits []map[string]any
@@ -148,7 +154,7 @@ func TestLivePanels(t *testing.T) {
 			[]string{`data-clipkit-name="classes"`, `data-clipkit-name="templates"`, "cat\ndog", `"v1/zeroshot"`, `class="clipkit-chart"`}},
 		{"templates", func() error { return LiveTemplates(f, g, []string{"cat", "dog"}, tpl) },
 			[]string{`data-clipkit-name="templates"`, "accuracy 50.0% of 3 images", "per_class_recall"}},
-		{"temperature", func() error { return LiveTemperature(f, g, []string{"cat", "dog"}, tpl, 0.01) },
+		{"temperature", func() error { return LiveTemperature(f, g, []string{"cat", "dog"}, tpl) },
 			[]string{`type="range"`, `data-clipkit-name="logT"`, "T = 0.01", "Math.pow(10, values.logT)"}},
 		{"search", func() error { return LiveSearch(f, g, "a cat", 2) },
 			[]string{`data-clipkit-name="query"`, `value="a cat"`, "data:image/png;base64", `"v1/search"`}},
@@ -200,7 +206,11 @@ func TestLivePanelErrors(t *testing.T) {
 		{"no classes", func() error { return LiveZeroShot(f, g, nil, tpl, false) }, "no classes"},
 		{"template without {}", func() error { return LiveZeroShot(f, g, []string{"cat"}, []string{"a cat"}, false) }, "has no {}"},
 		{"no labels", func() error { return LiveTemplates(f, g, []string{"cat"}, tpl) }, "has no labels"},
-		{"bad temperature", func() error { return LiveTemperature(f, g, []string{"cat"}, tpl, -1) }, "not a positive number"},
+		{"no learned temperature", func() error {
+			f.noTemp = true
+			defer func() { f.noTemp = false }()
+			return LiveTemperature(f, g, []string{"cat"}, tpl)
+		}, "want a positive number"},
 		{"empty query", func() error { return LiveSearch(f, g, " ", 3) }, "empty initial query"},
 		{"wrong token", func() error { return LiveZeroShot(bad, g, []string{"cat"}, tpl, false) }, "HTTP 401: missing or wrong token"},
 		{"duplicate server", func() error {
