@@ -149,8 +149,8 @@ func mean(xs []float64) float64 {
 
 // LiveTemplates shows a template editor for a labelled gallery: edit the prompt templates (one
 // per line) and see the accuracy and the per-class recall (a bar per class) change. The classes
-// are fixed (the labels index them).
-func LiveTemplates(srv Server, g Gallery, classes, templates []string) error {
+// names may be edited with editClasses, but stay as many, in label order (the labels index them).
+func LiveTemplates(srv Server, g Gallery, classes, templates []string, editClasses bool) error {
 	if err := checkPrompts("widgets.LiveTemplates", classes, templates); err != nil {
 		return err
 	}
@@ -171,20 +171,30 @@ func LiveTemplates(srv Server, g Gallery, classes, templates []string) error {
 	if err != nil {
 		return err
 	}
+	var controls []Control
+	if editClasses {
+		controls = append(controls, TextArea{Name: "classes", Label: fmt.Sprintf("Class names, one per line (%d, in label order):", len(classes)),
+			Value: strings.Join(classes, "\n")})
+	}
+	controls = append(controls, TextArea{Name: "templates", Label: "Templates, one per line ({} is the class; a class's prompts are averaged):",
+		Value: strings.Join(templates, "\n")})
 	return show(Panel{
 		Title:    "Live template editor: accuracy on " + g.Name,
-		Controls: []Control{TextArea{Name: "templates", Label: "Templates, one per line ({} is the class; a class's prompts are averaged):", Value: strings.Join(templates, "\n")}},
+		Controls: controls,
 		Blocks:   []plots.Block{Slot(plots.HTML(`<p><b>Initial templates:</b> ` + start + `</p>`)), bar},
 		Servers:  map[string]Endpoint{"default": endpoint(srv)},
 		Default:  "default",
 		State:    map[string]any{"gallery": g.ID, "classes": classes, "templates": templates, "n": len(g.Paths), "start": start},
 		Request: jsPrompts + `
+if (cls.length !== ctx.state.classes.length) {
+  return "want exactly " + ctx.state.classes.length + " class names, one per line, in label order (got " + cls.length + ")";
+}
 return {path: "v1/zeroshot", body: {gallery: ctx.state.gallery, classes: cls, templates: tpl}};`,
 		Render: jsAccuracy + `
 var t = accText(resp, ctx.state.n);
 ctx.slot(0, "<p><b>" + ctx.lines(values.templates).length + " template(s):</b> " + ctx.esc(t) +
   "<br><span style='color:#666'>initial templates: " + ctx.esc(ctx.state.start) + "</span></p>");
-ctx.bars(0, null, [resp.per_class_recall || []], 2);
+ctx.bars(0, resp.classes || null, [resp.per_class_recall || []], 2);
 ctx.subtitle(0, t);`,
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -102,7 +103,15 @@ func NewGallery(srv Server, name string, paths []string, labels []int) (Gallery,
 	if labels != nil && len(labels) != len(paths) {
 		return Gallery{}, fmt.Errorf("widgets.NewGallery(%q): %d labels for %d paths (want one per path, or none)", name, len(labels), len(paths))
 	}
-	req := map[string]any{"name": name, "paths": paths}
+	abs := make([]string, len(paths))
+	for i, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil || p == "" {
+			return Gallery{}, fmt.Errorf("widgets.NewGallery(%q): path %d (%q) cannot be made absolute (the server runs elsewhere): %v", name, i, p, err)
+		}
+		abs[i] = a
+	}
+	req := map[string]any{"name": name, "paths": abs}
 	if labels != nil {
 		req["labels"] = labels
 	}

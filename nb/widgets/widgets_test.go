@@ -2,6 +2,7 @@ package widgets
 
 import (
 	"encoding/json"
+	"image"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -152,8 +153,8 @@ func TestLivePanels(t *testing.T) {
 	}{
 		{"zeroshot", func() error { return LiveZeroShot(f, g, []string{"cat", "dog"}, tpl, true) },
 			[]string{`data-clipkit-name="classes"`, `data-clipkit-name="templates"`, "cat\ndog", `"v1/zeroshot"`, `class="clipkit-chart"`}},
-		{"templates", func() error { return LiveTemplates(f, g, []string{"cat", "dog"}, tpl) },
-			[]string{`data-clipkit-name="templates"`, "accuracy 50.0% of 3 images", "per_class_recall"}},
+		{"templates", func() error { return LiveTemplates(f, g, []string{"cat", "dog"}, tpl, true) },
+			[]string{`data-clipkit-name="templates"`, `data-clipkit-name="classes"`, "accuracy 50.0% of 3 images", "per_class_recall", "want exactly "}},
 		{"temperature", func() error { return LiveTemperature(f, g, []string{"cat", "dog"}, tpl) },
 			[]string{`type="range"`, `data-clipkit-name="logT"`, "T = 0.01", "Math.pow(10, values.logT)"}},
 		{"search", func() error { return LiveSearch(f, g, "a cat", 2) },
@@ -205,7 +206,7 @@ func TestLivePanelErrors(t *testing.T) {
 	}{
 		{"no classes", func() error { return LiveZeroShot(f, g, nil, tpl, false) }, "no classes"},
 		{"template without {}", func() error { return LiveZeroShot(f, g, []string{"cat"}, []string{"a cat"}, false) }, "has no {}"},
-		{"no labels", func() error { return LiveTemplates(f, g, []string{"cat"}, tpl) }, "has no labels"},
+		{"no labels", func() error { return LiveTemplates(f, g, []string{"cat"}, tpl, false) }, "has no labels"},
 		{"no learned temperature", func() error {
 			f.noTemp = true
 			defer func() { f.noTemp = false }()
@@ -261,5 +262,36 @@ func TestLines(t *testing.T) {
 	want := []string{"banana", "cat", "space shuttle"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("Lines = %q, want %q", got, want)
+	}
+}
+
+func TestImageFiles(t *testing.T) {
+	t.Setenv("CLIPKIT_CACHE", t.TempDir())
+	calls := 0
+	item := func(i int) (image.Image, error) {
+		calls++
+		return image.NewGray(image.Rect(0, 0, 4, 4+i)), nil
+	}
+	paths, err := ImageFiles("mnist digits/2", 3, item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 3 || !strings.Contains(paths[0], filepath.Join("widgets", "mnist_digits_2")) {
+		t.Fatalf("paths = %q", paths)
+	}
+	if _, err := plots.LoadTile(paths[2]); err != nil {
+		t.Fatalf("written file is not an image: %v", err)
+	}
+	if _, err := ImageFiles("mnist digits/2", 3, item); err != nil || calls != 3 {
+		t.Fatalf("second call: err %v, %d item calls (want the files reused: 3)", err, calls)
+	}
+	for _, c := range []struct {
+		name string
+		n    int
+		want string
+	}{{"x", 0, "no images"}, {"..", 1, "no usable characters"}} {
+		if _, err := ImageFiles(c.name, c.n, item); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("ImageFiles(%q, %d): got %v, want %q", c.name, c.n, err, c.want)
+		}
 	}
 }

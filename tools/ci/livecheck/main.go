@@ -316,7 +316,7 @@ const (
   const app = window.jupyterapp; if (!app) return false;
   const w = app.shell.currentWidget; if (!w || !w.content || !w.sessionContext) return false;
   const k = w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!(k && w.context.isReady && (k.status === "idle"));
+  return !!(k && w.context.isReady && k.connectionStatus === "connected" && (k.status === "idle" || k.status === "unknown"));
 }`
 	jsRunAll = `() => { window.jupyterapp.commands.execute("notebook:run-all-cells"); return true; }`
 	// jsCells describes the code cells: execution count, whether queued/running, error text.
@@ -339,7 +339,9 @@ const (
   });
 }`
 	jsKernelStatus = `() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status`
-	jsRunCell      = `(i) => { const w = window.jupyterapp.shell.currentWidget; w.content.activeCellIndex = i;
+	// jsRunCell runs cell i alone (run-all leaves every cell selected, which would run them all).
+	jsRunCell = `(i) => { const w = window.jupyterapp.shell.currentWidget, nb = w.content;
+  nb.deselectAll(); nb.activeCellIndex = i; nb.deselectAll();
   window.jupyterapp.commands.execute("notebook:run-cell"); return true; }`
 	// jsCharts counts the clipkit charts in the notebook and those drawn (a canvas with pixels that differ).
 	jsCharts = `(sel) => {
@@ -397,6 +399,11 @@ func eval[T any](page *rod.Page, js string, args ...any) (T, error) {
 	}
 	err = obj.Value.Unmarshal(&v)
 	return v, err
+}
+
+// logf prints a progress line to stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "livecheck %s: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
 // waitFor polls cond until it returns true or the time runs out.
@@ -491,10 +498,21 @@ func openNotebook(jl *jupyterLab, page *rod.Page, file string) error {
 	if err := page.Timeout(60 * time.Second).Navigate(url); err != nil {
 		return fmt.Errorf("opening %s: %w", url, err)
 	}
-	return waitFor("notebook open with an idle kernel", 120*time.Second, func() (bool, error) {
+	err := waitFor("notebook open with an idle kernel", 120*time.Second, func() (bool, error) {
 		return eval[bool](page, jsNotebookReady)
 	})
+	if err != nil {
+		d, _ := eval[map[string]any](page, jsDiag)
+		return fmt.Errorf("%w (page: %v)", err, d)
+	}
+	return nil
 }
+
+// jsDiag says what the page has, when the notebook does not become ready.
+const jsDiag = `() => { const app = window.jupyterapp; const w = app && app.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return {url: location.href, app: !!app, widget: w ? (w.title && w.title.label) : null, content: !!(w && w.content),
+          ready: !!(w && w.context && w.context.isReady), kernel: k ? k.status : null, dialog: (document.querySelector(".jp-Dialog") || {}).textContent || ""}; }`
 
 // liveControl returns the name of the first live text control and slider of the page.
 func liveControls(page *rod.Page) (text, slider string, err error) {
@@ -521,6 +539,11 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 	if err != nil {
 		return err
 	}
+	// JupyterLab asks "leave the page?" on reload and close when a notebook has unsaved changes
+	// (outputs): accept, or the reload (and closing the page) would wait forever.
+	go page.EachEvent(func(e *proto.PageJavascriptDialogOpening) {
+		_ = proto.PageHandleJavaScriptDialog{Accept: true}.Call(page)
+	})()
 	defer page.Close()
 	if err := (proto.EmulationSetDeviceMetricsOverride{Width: 1280, Height: 1000, DeviceScaleFactor: 1}).Call(page); err != nil {
 		return err
@@ -528,6 +551,7 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 	if err := openNotebook(jl, page, file); err != nil {
 		return err
 	}
+	logf("%s: open; running all cells", file)
 	t0 := time.Now()
 	if _, err := eval[bool](page, jsRunAll); err != nil {
 		return err
@@ -561,6 +585,7 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 	if !r.KernelIdle {
 		return fmt.Errorf("kernel is %q with the controls live, want idle", st)
 	}
+	logf("%s: all cells ran in %.0f s; %d of %d charts drew; %d live panel(s); kernel %s", file, r.RunAllS, cc.Drawn, cc.Charts, cc.Panels, st)
 	text, slider, err := liveControls(page)
 	if err != nil {
 		return err
@@ -605,6 +630,7 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 				before[c.Index] = c.Count
 			}
 		}
+		logf("%s: running cell %d while the controls are live", file, last+1)
 		t := time.Now()
 		if _, err := eval[bool](page, jsRunCell, last); err != nil {
 			return err
@@ -636,6 +662,7 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 		return nil
 	}
 	// Reload: the kernel keeps running; re-running the live cell must draw its charts again.
+	logf("%s: reloading the page; re-running cell %d", file, liveCell+1)
 	if err := page.Timeout(60 * time.Second).Reload(); err != nil {
 		return fmt.Errorf("reloading: %w", err)
 	}
@@ -703,6 +730,7 @@ func typeClasses(page *rod.Page, name string, r *NotebookResult) error {
 	})
 	if s != nil {
 		r.TypedClasses = s.Categories
+		logf("typed banana⏎cat: the chart shows %q", s.Categories)
 	}
 	if err != nil && s != nil {
 		return fmt.Errorf("%w: the chart shows %q (error %q, status %q)", err, s.Categories, s.Error, s.Status)
@@ -748,6 +776,7 @@ func measure(page *rod.Page, name string, n int, r *NotebookResult) error {
 	s := append([]float64(nil), lat...)
 	sort.Float64s(s)
 	r.P50MS, r.P95MS = quantile(s, 0.5), quantile(s, 0.95)
+	logf("%d edits: p50 %.0f ms, p95 %.0f ms", len(lat), r.P50MS, r.P95MS)
 	return nil
 }
 
