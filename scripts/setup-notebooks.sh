@@ -3,7 +3,7 @@
 # without prompts, on a fresh Debian machine or in CI:
 #
 #   1. a Python venv at $CLIPKIT_VENV (default: <repo>/.venv, git-ignored) with JupyterLab,
-#      Notebook 7, nbconvert and nbclient pinned from PyPI; if PyPI cannot be reached it falls back
+#      Notebook 7, nbconvert, nbclient and jupyter-server-proxy (for the live controls) pinned from PyPI; if PyPI cannot be reached it falls back
 #      to Debian's packages (jupyter-notebook, jupyter-nbconvert, python3-nbclient, jupyter-client)
 #      via a venv created with --system-site-packages (enough for `clipx report`; JupyterLab and
 #      `clipx report --live` need the PyPI set-up);
@@ -14,8 +14,8 @@
 #      ~/.local/share/jupyter/kernels/gonb), with a PATH that has go, goimports and gopls;
 #   4. echarts@5.4.3 from npm into <repo>/node_modules (git-ignored), pinned by the committed
 #      package.json + package-lock.json (`npm ci`); nb/plots inlines it into notebook output.
-#   5. with --browser (or CLIPKIT_BROWSER=1): Debian's chromium, for the browser check and
-#      GoNB's nbexec (widgets need a live front end).
+#   5. with --browser (or CLIPKIT_BROWSER=1): Debian's chromium, for the browser checks
+#      (tools/ci/browsercheck, tools/ci/livecheck) and GoNB's nbexec (`clipx report --live`).
 #
 # Afterwards: `source .venv/bin/activate` (or put .venv/bin and $(go env GOPATH)/bin on PATH) and run
 # `jupyter lab notebooks/`.
@@ -28,6 +28,7 @@ JUPYTERLAB_VERSION=4.6.6
 NOTEBOOK_VERSION=7.6.5
 NBCONVERT_VERSION=7.17.2
 NBCLIENT_VERSION=0.11.0
+JUPYTER_SERVER_PROXY_VERSION=4.6.0   # the browser reaches the notebooks' model server (clipx serve) through it
 GOIMPORTS_VERSION=v0.44.0   # golang.org/x/tools; builds with Go 1.26
 GOPLS_VERSION=v0.21.1       # golang.org/x/tools/gopls; builds with Go 1.26
 # Debian's packages for the fallback (bookworm: notebook 6.4, nbconvert 6.5, nbclient 0.7);
@@ -97,6 +98,14 @@ else
     # $VENV/bin/jupyter works in both set-ups (clipx report looks there first).
     [ -x "$VENV/bin/jupyter" ] || ln -sf /usr/bin/jupyter "$VENV/bin/jupyter"
   fi
+fi
+
+# jupyter-server-proxy: live controls (nb/widgets) send their requests from the browser to the model
+# server through Jupyter (<base>/proxy/PORT/...), so the kernel stays free and remote JupyterLabs work.
+if [ ! -f "$VENV/.clipkit-debian" ] && ! jupyter_ok jupyter-server-proxy=$JUPYTER_SERVER_PROXY_VERSION; then
+  log "installing jupyter-server-proxy $JUPYTER_SERVER_PROXY_VERSION from PyPI"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter-server-proxy==$JUPYTER_SERVER_PROXY_VERSION" ||
+    log "jupyter-server-proxy could not be installed: live controls will say the model server does not answer"
 fi
 
 # --- 2. GoNB, goimports, gopls ----------------------------------------------------------------

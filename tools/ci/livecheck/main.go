@@ -436,8 +436,9 @@ type cellInfo struct {
 	Source string `json:"source"`
 }
 
-// waitCells waits until no code cell is queued or running and every one from 'from' on has run.
-func waitCells(page *rod.Page, d time.Duration, from int) ([]*cellInfo, error) {
+// waitCells waits until no code cell is queued or running and every one from 'from' on (only
+// cell 'from' when only is set) has run.
+func waitCells(page *rod.Page, d time.Duration, from int, only bool) ([]*cellInfo, error) {
 	var cells []*cellInfo
 	err := waitFor("cells to finish", d, func() (bool, error) {
 		var err error
@@ -446,7 +447,7 @@ func waitCells(page *rod.Page, d time.Duration, from int) ([]*cellInfo, error) {
 			return false, err
 		}
 		for _, c := range cells {
-			if c == nil || c.Index < from {
+			if c == nil || c.Index < from || (only && c.Index != from) {
 				continue
 			}
 			if c.Busy || (c.Count == nil && strings.TrimSpace(c.Source) != "") {
@@ -460,7 +461,7 @@ func waitCells(page *rod.Page, d time.Duration, from int) ([]*cellInfo, error) {
 	}
 	var errs []string
 	for _, c := range cells {
-		if c != nil && c.Error != "" {
+		if c != nil && c.Error != "" && (!only || c.Index == from) {
 			errs = append(errs, fmt.Sprintf("cell %d (%q): %s", c.Index+1, c.Source, c.Error))
 		}
 	}
@@ -557,7 +558,7 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 		return err
 	}
 	time.Sleep(time.Second)
-	cells, err := waitCells(page, o.CellWait, 0)
+	cells, err := waitCells(page, o.CellWait, 0, false)
 	r.RunAllS = time.Since(t0).Seconds()
 	shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-run-all")
 	if err != nil {
@@ -673,7 +674,7 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 		return err
 	}
 	time.Sleep(time.Second)
-	if _, err := waitCells(page, 3*time.Minute, liveCell); err != nil {
+	if _, err := waitCells(page, 3*time.Minute, liveCell, true); err != nil {
 		return fmt.Errorf("after the reload: %w", err)
 	}
 	sel := fmt.Sprintf(".jp-Notebook .jp-Cell:nth-child(%d)", liveCell+1)
