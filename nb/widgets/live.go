@@ -32,6 +32,14 @@ func baseNames(paths []string) []string {
 	return out
 }
 
+// plural writes "1 template", "2 templates".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // heatHeight sizes a heat map for n rows.
 func heatHeight(n int) string { return fmt.Sprintf("%dpx", 170+26*n) }
 
@@ -82,7 +90,7 @@ func LiveZeroShot(srv Server, g Gallery, classes, templates []string, editTempla
 		return err
 	}
 	rows := baseNames(g.Paths)
-	h, err := probHeatMap("Zero-shot probabilities for your classes", fmt.Sprintf("%d templates", len(templates)), rows, classes, a.Probs)
+	h, err := probHeatMap("Zero-shot probabilities for your classes", plural(len(templates), "template"), rows, classes, a.Probs)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,7 @@ type Options struct {
 	Smoke      bool          // CLIP_SMOKE=1 for the kernel
 	Notebooks  []string      // names in notebooks/
 	SkipReload bool
+	TypeInto   string // the notebook whose classes box gets "banana⏎cat" and the timed edits
 }
 
 // NotebookResult is what one notebook showed.
@@ -89,7 +90,8 @@ func main() {
 	flag.DurationVar(&o.CellWait, "cell-wait", 6*time.Minute, "limit for running all cells of one notebook")
 	flag.BoolVar(&o.Smoke, "smoke", true, "run the kernel in smoke mode (CLIP_SMOKE=1: tiny model, few samples)")
 	flag.BoolVar(&o.SkipReload, "skip-reload", false, "skip the page-reload check")
-	flag.StringVar(&nbs, "notebooks", "02-zero-shot,08-temperature", "comma-separated notebooks in notebooks/ (the first must have a classes box)")
+	flag.StringVar(&nbs, "notebooks", "02-zero-shot,08-temperature", "comma-separated notebooks in notebooks/")
+	flag.StringVar(&o.TypeInto, "type-into", "02-zero-shot", "the notebook (of --notebooks) with a classes box to type into and time")
 	flag.Parse()
 	o.Notebooks = strings.Split(nbs, ",")
 	res, err := Run(o)
@@ -189,7 +191,7 @@ func Run(o Options) ([]NotebookResult, error) {
 	var results []NotebookResult
 	for i, c := range copies {
 		r := NotebookResult{Notebook: o.Notebooks[i]}
-		err := checkNotebook(o, jl, browser, filepath.Base(c), i == 0, &r)
+		err := checkNotebook(o, jl, browser, filepath.Base(c), strings.TrimSuffix(o.Notebooks[i], ".ipynb") == strings.TrimSuffix(o.TypeInto, ".ipynb"), &r)
 		results = append(results, r)
 		if err != nil {
 			return results, fmt.Errorf("%s: %w (JupyterLab log: %s)", o.Notebooks[i], err, jl.logPath)
@@ -312,9 +314,9 @@ func (jl *jupyterLab) stop() {
 
 // JavaScript run in JupyterLab's page (window.jupyterapp exists with --LabApp.expose_app_in_browser).
 const (
-	jsNotebookReady = `() => {
+	jsNotebookReady = `(file) => {
   const app = window.jupyterapp; if (!app) return false;
-  const w = app.shell.currentWidget; if (!w || !w.content || !w.sessionContext) return false;
+  const w = app.shell.currentWidget; if (!w || !w.content || !w.sessionContext || !w.context || w.context.path !== file) return false;
   const k = w.sessionContext.session && w.sessionContext.session.kernel;
   return !!(k && w.context.isReady && k.connectionStatus === "connected" && (k.status === "idle" || k.status === "unknown"));
 }`
@@ -495,12 +497,14 @@ type panelState struct {
 }
 
 func openNotebook(jl *jupyterLab, page *rod.Page, file string) error {
-	url := fmt.Sprintf("http://127.0.0.1:%d/lab/tree/%s?token=%s", jl.port, file, jl.token)
+	// A workspace of its own, reset: nothing else (an earlier notebook) is restored into the page.
+	ws := strings.NewReplacer(".", "-", "_", "-").Replace(strings.TrimSuffix(file, ".ipynb"))
+	url := fmt.Sprintf("http://127.0.0.1:%d/lab/workspaces/%s/tree/%s?reset&token=%s", jl.port, ws, file, jl.token)
 	if err := page.Timeout(60 * time.Second).Navigate(url); err != nil {
 		return fmt.Errorf("opening %s: %w", url, err)
 	}
 	err := waitFor("notebook open with an idle kernel", 120*time.Second, func() (bool, error) {
-		return eval[bool](page, jsNotebookReady)
+		return eval[bool](page, jsNotebookReady, file)
 	})
 	if err != nil {
 		d, _ := eval[map[string]any](page, jsDiag)
@@ -667,7 +671,7 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 	if err := page.Timeout(60 * time.Second).Reload(); err != nil {
 		return fmt.Errorf("reloading: %w", err)
 	}
-	if err := waitFor("notebook open again after the reload", 120*time.Second, func() (bool, error) { return eval[bool](page, jsNotebookReady) }); err != nil {
+	if err := waitFor("notebook open again after the reload", 120*time.Second, func() (bool, error) { return eval[bool](page, jsNotebookReady, file) }); err != nil {
 		return err
 	}
 	if _, err := eval[bool](page, jsRunCell, liveCell); err != nil {
