@@ -163,8 +163,9 @@
           var j = null;
           try { j = JSON.parse(t); } catch (e) { /* not JSON */ }
           if (!r.ok) {
-            var m = (j && j.error) ? j.error : t.slice(0, 300);
-            if (r.status === 404 || r.status === 502 || r.status === 503) {
+            var ours = !!(j && j.error); // the model server's own JSON error, else Jupyter's or the proxy's page
+            var m = ours ? j.error : t.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").slice(0, 200);
+            if (!ours && (r.status === 404 || r.status >= 500)) {
               m = "the model server did not answer (HTTP " + r.status + ": " + m + "). It stops after its idle time: " +
                 "re-run this cell to start it again" + (r.status === 404 ? " (and check that jupyter-server-proxy is installed)" : "") + ".";
             } else if (r.status === 401 || r.status === 403) {
