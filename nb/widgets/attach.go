@@ -35,10 +35,19 @@ func AttachPrecision(model, precision string) (*serve.Client, error) {
 	if err2 != nil {
 		return nil, fmt.Errorf("%w\n(and with random weights: %v)", err, err2)
 	}
-	first := strings.SplitN(err.Error(), "\n", 2)[0]
+	// The server's error ends with the reason (its log's last line, e.g. "weights ViT-B/32: download ...").
+	first := ""
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			first = l
+		}
+	}
+	if len(first) > 400 {
+		first = first[:400] + "..."
+	}
 	notebook.DisplayMarkdown(fmt.Sprintf("**[RANDOM WEIGHTS] The live controls below run %s with deterministic random weights**: the model "+
 		"server could not load the trained ones (%s). Their numbers mean nothing about the model; fetch the weights "+
 		"(`clipx weights fetch %s`) and re-run the cell.", model, first, model))
-	fmt.Fprintf(os.Stderr, "widgets.Attach: %s: trained weights unavailable (%s); serving RANDOM weights\n", model, first)
+	fmt.Fprintf(os.Stderr, "widgets.Attach: %s: trained weights could not be loaded; serving RANDOM weights\n", model)
 	return c, nil
 }

@@ -82,24 +82,34 @@ for (var i = 0; i < tpl.length; i++) {
 // ([images][classes]) is redrawn as you type. The initial state (classes, templates) is computed
 // by the kernel, so reports show it.
 func LiveZeroShot(srv Server, g Gallery, classes, templates []string, editTemplates bool) error {
-	if err := checkPrompts("widgets.LiveZeroShot", classes, templates); err != nil {
+	p, err := ZeroShotPanel(srv, g, classes, templates, editTemplates)
+	if err != nil {
 		return err
+	}
+	return show(p)
+}
+
+// ZeroShotPanel is the panel LiveZeroShot shows, with its initial state computed, for callers that
+// adjust it (title, note) before calling Show.
+func ZeroShotPanel(srv Server, g Gallery, classes, templates []string, editTemplates bool) (Panel, error) {
+	if err := checkPrompts("widgets.LiveZeroShot", classes, templates); err != nil {
+		return Panel{}, err
 	}
 	a, err := ZeroShot(srv, ZeroShotRequest{Gallery: g.ID, Classes: classes, Templates: templates})
 	if err != nil {
-		return err
+		return Panel{}, err
 	}
 	rows := baseNames(g.Paths)
 	h, err := probHeatMap("Zero-shot probabilities for your classes", plural(len(templates), "template"), rows, classes, a.Probs)
 	if err != nil {
-		return err
+		return Panel{}, err
 	}
 	controls := []Control{TextArea{Name: "classes", Label: "Classes, one per line:", Value: strings.Join(classes, "\n")}}
 	if editTemplates {
 		controls = append(controls, TextArea{Name: "templates", Label: "Templates, one per line ({} is the class; the prompts of a class are averaged):",
 			Value: strings.Join(templates, "\n")})
 	}
-	return show(Panel{
+	return Panel{
 		Title:    "Live zero-shot: edit the classes",
 		Controls: controls,
 		Blocks:   []plots.Block{h},
@@ -112,7 +122,7 @@ return {path: "v1/zeroshot", body: {gallery: ctx.state.gallery, classes: cls, te
 ctx.heat(0, ctx.state.rows, resp.classes || ctx.lines(values.classes), resp.probs, 2);
 var n = values.templates !== undefined ? ctx.lines(values.templates).length : ctx.state.templates.length;
 ctx.subtitle(0, n + " template" + (n === 1 ? "" : "s"));`,
-	})
+	}, nil
 }
 
 // accuracyText describes a zero-shot answer's scores (when the gallery has labels).

@@ -333,7 +333,7 @@ const (
       if (o.output_type === "error") err += o.ename + ": " + o.evalue + "\n";
       if (o.output_type === "stream" && o.name === "stderr") {
         const t = Array.isArray(o.text) ? o.text.join("") : o.text;
-        if (/exit status \d+|signal: /.test(t)) err += t.slice(-800);
+        if (/(^|\n)(exit status \d+|signal: [a-z ]+)\s*$/.test(t)) err += t.slice(-800); // as clipx report: GoNB's last line for a failed cell
       }
     }
     return {index: i, count: c.model.executionCount, busy: !!(prompt && prompt.textContent.indexOf("*") >= 0), error: err,
