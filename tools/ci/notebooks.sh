@@ -9,7 +9,8 @@
 #      classes, a slider moved must change the chart, another cell must run while the controls are
 #      live, charts must draw again after a page reload; edit-to-redraw latency p50/p95 is printed;
 #   4. a browser check: one exported report opened offline in headless Chromium must show a drawn
-#      chart and a loaded image (a screenshot is kept), plus the plots package's browser tests.
+#      chart and a loaded image (a screenshot is kept), plus the browser tests of the plots package
+#      and of the live panels' JavaScript (against a fake model server, without Jupyter).
 #
 # Output (reports, screenshot) goes to $CLIPKIT_CI_OUT (default <repo>/reports/ci, git-ignored).
 # Environment: CLIPKIT_CI_CELL_TIMEOUT (default 10m), CLIPKIT_CI_SKIP_SETUP=1 to skip step 1.
@@ -54,8 +55,8 @@ if [ -n "$first" ]; then
 else
   failed=$((failed+1)); log "FAILED: no report to check in $OUT"
 fi
-step "plots in headless Chromium (go test ./tools/ci/browsercheck)" \
-  env CLIPKIT_BROWSER_TEST=1 go test -count=1 ./tools/ci/browsercheck
+step "plots and the live panels' runtime in headless Chromium (go test ./tools/ci/browsercheck ./tools/ci/livecheck)" \
+  env CLIPKIT_BROWSER_TEST=1 go test -count=1 ./tools/ci/browsercheck ./tools/ci/livecheck
 
 ls -la "$OUT" "$OUT/live" 2>/dev/null | grep -v '^total' >&2 || true
 echo "notebook checks: $passed passed, $failed failed"
