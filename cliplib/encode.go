@@ -236,11 +236,12 @@ func (m *Model) EncodeImageFilesContext(ctx context.Context, paths ...string) ([
 		go func() {
 			defer wg.Done()
 			for j := range next {
-				img, _, err := preprocess.DecodeFile(paths[todo[j]])
-				if err == nil {
-					err = preprocess.ApplyInto(pixels[j*per:(j+1)*per], img, m.Preprocess)
-				}
+				img, _, err := preprocess.DecodeFile(paths[todo[j]]) // its errors name the file
 				if err != nil {
+					errs[j] = err
+					continue
+				}
+				if err := preprocess.ApplyInto(pixels[j*per:(j+1)*per], img, m.Preprocess); err != nil {
 					errs[j] = fmt.Errorf("%s: %w", paths[todo[j]], err)
 				}
 			}
