@@ -4,7 +4,7 @@
 // ImageIndex is saved as one file holding its Manifest (which model, identity, precision, ...) and
 // the index, and LoadIndex reads it back (also the older two-file layout). SearchText and
 // SearchImageFile refuse a model other than the one the index was built with. SearchStore* search
-// a search.Store (in-process or external, such as Milvus) filled by `clipx search ingest`.
+// a search.Store (in-process or external, such as Milvus) filled by `clipx search embed`.
 //
 //	m, err := cliplib.Load("ViT-B/32", cliplib.Options{}.Optimized())
 //	ix, err := imagesearch.IndexFolder(m, "photos", imagesearch.IndexOptions{})
@@ -117,9 +117,10 @@ func IndexFolder(m *cliplib.Model, dir string, opt IndexOptions) (*ImageIndex, e
 	return ix, nil
 }
 
-// IndexImages encodes image files (through the image cache, so re-indexing a folder only encodes
-// new or changed files) and puts them in a new index; item i has ID i and the file's absolute
-// path as metadata.
+// IndexImages encodes image files with m (through m's image cache when it is on,
+// cliplib.Options.ImageCache, so re-indexing a folder only encodes new or changed files) and puts
+// their embeddings [m.EmbedDim()] in a new index; item i has ID i and the file's absolute path as
+// metadata.
 func IndexImages(m *cliplib.Model, paths []string, opt IndexOptions) (*ImageIndex, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("imagesearch: no images to index")
@@ -210,7 +211,7 @@ type Hit struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// Search returns the k images most similar to an embedding, best first.
+// Search returns the k images most similar to an embedding vec [Manifest.Dim], best first.
 func (ix *ImageIndex) Search(vec []float32, k int) ([]Hit, error) {
 	res, err := ix.Index.Search(vec, k)
 	if err != nil {
@@ -232,7 +233,8 @@ func (ix *ImageIndex) CheckModel(m *cliplib.Model) error {
 	return nil
 }
 
-// SearchText returns the k images that best match a text query.
+// SearchText returns the k images that best match a text query, encoded by m (which must be the
+// model the index was built with: ImageIndex.CheckModel).
 func SearchText(m *cliplib.Model, ix *ImageIndex, query string, k int) ([]Hit, error) {
 	if err := ix.CheckModel(m); err != nil {
 		return nil, err
@@ -247,7 +249,8 @@ func SearchText(m *cliplib.Model, ix *ImageIndex, query string, k int) ([]Hit, e
 	return ix.Search(embs[0], k)
 }
 
-// SearchImageFile returns the k indexed images most similar to an image file.
+// SearchImageFile returns the k indexed images most similar to an image file, encoded by m (which
+// must be the model the index was built with).
 func SearchImageFile(m *cliplib.Model, ix *ImageIndex, path string, k int) ([]Hit, error) {
 	if err := ix.CheckModel(m); err != nil {
 		return nil, err
