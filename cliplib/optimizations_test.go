@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib/batcher"
+	"github.com/clipkit/clipkit/cliplib/cache"
 )
 
 // testBackend: see package batcher's tests (simplego's parallel op scheduler races by itself).
@@ -440,5 +441,33 @@ func TestPixelKeyedImageCache(t *testing.T) {
 	}
 	if PixelKey(imgs[0]) == PixelKey(imgs[1]) {
 		t.Error("two different images share a pixel key")
+	}
+}
+
+// TestZeroOptionsStartCheap: the zero Options open no cache and no batcher and leave the identity
+// (a hash of every weight) uncomputed; Optimized turns the caches and batching on, which names the
+// cache files by the identity at Load.
+func TestZeroOptionsStartCheap(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		on   bool
+	}{
+		{"zero", Options{Backend: testBackend, RandomWeights: true}, false},
+		{"optimized", tinyOptions(t.TempDir()), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := load(t, "tiny-vit", tc.opt)
+			if got := m.id != (cache.Identity{}); got != tc.on {
+				t.Errorf("identity computed at Load: %v, want %v", got, tc.on)
+			}
+			if got := m.TextCache() != nil && m.ImageCache() != nil && m.batch != nil; got != tc.on {
+				t.Errorf("caches and batcher on: %v, want %v", got, tc.on)
+			}
+			if o := m.Options(); o.TextCacheBytes != DefaultTextCacheBytes || o.ImageCacheBytes != DefaultImageCacheBytes ||
+				o.CacheDir == "" || o.Warn == nil {
+				t.Errorf("defaults not filled in: %+v", o)
+			}
+		})
 	}
 }
