@@ -46,7 +46,8 @@ func Load(nameOrPath string, opt Options) (*Model, error) {
 	return m, nil
 }
 
-// build turns a resolved configuration and state dict into a Model.
+// build turns a resolved configuration and state dict into a Model, with the caches and batchers
+// opt asks for.
 func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, opt Options) (*Model, error) {
 	prep, err := preprocessFor(cfg)
 	if err != nil {
@@ -74,7 +75,12 @@ func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, 
 		}
 		return nil, err
 	}
-	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc}, nil
+	m := &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc}
+	if err := m.setup(opt); err != nil {
+		enc.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
 // identity hashes what determines a model's outputs: the architecture, the precision, and every

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib"
-	"github.com/clipkit/clipkit/cliplib/optimized"
+	"github.com/clipkit/clipkit/cliplib/imagesearch"
 	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/internal/atomicfile"
 )
@@ -49,20 +49,26 @@ func runSearch(args []string) error {
 	return fmt.Errorf("%w: unknown search sub-command %q (want index, query, embed, load or delete)", errUsage, args[0])
 }
 
-// searchModelOptions are the optimized-facade options of the search commands.
-func searchModelOptions(opt cliplib.Options, cacheDir string, noCache bool) optimized.Options {
-	return optimized.Options{Model: opt, CacheDir: cacheDir, NoTextCache: noCache, NoImageCache: noCache}
+// searchModelOptions are the load options of the search commands: every optimisation on
+// (Options.Optimized), the caches in cacheDir, or off with noCache.
+func searchModelOptions(opt cliplib.Options, cacheDir string, noCache bool) cliplib.Options {
+	opt = opt.Optimized()
+	opt.CacheDir = cacheDir
+	if noCache {
+		opt.TextCache, opt.ImageCache = false, false
+	}
+	return opt
 }
 
 // loadSearchModel loads the model of a command that embeds images into an index or a store, and
 // warns on standard error when it runs on random weights.
-func loadSearchModel(name string, opt cliplib.Options, cacheDir string, noCache bool) (*optimized.Model, error) {
-	model, err := optimized.Load(name, searchModelOptions(opt, cacheDir, noCache))
+func loadSearchModel(name string, opt cliplib.Options, cacheDir string, noCache bool) (*cliplib.Model, error) {
+	model, err := cliplib.Load(name, searchModelOptions(opt, cacheDir, noCache))
 	if err != nil {
 		return nil, err
 	}
-	if model.Base().RandomWeights() {
-		fmt.Fprintf(os.Stderr, "clipx search: WARNING: %s runs on RANDOM WEIGHTS (%s); results are meaningless\n", model.Name(), model.Base().Source.Reason)
+	if model.RandomWeights() {
+		fmt.Fprintf(os.Stderr, "clipx search: WARNING: %s runs on RANDOM WEIGHTS (%s); results are meaningless\n", model.Name, model.Source.Reason)
 	}
 	return model, nil
 }
@@ -104,7 +110,7 @@ func runSearchIndex(args []string) error {
 	}
 	defer model.Close()
 	start := time.Now()
-	ix, err := model.IndexFolder(*dir, optimized.IndexOptions{Kind: *kind, SkipBad: *skipBad,
+	ix, err := imagesearch.IndexFolder(model, *dir, imagesearch.IndexOptions{Kind: *kind, SkipBad: *skipBad,
 		HNSW:     search.HNSWConfig{M: *m, EfConstruction: *efc, EfSearch: *efs},
 		Progress: func(done, total int) { fmt.Fprintf(os.Stderr, "\rprocessed %d/%d files", done, total) }})
 	fmt.Fprintln(os.Stderr)
@@ -120,11 +126,11 @@ func runSearchIndex(args []string) error {
 	fmt.Fprintf(os.Stderr, "indexed %d images, skipped %d\n", ix.Index.Len(), len(ix.Skipped))
 	st := model.Stats()
 	summary := struct {
-		Index       string             `json:"index"`
-		Manifest    optimized.Manifest `json:"manifest"`
-		Skipped     []string           `json:"skipped,omitempty"`
-		Seconds     float64            `json:"seconds"`
-		CachedFiles int64              `json:"cached_files"` // served by the image cache
+		Index       string               `json:"index"`
+		Manifest    imagesearch.Manifest `json:"manifest"`
+		Skipped     []string             `json:"skipped,omitempty"`
+		Seconds     float64              `json:"seconds"`
+		CachedFiles int64                `json:"cached_files"` // served by the image cache
 	}{*out, ix.Manifest, ix.Skipped, time.Since(start).Seconds(), st.ImageCache.Hits}
 	return json.NewEncoder(searchOut).Encode(summary)
 }
@@ -149,21 +155,21 @@ func runSearchQuery(args []string) error {
 	if *k <= 0 {
 		return fmt.Errorf("%w: -k must be positive", errUsage)
 	}
-	ix, err := optimized.LoadIndex(*index)
+	ix, err := imagesearch.LoadIndex(*index)
 	if err != nil {
 		return err
 	}
 	// The query model is the one the index was built with: same weights and precision.
 	opt := cliplib.Options{Backend: *backendCfg, Precision: ix.Manifest.Precision, RandomWeights: ix.Manifest.RandomWeights, Offline: *offline}
-	model, err := optimized.Load(ix.Manifest.Model, searchModelOptions(opt, *cacheDir, *noCache))
+	model, err := cliplib.Load(ix.Manifest.Model, searchModelOptions(opt, *cacheDir, *noCache))
 	if err != nil {
 		return fmt.Errorf("loading the index's model %s: %w", ix.Manifest.Model, err)
 	}
 	defer model.Close()
 	type queryResult struct {
-		Query string          `json:"query"`
-		Kind  string          `json:"kind"` // "text" or "image"
-		Hits  []optimized.Hit `json:"hits"`
+		Query string            `json:"query"`
+		Kind  string            `json:"kind"` // "text" or "image"
+		Hits  []imagesearch.Hit `json:"hits"`
 	}
 	out := struct {
 		Index         string        `json:"index"`
@@ -173,14 +179,14 @@ func runSearchQuery(args []string) error {
 		Results       []queryResult `json:"results"`
 	}{*index, ix.Manifest.Model, ix.Manifest.RandomWeights, ix.Index.Len(), nil}
 	for _, t := range texts {
-		hits, err := model.SearchText(ix, t, *k)
+		hits, err := imagesearch.SearchText(model, ix, t, *k)
 		if err != nil {
 			return fmt.Errorf("query %q: %w", t, err)
 		}
 		out.Results = append(out.Results, queryResult{t, "text", hits})
 	}
 	for _, p := range images {
-		hits, err := model.SearchImageFile(ix, p, *k)
+		hits, err := imagesearch.SearchImageFile(model, ix, p, *k)
 		if err != nil {
 			return fmt.Errorf("query image %s: %w", p, err)
 		}

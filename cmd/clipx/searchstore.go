@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clipkit/clipkit/cliplib/optimized"
+	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/cliplib/imagesearch"
 	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/search/ingest"
 	_ "github.com/clipkit/clipkit/cliplib/search/milvus" // milvus:// and milvuss:// store URLs
@@ -87,11 +88,11 @@ func runSearchEmbed(args []string) error {
 	if err != nil {
 		return err
 	}
-	modelID := model.StoreIdentity()
+	modelID := imagesearch.StoreIdentity(model)
 	stats, err := ingest.Run(ctx, st, files, func(paths []string) ([][]float32, error) { return model.EncodeImageFiles(paths...) },
 		ingest.Options{Shard: si, Shards: sn, Batch: *batch, PartFiles: *part, Checkpoint: *checkpoint, ExportDir: *export, SkipBad: *skipBad,
 			Metadata: func(f ingest.File) map[string]string {
-				m := map[string]string{optimized.ModelMetaKey: modelID, "name": filepath.Base(f.Path)}
+				m := map[string]string{imagesearch.ModelMetaKey: modelID, "name": filepath.Base(f.Path)}
 				if l := labels[f.Key]; l != "" {
 					m["label"] = l
 				}
@@ -131,7 +132,7 @@ func runSearchEmbed(args []string) error {
 		Dim        int    `json:"dim"`
 		StoreCount int    `json:"store_count"` // items in the whole store after this run
 		*ingest.Stats
-	}{search.Redact(*storeURL), *shard, model.Name(), modelID, model.Base().RandomWeights(), model.EmbedDim(), count, stats}
+	}{search.Redact(*storeURL), *shard, model.Name, modelID, model.RandomWeights(), model.EmbedDim(), count, stats}
 	return json.NewEncoder(searchOut).Encode(summary)
 }
 
@@ -200,7 +201,7 @@ func runStoreQuery(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: --filter: %v", errUsage, err)
 	}
-	model, err := optimized.Load(*name, searchModelOptions(mf.options(), *cacheDir, *noCache))
+	model, err := cliplib.Load(*name, searchModelOptions(mf.options(), *cacheDir, *noCache))
 	if err != nil {
 		return err
 	}
@@ -213,25 +214,25 @@ func runStoreQuery(args []string) error {
 	}
 	defer st.Close()
 	type queryResult struct {
-		Query string          `json:"query"`
-		Kind  string          `json:"kind"`
-		Hits  []optimized.Hit `json:"hits"`
+		Query string            `json:"query"`
+		Kind  string            `json:"kind"`
+		Hits  []imagesearch.Hit `json:"hits"`
 	}
 	out := struct {
 		Store   string        `json:"store"`
 		Model   string        `json:"model"`
 		Filter  search.Filter `json:"filter,omitempty"`
 		Results []queryResult `json:"results"`
-	}{Store: search.Redact(*storeURL), Model: model.Name(), Filter: f}
+	}{Store: search.Redact(*storeURL), Model: model.Name, Filter: f}
 	for _, t := range texts {
-		hits, err := model.SearchStoreText(ctx, st, t, *k, f)
+		hits, err := imagesearch.SearchStoreText(ctx, model, st, t, *k, f)
 		if err != nil {
 			return fmt.Errorf("query %q in store %s: %w", t, search.Redact(*storeURL), err)
 		}
 		out.Results = append(out.Results, queryResult{t, "text", hits})
 	}
 	for _, p := range images {
-		hits, err := model.SearchStoreImageFile(ctx, st, p, *k, f)
+		hits, err := imagesearch.SearchStoreImageFile(ctx, model, st, p, *k, f)
 		if err != nil {
 			return fmt.Errorf("query image %s in store %s: %w", p, search.Redact(*storeURL), err)
 		}
