@@ -7,6 +7,11 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/clipkit/clipkit/cliplib/eval"
+	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/clipkit/clipkit/data"
+	"github.com/clipkit/clipkit/weights"
 )
 
 // normalizeArgs rewrites Go-style single-dash long flags ("-model x", "-k=5", "-quiet") to
@@ -146,4 +151,86 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 // commas inside a value are kept.
 func stringsVar(fs *pflag.FlagSet, p *[]string, name, usage string) {
 	fs.StringArrayVar(p, name, nil, usage)
+}
+
+// addCompletions gives the flags and arguments that name registry entries shell completions
+// (cobra's completion scripts call clipx to get them): --model and --weights complete registry names
+// (or files), --models the architectures, --backend and --precision their values, --dataset the
+// benchmarks, and the arguments of weights fetch|verify and data fetch|info the names of
+// their registries.
+func addCompletions(root *cobra.Command) {
+	modelNames := func() []string { return model.Names() }
+	weightNames := func() []string {
+		var out []string
+		for _, e := range weights.List() {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	dataNames := func() []string {
+		var out []string
+		for _, s := range data.Sources() {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	benchmarkNames := func() []string {
+		var out []string
+		for _, b := range eval.Benchmarks() {
+			out = append(out, b.Name)
+		}
+		return out
+	}
+	flagWords := map[string]func() []string{
+		"model":      func() []string { return append(weightNames(), modelNames()...) },
+		"weights":    func() []string { return append(weightNames(), modelNames()...) },
+		"models":     modelNames,
+		"backend":    func() []string { return []string{"go", "xla:cpu", "xla:cuda"} },
+		"precision":  func() []string { return []string{"f32", "bf16", "f16"} },
+		"precisions": func() []string { return []string{"f32", "bf16", "f16"} },
+		"dataset":    benchmarkNames,
+	}
+	argWords := map[string]func() []string{
+		"clipx weights fetch": weightNames, "clipx weights verify": weightNames,
+		"clipx data fetch": dataNames, "clipx data info": dataNames,
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for name, words := range flagWords {
+			if c.Flags().Lookup(name) != nil {
+				// A model or weights name may also be a file: let the shell add files.
+				directive := cobra.ShellCompDirectiveNoFileComp
+				if name == "model" || name == "weights" {
+					directive = cobra.ShellCompDirectiveDefault
+				}
+				_ = c.RegisterFlagCompletionFunc(name, completeFrom(words, directive))
+			}
+		}
+		if words, ok := argWords[c.CommandPath()]; ok {
+			directive := cobra.ShellCompDirectiveNoFileComp
+			if c.Name() == "info" {
+				directive = cobra.ShellCompDirectiveDefault // a path is fine too
+			}
+			c.ValidArgsFunction = completeFrom(words, directive)
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(root)
+}
+
+// completeFrom returns a completion function offering the words that start with what was typed.
+func completeFrom(words func() []string, directive cobra.ShellCompDirective) cobra.CompletionFunc {
+	return func(_ *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		var out []cobra.Completion
+		seen := map[string]bool{}
+		for _, w := range words() {
+			if strings.HasPrefix(w, toComplete) && !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+		return out, directive
+	}
 }

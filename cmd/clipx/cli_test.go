@@ -184,6 +184,21 @@ func TestCompletionScripts(t *testing.T) {
 	if !strings.Contains(out, "--skip-bad") {
 		t.Errorf("completing `clipx search index --sk`: %q, want --skip-bad", out)
 	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"embed", "--weights", "ViT-B/3"}, "ViT-B/32\n"},
+		{[]string{"weights", "fetch", "MobileCLIP-S"}, "MobileCLIP-S0\n"},
+		{[]string{"eval", "zeroshot", "--dataset", "cifar"}, "cifar10\n"},
+		{[]string{"bench", "models", "--precisions", "b"}, "bf16\n"},
+		{[]string{"data", "fetch", "mni"}, "mnist\n"},
+	} {
+		out, _ := captureStd(t, func() { run(append([]string{"__complete"}, tc.args...)) })
+		if strings.Count(out, tc.want) != 1 {
+			t.Errorf("completing `clipx %s`: %q, want %q once", strings.Join(tc.args, " "), out, tc.want)
+		}
+	}
 }
 
 // TestNormalizeArgs: Go-style single-dash long flags become pflag's double-dash form, and nothing

@@ -123,6 +123,11 @@ func main() {
 // its error.
 func execute(args []string) (*cobra.Command, error) {
 	root := newRootCmd()
+	if len(args) > 0 && strings.HasPrefix(args[0], "__complete") {
+		// A shell asking for completions (cobra's hidden command); the registry-backed
+		// completions are registered only then (cobra keeps them in a global map).
+		addCompletions(root)
+	}
 	root.SetArgs(normalizeArgs(root, args))
 	return root.ExecuteC()
 }
