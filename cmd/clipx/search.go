@@ -78,8 +78,8 @@ func newSearchIndexCmd() *cobra.Command {
 		Short: "embed a folder of images into one index file (exact or HNSW); JSON summary out",
 		Long: `Embed every image under --images (searched recursively) with --model and write one index file to
 --out: a manifest naming the model, precision and weights, then the vectors, exact (brute force) or
-HNSW. Embeddings are cached, so re-indexing a folder encodes only new files. The --out file is
-checked before any image is encoded.`,
+HNSW. Embeddings are cached (--cache-dir), so re-indexing a folder serves unchanged files from
+the cache. The --out file is checked before any image is encoded.`,
 		Example: `  clipx search index --model ViT-B/32 --images ~/photos --out photos.idx
   clipx search index --images ~/photos --out photos.idx --kind hnsw --skip-bad`,
 		Args: noArgs(""),
