@@ -62,8 +62,8 @@ func allCommands(root *cobra.Command) []*cobra.Command {
 // exits 0 and prints the command's description, usage, and every one of its flags.
 func TestEveryCommandHasHelpListingItsFlags(t *testing.T) {
 	cmds := allCommands(newRootCmd())
-	if len(cmds) < 30 {
-		t.Fatalf("%d commands in the tree, want the 30 of clipx (22 leaves and their groups)", len(cmds))
+	if len(cmds) < 40 { // more once a command is added
+		t.Errorf("%d commands in the tree, want at least clipx's 40: 11 top-level (6 of them groups) and 29 in the groups", len(cmds))
 	}
 	for _, c := range cmds {
 		path := strings.Fields(c.CommandPath())[1:]
