@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/search"
-	"github.com/clipkit/clipkit/cliplib/search/searchbench"
+	"github.com/clipkit/clipkit/cliplib/bench/searchbench"
 	"github.com/clipkit/clipkit/cliplib/search/synth"
 	"github.com/clipkit/clipkit/internal/atomicfile"
 	"github.com/spf13/cobra"
@@ -58,7 +58,7 @@ func newBenchSearchCmd() *cobra.Command {
 		Use:   "search [--sizes 1e3,1e5,1e6] [--data clusters|lowrank] [--out FILE] [--dump DIR] [--save DIR]",
 		Short: "exact and HNSW vector search on synthetic CLIP-like vectors: recall, latency, memory; JSON out",
 		Long: `Benchmark the exact and HNSW indexes of cliplib/search on synthetic CLIP-like unit vectors
-(cliplib/search/searchbench): build time, recall@k against exact search for each efSearch, query
+(cliplib/bench/searchbench): build time, recall@k against exact search for each efSearch, query
 latency, batched exact search and memory bandwidth, as JSON to --out. With --dump the vectors are
 written as raw float32 so tools/bench/search_reference.py measures hnswlib, numpy and faiss on the
 same data (cliplib/search/MEASURED.md has the full recipe).`,
@@ -91,7 +91,7 @@ same data (cliplib/search/MEASURED.md has the full recipe).`,
 }
 
 // runBenchSearch is `clipx bench search`: the exact and HNSW indexes of cliplib/search on
-// synthetic CLIP-like unit vectors (cliplib/search/searchbench), as JSON. With --dump the
+// synthetic CLIP-like unit vectors (cliplib/bench/searchbench), as JSON. With --dump the
 // vectors are written as raw float32 so tools/bench/search_reference.py measures hnswlib,
 // numpy and faiss on the same data (cliplib/search/MEASURED.md has the full recipe).
 func runBenchSearch(o *benchSearchOptions) error {

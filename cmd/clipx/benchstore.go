@@ -10,7 +10,7 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/search/milvus"
-	"github.com/clipkit/clipkit/cliplib/search/searchbench"
+	"github.com/clipkit/clipkit/cliplib/bench/searchbench"
 	"github.com/clipkit/clipkit/cliplib/search/synth"
 	"github.com/spf13/cobra"
 )

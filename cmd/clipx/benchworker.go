@@ -19,7 +19,7 @@ func newBenchWorkerCmd() *cobra.Command {
 		Short: "serve the interleaved-benchmark protocol: JSON requests on stdin, one per line",
 		Long: `Serve the interleaved-benchmark protocol (bench.ServeWorker) on standard input and output:
 tools/bench/torch_bench.py --interleave-with "clipx bench worker" alternates its PyTorch calls with
-ours, point by point (scripts/bench-cpu.sh).`,
+ours, point by point (tools/bench/bench-cpu.sh).`,
 		Example: `  python tools/bench/torch_bench.py --interleave-with "build/clipx bench worker"`,
 		Args:    noArgs(" (bench worker reads its requests on stdin)"),
 		RunE:    func(*cobra.Command, []string) error { return runBenchWorker() },
