@@ -219,6 +219,9 @@ func TestIdleExitRemovesTheStateFile(t *testing.T) {
 	if b, _ := os.ReadFile(c.LogPath()); !strings.Contains(string(b), "stopping: idle") {
 		t.Errorf("log does not say it stopped when idle:\n%s", b)
 	}
+	if _, err := c.Health(); !errors.Is(err, ErrServerDied) || !strings.Contains(err.Error(), "exited (idle)") {
+		t.Errorf("call after the idle exit: %v; want ErrServerDied saying it exited when idle", err)
+	}
 }
 
 func TestStaleStateFileAndFailedStart(t *testing.T) {

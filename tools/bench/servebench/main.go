@@ -30,11 +30,16 @@ func main() {
 	}
 }
 
+// result is one measured case: round-trip and server-side latencies in milliseconds.
 type result struct {
-	Path, Case            string
-	N                     int
-	P50, P95, ServerP50Ms float64
-	MinMs, MaxMs          float64
+	Path        string  `json:"path"`
+	Case        string  `json:"case"`
+	N           int     `json:"n"`
+	P50         float64 `json:"p50_ms"`
+	P95         float64 `json:"p95_ms"`
+	ServerP50Ms float64 `json:"server_p50_ms"`
+	MinMs       float64 `json:"min_ms"`
+	MaxMs       float64 `json:"max_ms"`
 }
 
 func run() error {
