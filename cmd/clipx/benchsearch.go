@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/bench/searchbench"
+	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/search/synth"
 	"github.com/clipkit/clipkit/internal/atomicfile"
 	"github.com/spf13/cobra"

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clipkit/clipkit/cliplib/bench/searchbench"
 	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/search/milvus"
-	"github.com/clipkit/clipkit/cliplib/bench/searchbench"
 	"github.com/clipkit/clipkit/cliplib/search/synth"
 	"github.com/spf13/cobra"
 )
