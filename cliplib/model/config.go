@@ -2,9 +2,12 @@
 // papers' names), holds the registry of named architectures, and infers an architecture from a
 // checkpoint's tensor shapes the way OpenAI's build_model does.
 //
-// The graph builders live in sub-packages, one per family: vit (CLIP ViT image tower), textenc
-// (CLIP text transformer), resnet (CLIP ModifiedResNet) and mobileclip (MCi and MobileCLIP text
-// towers). They share the blocks of package nn.
+// The registry holds OpenAI CLIP's architectures (ViT-B/32, ..., RN50, ...) built in; the other
+// families add theirs when they register (package family). The graph builders live in
+// sub-packages, one per family: vit (CLIP ViT image tower), textenc (CLIP text transformer),
+// resnet (CLIP ModifiedResNet) and mobileclip (MCi and MobileCLIP text towers, and the
+// MobileCLIP architectures). They share the blocks of package nn; package families links them
+// all in.
 package model
 
 import (
@@ -115,6 +118,13 @@ var (
 
 // OpenAIPreprocess is the preprocessing of OpenAI's and OpenCLIP's CLIP models.
 var OpenAIPreprocess = Preprocess{Interpolation: "bicubic", Mean: OpenAIMean, Std: OpenAIStd}
+
+// MobileCLIPPreprocess is the preprocessing of MobileCLIP S0–S2, B and MobileCLIP2 S0, S2, B:
+// bilinear resize of the shortest side, centre crop, pixels in [0, 1] without normalisation.
+var MobileCLIPPreprocess = Preprocess{Interpolation: "bilinear", Mean: [3]float32{0, 0, 0}, Std: [3]float32{1, 1, 1}}
+
+// MobileCLIP2Preprocess is the preprocessing of MobileCLIP2-S3 and -S4: bilinear, OpenAI mean/std.
+var MobileCLIP2Preprocess = Preprocess{Interpolation: "bilinear", Mean: OpenAIMean, Std: OpenAIStd}
 
 // PreprocessOrDefault returns c.Preprocess, or OpenAIPreprocess when it is unset.
 func (c *Config) PreprocessOrDefault() Preprocess {
