@@ -295,7 +295,7 @@ func configFor(dir, file string, sd checkpoint.StateDict, fam *family.Family, op
 		cfg, err := configFile(dir, file, sd)
 		if err != nil || cfg == nil {
 			return nil, fmt.Errorf("%s is a %s checkpoint: give its architecture (Options.Arch / --arch, e.g. %s)", file,
-				fam.Name, strings.Join(fam.Examples(2), ", "))
+				fam.Name, strings.Join(fam.ExampleNames(2), ", "))
 		}
 		return cfg, nil
 	}

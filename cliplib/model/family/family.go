@@ -76,6 +76,9 @@ type Family struct {
 	// Preprocess holds the preprocessing recipes of the family's weights, under the names the
 	// weights registry uses (weights.PreprocessOpenAI, ...).
 	Preprocess map[string]model.Preprocess
+	// Examples name a few of the family's architectures for messages (default: its first
+	// published Architectures).
+	Examples []string
 	// NamesInPaths: a checkpoint path naming one of the family's architectures (Apple's
 	// mobileclip_s0.pt, the hub's MobileCLIP-S1-OpenCLIP/...) selects it (ArchFromPath).
 	NamesInPaths bool
@@ -241,7 +244,8 @@ func SequentialOnGo(cfg *model.Config) bool {
 // between its parts, case-insensitively, followed by the end of the path or a character that is
 // not a letter or digit: "mobileclip_s0.pt" and "MobileCLIP-S1-OpenCLIP/open_clip_model.safetensors"
 // name MobileCLIP-S0 and MobileCLIP-S1. The longest match wins (mobileclip_blt.pt is
-// MobileCLIP-B-LT, not MobileCLIP-B).
+// MobileCLIP-B-LT, not MobileCLIP-B). Test configurations (model.IsTestConfig) are not named by
+// paths.
 func (f *Family) ArchFromPath(path string) string {
 	if f == nil || !f.NamesInPaths {
 		return ""
@@ -249,6 +253,9 @@ func (f *Family) ArchFromPath(path string) string {
 	lower := strings.ToLower(path)
 	best, bestLen := "", 0
 	for _, name := range model.Names() {
+		if model.IsTestConfig(name) {
+			continue // fixtures are named after test configurations but are loaded with an explicit Arch
+		}
 		cfg, err := model.Lookup(name)
 		if err != nil || !f.Owns(cfg) {
 			continue
@@ -262,9 +269,12 @@ func (f *Family) ArchFromPath(path string) string {
 	return best
 }
 
-// Examples returns up to n names of the family's published architectures (not the test ones),
-// for messages.
-func (f *Family) Examples(n int) []string {
+// ExampleNames returns up to n names of the family's architectures for messages: f.Examples,
+// else its first published (not test) Architectures.
+func (f *Family) ExampleNames(n int) []string {
+	if len(f.Examples) > 0 {
+		return f.Examples[:min(n, len(f.Examples))]
+	}
 	var names []string
 	for _, c := range f.Architectures {
 		if len(names) < n && !model.IsTestConfig(c.Name) {

@@ -72,6 +72,7 @@ func TestArchFromPath(t *testing.T) {
 		"mobileclip_s9.pt":             "",
 		"mobileclip_s0x.pt":            "",
 		"/tmp/ViT-B-32.pt":             "",
+		"MobileCLIP-test-S0/apple.pt":  "",
 	} {
 		if got := mc.ArchFromPath(path); got != want {
 			t.Errorf("ArchFromPath(%q) = %q, want %q", path, got, want)

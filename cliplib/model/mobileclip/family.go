@@ -60,6 +60,7 @@ func init() {
 			weights.PreprocessMobileCLIP:        model.MobileCLIPPreprocess,
 			weights.PreprocessMobileCLIP2OpenAI: model.MobileCLIP2Preprocess,
 		},
+		Examples:     []string{"MobileCLIP-S0", "MobileCLIP2-S2"},
 		NamesInPaths: true,
 	})
 }
