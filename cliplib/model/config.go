@@ -222,7 +222,8 @@ func (c *Config) checkBounds() error {
 }
 
 // Validate checks that the configuration is complete, self-consistent and within the Max*
-// bounds.
+// bounds. Tower kinds other than the built-in ones must be registered (RegisterVisionFamily,
+// RegisterTextFamily; package family does it for each family), and their checks run too.
 func (c *Config) Validate() error {
 	if c.EmbedDim <= 0 {
 		return fmt.Errorf("model %q: embed dim must be positive, got %d", c.Name, c.EmbedDim)
@@ -234,6 +235,7 @@ func (c *Config) Validate() error {
 	if err := v.Activation.Validate(); err != nil {
 		return fmt.Errorf("model %q vision tower: %w", c.Name, err)
 	}
+	builtinVision := true
 	switch v.Family {
 	case ViT:
 		if v.PatchSize <= 0 || v.ImageSize%v.PatchSize != 0 {
@@ -268,16 +270,15 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("model %q: MobileViT stem padding must be 0 or 1, got %d", c.Name, v.StemPadding)
 		}
 	default:
-		return fmt.Errorf("model %q: unknown vision family %q", c.Name, v.Family)
+		builtinVision = false
 	}
 	t := c.Text
 	if err := t.Activation.Validate(); err != nil {
 		return fmt.Errorf("model %q text tower: %w", c.Name, err)
 	}
-	switch t.Family {
-	case TextTransformer, TextMCT:
-	default:
-		return fmt.Errorf("model %q: unknown text family %q", c.Name, t.Family)
+	builtinText := t.Family == TextTransformer || t.Family == TextMCT
+	if err := c.checkRegisteredKinds(builtinVision, builtinText); err != nil {
+		return err
 	}
 	if t.ContextLength <= 0 || t.VocabSize <= 0 || t.Width <= 0 || t.Heads <= 0 || t.Width%t.Heads != 0 {
 		return fmt.Errorf("model %q: text tower context %d, vocab %d, width %d, heads %d must be positive (width divisible by heads)",

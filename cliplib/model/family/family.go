@@ -5,8 +5,13 @@
 // (re-parameterisation, BatchNorm folding) and its preprocessing recipes. The encoder and the
 // loader (cliplib.Load) only ask this package; package families links every family in.
 //
-// Adding a family: write its package with one Register call, and add its blank import to
-// cliplib/model/families.
+// Adding a family: write its package under cliplib/model with one Register call in an init
+// function (its architectures; its tower kinds, a new kind being a model.VisionFamily or
+// model.TextFamily value declared in the package, with a Validate check; its layouts and
+// Prepare if its files have their own naming; its Transform; its preprocessing recipes), and add
+// its blank import to cliplib/model/families. Nothing else changes: the encoder builds the towers,
+// model.Config.Validate accepts the kinds, and cliplib.Load reads, maps, transforms and
+// preprocesses through the registration.
 package family
 
 import (
@@ -39,6 +44,9 @@ type ImageTower struct {
 	// SequentialOnGo asks for sequential op execution on the default pure-Go backend (see
 	// encoder.New: GoMLX v0.26.0's simplego can deadlock on many concurrent batched DotGenerals).
 	SequentialOnGo bool
+	// Validate, when set, checks the fields of a configuration with this tower (model.Config's
+	// Validate runs it, after the built-in checks of the built-in kinds).
+	Validate func(cfg *model.Config) error
 }
 
 // TextTower is how the encoder builds one kind of text tower.
@@ -49,6 +57,8 @@ type TextTower struct {
 	Shapes func(cfg *model.Config) nn.Shapes
 	// SequentialOnGo: as ImageTower.SequentialOnGo.
 	SequentialOnGo bool
+	// Validate: as ImageTower.Validate.
+	Validate func(cfg *model.Config) error
 }
 
 // Family is one tower family's plug-in: everything the rest of the library knows about it.
@@ -102,12 +112,18 @@ func Register(f Family) {
 	if err := conflictLocked(&f); err != nil {
 		panic(err)
 	}
+	fp := &f
+	for k, t := range f.ImageTowers {
+		model.RegisterVisionFamily(k, t.Validate)
+	}
+	for k, t := range f.TextTowers {
+		model.RegisterTextFamily(k, t.Validate)
+	}
 	for _, c := range f.Architectures {
 		if err := c.Validate(); err != nil {
 			panic(fmt.Errorf("family %s: %w", f.Name, err))
 		}
 	}
-	fp := &f
 	for k := range f.ImageTowers {
 		imageTowers[k] = fp
 	}

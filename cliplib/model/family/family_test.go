@@ -1,6 +1,7 @@
 package family_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -142,4 +143,69 @@ func fmtAny(v any) string {
 	}
 	s, _ := v.(string)
 	return s
+}
+
+// transformed records that the toy family's Transform ran.
+var transformed bool
+
+// registerToy registers a family with a new image-tower kind, as a new family package would from
+// its init function.
+func registerToy(t *testing.T, kind model.VisionFamily) {
+	if _, ok := family.Image(kind); ok {
+		return // go test -count > 1: registered by the first run
+	}
+	base, err := model.Lookup("tiny-vit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := base.Clone()
+	arch.Name, arch.Vision = "toy-test-arch", model.VisionConfig{Family: kind, ImageSize: 32, Width: 8, Activation: nn.GELU}
+	family.Register(family.Family{
+		Name:          "Toy",
+		Architectures: []*model.Config{arch},
+		ImageTowers: map[model.VisionFamily]family.ImageTower{kind: {
+			Shapes: func(cfg *model.Config) nn.Shapes { return nn.Shapes{} },
+			Validate: func(cfg *model.Config) error {
+				if cfg.Vision.Width%8 != 0 {
+					return fmt.Errorf("toy width %d is not a multiple of 8", cfg.Vision.Width)
+				}
+				return nil
+			},
+		}},
+		Transform: func(cfg *model.Config, sd checkpoint.StateDict) (checkpoint.StateDict, error) {
+			transformed = true
+			return sd, nil
+		},
+		Preprocess: map[string]model.Preprocess{"toy": {Interpolation: "bilinear", Std: [3]float32{1, 1, 1}}},
+	})
+}
+
+// TestANewFamilyIsOneRegistration checks that the registry, the validator, the recipes and the
+// loader all see a family registered with one call.
+func TestANewFamilyIsOneRegistration(t *testing.T) {
+	const kind model.VisionFamily = "toy-vision"
+	registerToy(t, kind)
+	got, err := model.Lookup("toy-test-arch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := family.Loader(got)
+	if f == nil || f.Name != "Toy" {
+		t.Fatalf("Loader = %v", f)
+	}
+	transformed = false
+	if _, err := f.Transform(got, nil); err != nil || !transformed {
+		t.Error("the family's transform did not run")
+	}
+	if p, ok := family.Recipe("toy"); !ok || p.Interpolation != "bilinear" {
+		t.Errorf("recipe %+v, %v", p, ok)
+	}
+	got.Vision.Width = 12
+	if err := got.Validate(); err == nil || !strings.Contains(err.Error(), "not a multiple of 8") {
+		t.Errorf("the family's check did not run: %v", err)
+	}
+	got.Vision.Family = "unregistered"
+	if err := got.Validate(); err == nil || !strings.Contains(err.Error(), "unknown vision family") {
+		t.Errorf("an unregistered kind: %v", err)
+	}
 }
