@@ -38,6 +38,7 @@ fi
 
 run "gofmt" bash -c 'out="$(gofmt -l $(git ls-files "*.go"))"; [ -z "$out" ] || { echo "gofmt would change: $out"; exit 1; }'
 run "go vet" go vet ./...
+run "README's package table matches the code" go run ./tools/docs/layout -check
 run "go test (simplego)" env GOMLX_BACKEND=go go test -short -count=1 ./...
 run "Milvus store against a real server" bash scripts/test-milvus.sh
 if bash scripts/install-xla-cpu.sh --check >/dev/null 2>&1; then
