@@ -1,7 +1,7 @@
 // Package cliplib is the facade of clipkit: load a CLIP or MobileCLIP model by registry name or
 // from a checkpoint path, encode images and texts into a joint embedding space, compare them, and
-// classify images zero-shot. Notebooks and the clipx command use only this package and a few
-// helpers (plots, search).
+// classify images zero-shot. Load is the only way in: the CLI, the notebooks (through nb/explore
+// or directly), the benchmarks and image search (package imagesearch) all hold a *Model.
 //
 //	m, err := cliplib.Load("ViT-B/32", cliplib.Options{})
 //	defer m.Close()
@@ -9,30 +9,44 @@
 //	txts, err := m.EncodeTexts([]string{"a cat", "a dog"})     // [2][512]
 //	logits := cliplib.Scale(cliplib.Similarity(imgs, txts), m.LogitScale())
 //
+// The zero Options are the cheapest to start: no cache, no batching, float32, text length
+// bucketing (exact). Inference optimisations are options of Load, each with one implementation
+// here: persistent text and image embedding caches (Options.TextCache, Options.ImageCache),
+// request batching (Options.Batching), reduced precision (Options.Precision). Options.Optimized
+// turns every exact one on:
+//
+//	m, err := cliplib.Load("ViT-B/32", cliplib.Options{Precision: "bf16"}.Optimized())
+//	defer m.Close() // saves the caches
+//	z, err := m.ZeroShot([]string{"cat", "dog"}, cliplib.CIFARTemplates) // class prompts cached
+//	preds, err := m.ClassifyFiles(z, 1, "cat.jpg")
+//
 // Everything below the facade lives in sub-packages, one per concern: tokenizer, preprocess,
 // checkpoint (file formats and name layouts), model (configs, registry) with one package per tower
-// family, encoder (backend, batching, precision), cache, search and plots.
+// family, encoder (backend, buckets, precision), batcher, cache, search (vector indexes and
+// stores) and imagesearch (image folders indexed by a Model).
 package cliplib
 
 import (
 	"crypto/sha256"
 	"fmt"
 	"image"
-	"os"
-	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/clipkit/clipkit/cliplib/batcher"
 	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/encoder"
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/cliplib/preprocess"
 	"github.com/clipkit/clipkit/cliplib/tokenizer"
-	"github.com/clipkit/clipkit/weights"
 )
 
 // Options configure Load. The zero value loads trained weights (fetching them into the cache if
-// needed), runs on $GOMLX_BACKEND, else the fastest backend installed (backend.Choose), in float32.
+// needed), runs on $GOMLX_BACKEND, else the fastest backend installed (backend.Choose), in
+// float32, with text length bucketing, and with no cache and no batching (so that Load does not
+// hash the weights: Model.Identity is computed when first asked). Optimized turns the caches and
+// batching on.
 type Options struct {
 	// Backend is a GoMLX backend configuration: "go" (simplego), "xla:cpu", "xla:cuda", ...
 	// Empty means $GOMLX_BACKEND, else the fastest installed (xla:cuda, xla:cpu, go; see backend.Choose).
@@ -53,18 +67,62 @@ type Options struct {
 	FallbackToRandom bool
 	// NoFold keeps ResNet BatchNorms and MobileCLIP train-time branches unfolded (for tests).
 	NoFold bool
-	// Encoder tunes batching (buckets); see encoder.Options. Backend and Precision above win.
+	// Encoder tunes the encoder: batch buckets, and FullTextLength turns text length bucketing
+	// off; see encoder.Options. Backend and Precision above win.
 	Encoder encoder.Options
+
+	// TextCache turns on the text-embedding cache, keyed by model identity and exact token ids:
+	// repeated prompts and class lists are encoded once (EncodeTexts, EncodeTokens, ZeroShot).
+	TextCache bool
+	// ImageCache turns on the image-embedding cache, keyed by model identity and the SHA-256 of a
+	// file's content (EncodeImageFiles) or of decoded pixels (EncodeImagesCached).
+	ImageCache bool
+	// CacheDir is the directory of the persistent caches: files <identity>.textcache under
+	// CacheDir/textcache and <identity>.imagecache under CacheDir/imagecache, shared by every
+	// process using the same model. Default: $CLIPKIT_CACHE (see weights.DefaultCacheDir). A
+	// directory that cannot be written makes the caches memory-only, with a warning.
+	CacheDir string
+	// MemoryOnly keeps the caches in memory: nothing is read from or written to disk.
+	MemoryOnly bool
+	// TextCacheBytes and ImageCacheBytes bound the caches' memory (defaults 64 MiB and 256 MiB);
+	// least recently used entries are evicted beyond them.
+	TextCacheBytes, ImageCacheBytes int64
+	// Batching sends encode calls through one request batcher per tower (package batcher):
+	// single texts or images from many goroutines are grouped into batches, and identical
+	// prompts of one batch are encoded once.
+	Batching bool
+	// Batch configures the batchers (MaxBatch, MaxWait, QueueSize; zero fields take batcher's
+	// defaults: 32 requests, 2 ms).
+	Batch batcher.Options
+	// Warn receives warnings (ignored cache files, a cache directory that cannot be written);
+	// default standard error.
+	Warn func(msg string)
 }
 
+// Optimized returns o with every inference optimisation that keeps results exact turned on:
+// persistent text and image caches (under CacheDir, unless MemoryOnly) and request batching.
+// Precision is left as o has it (reduced precision changes results). The caches are named by
+// the model identity, so Load then hashes the weights.
+func (o Options) Optimized() Options {
+	o.TextCache, o.ImageCache, o.Batching = true, true, true
+	return o
+}
+
+// Default cache bounds (Options.TextCacheBytes, Options.ImageCacheBytes).
+const (
+	DefaultTextCacheBytes  = 64 << 20
+	DefaultImageCacheBytes = 256 << 20
+)
+
 // LoadTimes splits the time Load took. Graph compilation is not part of it: each graph compiles
-// on its first use (or encoder.PreCompile*), and the model identity is hashed on its first use.
+// on its first use (or encoder.PreCompile*), and the model identity is hashed on its first use
+// (at Load when a cache is on).
 type LoadTimes struct {
 	// Read covers finding, downloading if needed, and reading the checkpoint (or drawing random
 	// weights), with its configuration.
 	Read time.Duration
 	// Place covers validating the weights against the architecture and placing them on the
-	// backend (including backend start-up and any layout change).
+	// backend (including backend start-up and any layout change), and opening the caches.
 	Place time.Duration
 }
 
@@ -77,8 +135,8 @@ type Source struct {
 	Reason string // why random weights were used, when they were
 }
 
-// Model is a loaded model: tokenizer, image preprocessing and the two towers on a backend. It is
-// safe for concurrent use.
+// Model is a loaded model: tokenizer, image preprocessing and the two towers on a backend, with
+// the caches and batchers its Options asked for. It is safe for concurrent use. Close it.
 type Model struct {
 	// Name is the registry name or the path the model was loaded from.
 	Name string
@@ -93,19 +151,26 @@ type Model struct {
 
 	tok *tokenizer.Tokenizer
 	enc *encoder.Encoder
+	opt Options
+
+	backendName string // kept so that Stats works after Close
 
 	idOnce sync.Once
 	id     cache.Identity
 
-	mu         sync.Mutex
-	textCache  TextCache
-	imageCache *cache.TextCache
+	text, image *cache.TextCache // nil when off
+	// textDirty and imageDirty record new entries since the last Save (Save skips clean caches).
+	textDirty, imageDirty atomic.Bool
+	batch                 *batcher.Encoder // nil when off
+
+	mu     sync.Mutex
+	closed bool
 }
 
 // Identity returns a hash of everything that determines the model's outputs (architecture,
-// precision and weights): text caches and embedding stores are keyed by it. It reads every weight,
-// so it is computed on the first call (not at load) and remembered. Should the weights be
-// unreadable (a closed model), the identity is one no cache or index can match.
+// precision and weights): caches and embedding indexes are keyed by it. It reads every weight,
+// so it is computed on the first call (at Load only when a cache is on) and remembered. Should
+// the weights be unreadable (a closed model), the identity is one no cache or index can match.
 func (m *Model) Identity() cache.Identity {
 	m.idOnce.Do(func() {
 		id, err := identity(m.Config, m.enc)
@@ -116,34 +181,6 @@ func (m *Model) Identity() cache.Identity {
 		m.id = id
 	})
 	return m.id
-}
-
-// UseTextCache attaches a persistent text-embedding cache kept in dir (one file per model
-// identity, shared by every process using the same model; default dir: $CLIPKIT_CACHE/textcache).
-// Cached embeddings are reused by EncodeTexts, ZeroShot, ...; call SaveTextCache to persist new
-// ones. It returns the cache for its statistics.
-func (m *Model) UseTextCache(dir string, opt cache.Options) (*cache.TextCache, error) {
-	if dir == "" {
-		dir = filepath.Join(weights.DefaultCacheDir(), "textcache")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	opt.Path = filepath.Join(dir, m.Identity().String()+".textcache")
-	c := cache.New(m.Identity(), m.Config.EmbedDim, opt)
-	m.SetTextCache(c)
-	return c, nil
-}
-
-// SaveTextCache persists the attached text cache, if it is a *cache.TextCache with a file.
-func (m *Model) SaveTextCache() error {
-	m.mu.Lock()
-	c, ok := m.textCache.(*cache.TextCache)
-	m.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	return c.Save()
 }
 
 // RandomWeights reports whether the model runs on random weights (results are meaningless).
@@ -163,175 +200,57 @@ func (m *Model) EmbedDim() int { return m.Config.EmbedDim }
 // LogitScale returns exp(logit_scale): logits = LogitScale · cosine similarity.
 func (m *Model) LogitScale() float32 { return m.enc.LogitScale() }
 
-// Encoder exposes the underlying encoder (backend, precision, buckets).
+// Precision returns the compute precision ("f32", "bf16" or "f16").
+func (m *Model) Precision() string { return string(m.enc.Precision()) }
+
+// Options returns the options the model was loaded with, defaults filled in (Warn, CacheDir and
+// the cache bounds).
+func (m *Model) Options() Options { return m.opt }
+
+// Encoder exposes the underlying encoder (backend, precision, buckets). Calls made on it directly
+// bypass the caches and batchers.
 func (m *Model) Encoder() *encoder.Encoder { return m.enc }
 
 // Tokenizer returns the model's tokenizer.
 func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
 
-// Close releases the backend resources.
-func (m *Model) Close() {
+// TextBucketing reports whether texts run only up to their length bucket (causal text towers,
+// unless Options.Encoder.FullTextLength is set).
+func (m *Model) TextBucketing() bool {
+	short := make([]int32, m.Config.Text.ContextLength)
+	short[0], short[1] = 1, 2 // the end-of-text token (largest id) at position 1
+	return m.enc.TextLength([][]int32{short}) < len(short)
+}
+
+// Close stops the batchers (finishing queued requests), saves the caches that changed, and
+// releases the backend resources. Later encode calls fail with an error; Close itself is
+// idempotent (a second call returns nil).
+func (m *Model) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	if m.batch != nil {
+		m.batch.Close()
+	}
+	err := m.Save()
 	if m.enc != nil {
 		m.enc.Close()
 	}
+	return err
 }
 
-// EncodeTexts tokenizes and encodes texts, returning one L2-normalised embedding [E] per text, in
-// order. Texts longer than the context are truncated (the end token kept), as open_clip does.
-// When a text cache is attached (SetTextCache), cached embeddings are reused.
-func (m *Model) EncodeTexts(texts []string) ([][]float32, error) {
-	ids := m.tok.TokenizeBatch(texts)
-	return m.EncodeTokens(ids)
-}
-
-// EncodeTokens encodes token-id sequences (each ContextLength long) into L2-normalised embeddings,
-// going through the text cache when one is attached.
-func (m *Model) EncodeTokens(ids [][]int32) ([][]float32, error) {
-	m.mu.Lock()
-	cache := m.textCache
-	m.mu.Unlock()
-	if cache == nil {
-		return m.enc.EncodeTokens(ids)
-	}
-	out := make([][]float32, len(ids))
-	var missIdx []int
-	var missIDs [][]int32
-	for i, row := range ids {
-		if v, ok := cache.Get(row); ok {
-			out[i] = v
-		} else {
-			missIdx = append(missIdx, i)
-			missIDs = append(missIDs, row)
-		}
-	}
-	if len(missIDs) > 0 {
-		embs, err := m.enc.EncodeTokens(missIDs)
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range missIdx {
-			out[i] = embs[j]
-			cache.Put(missIDs[j], embs[j])
-		}
-	}
-	return out, nil
-}
-
-// TextCache is what Model needs of a text-embedding cache (see package cache): lookups by exact
-// token ids for this model.
-type TextCache interface {
-	Get(ids []int32) ([]float32, bool)
-	Put(ids []int32, embedding []float32)
-}
-
-// SetTextCache attaches a text-embedding cache (nil detaches it). The cache must be specific to
-// this model's weights and configuration.
-func (m *Model) SetTextCache(c TextCache) {
+// check returns an error once the model is closed.
+func (m *Model) check() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.textCache = c
-}
-
-// PreprocessImages turns images into the model's input tensor: a flat [N, 3, R, R] float32
-// slice, decoded colour handled as PIL's convert("RGB") does, resized, centre-cropped and
-// normalised exactly as the reference pipeline of the model's weights.
-func (m *Model) PreprocessImages(imgs []image.Image) ([]float32, error) {
-	return preprocess.Batch(imgs, m.Preprocess)
-}
-
-// EncodeImages preprocesses and encodes images, returning one L2-normalised embedding [E] per
-// image, in order.
-func (m *Model) EncodeImages(imgs []image.Image) ([][]float32, error) {
-	if len(imgs) == 0 {
-		return nil, nil
+	if m.closed {
+		return fmt.Errorf("model %s is closed", m.Name)
 	}
-	pixels, err := m.PreprocessImages(imgs)
-	if err != nil {
-		return nil, err
-	}
-	return m.enc.EncodeImages(pixels, len(imgs))
-}
-
-// EncodeImageFiles decodes (PNG, JPEG, GIF, WebP, BMP, TIFF) and encodes image files. With an
-// image cache attached (UseImageCache), files whose content was encoded before are not decoded
-// or encoded again.
-func (m *Model) EncodeImageFiles(paths ...string) ([][]float32, error) {
-	m.mu.Lock()
-	ic := m.imageCache
-	m.mu.Unlock()
-	out := make([][]float32, len(paths))
-	keys := make([]string, len(paths))
-	var todo []int
-	for i, p := range paths {
-		if ic != nil {
-			data, err := preprocess.ReadFileLimited(p, preprocess.DefaultLimits) // regular files, bounded
-			if err != nil {
-				return nil, err
-			}
-			sum := sha256.Sum256(data)
-			keys[i] = string(sum[:])
-			if v, ok := ic.GetKey(keys[i]); ok {
-				out[i] = v
-				continue
-			}
-		}
-		todo = append(todo, i)
-	}
-	if len(todo) == 0 {
-		return out, nil
-	}
-	todoPaths := make([]string, len(todo))
-	for j, i := range todo {
-		todoPaths[j] = paths[i]
-	}
-	imgs, err := DecodeImageFiles(todoPaths...)
-	if err != nil {
-		return nil, err
-	}
-	embs, err := m.EncodeImages(imgs)
-	if err != nil {
-		return nil, err
-	}
-	for j, i := range todo {
-		out[i] = embs[j]
-		if ic != nil {
-			ic.PutKey(keys[i], embs[j])
-		}
-	}
-	return out, nil
-}
-
-// UseImageCache attaches a persistent cache of image embeddings keyed by the SHA-256 of each
-// file's content, kept in dir (default $CLIPKIT_CACHE/imagecache), one file per model identity
-// (which covers weights, architecture, preprocessing and precision). Call SaveImageCache to
-// persist it; notebooks use it so that a re-run or the next cell does not recompute embeddings.
-func (m *Model) UseImageCache(dir string, opt cache.Options) (*cache.TextCache, error) {
-	if dir == "" {
-		dir = filepath.Join(weights.DefaultCacheDir(), "imagecache")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if opt.MaxBytes == 0 {
-		opt.MaxBytes = 256 << 20
-	}
-	opt.Path = filepath.Join(dir, m.Identity().String()+".imagecache")
-	c := cache.New(m.Identity(), m.Config.EmbedDim, opt)
-	m.mu.Lock()
-	m.imageCache = c
-	m.mu.Unlock()
-	return c, nil
-}
-
-// SaveImageCache persists the attached image cache, if any.
-func (m *Model) SaveImageCache() error {
-	m.mu.Lock()
-	c := m.imageCache
-	m.mu.Unlock()
-	if c == nil {
-		return nil
-	}
-	return c.Save()
+	return nil
 }
 
 // DecodeImageFiles decodes image files, failing with the first file that cannot be decoded.

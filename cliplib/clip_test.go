@@ -9,7 +9,6 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 
-	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/weights"
 )
@@ -23,7 +22,7 @@ func loadTiny(t *testing.T, opt Options) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(m.Close)
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
@@ -121,18 +120,14 @@ func TestZeroShotEnsembling(t *testing.T) {
 func TestTextCacheReusesExactEmbeddings(t *testing.T) {
 	dir := t.TempDir()
 	texts := []string{"a photo of a cat", "a photo of a dog", "a diagram"}
-	m := loadTiny(t, Options{})
-	want, err := m.EncodeTexts(texts)
+	want, err := loadTiny(t, Options{}).EncodeTexts(texts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := m.UseTextCache(dir, cache.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := loadTiny(t, Options{TextCache: true, CacheDir: dir})
 	m.EncodeTexts(texts[:2])
 	got, _ := m.EncodeTexts(texts)
-	if s := c.Stats(); s.Hits != 2 || s.Misses != 3 {
+	if s := m.TextCache().Stats(); s.Hits != 2 || s.Misses != 3 {
 		t.Errorf("stats %+v, want 2 hits and 3 misses", s)
 	}
 	// Equal up to the rounding differences of batch buckets (XLA compiles one kernel per shape).
@@ -143,25 +138,23 @@ func TestTextCacheReusesExactEmbeddings(t *testing.T) {
 			}
 		}
 	}
-	if err := m.SaveTextCache(); err != nil {
+	if err := m.Save(); err != nil {
 		t.Fatal(err)
 	}
-	m2 := loadTiny(t, Options{})
+	m2 := loadTiny(t, Options{TextCache: true, CacheDir: dir, Warn: func(msg string) { t.Errorf("warning: %s", msg) }})
 	if m2.Identity() != m.Identity() {
 		t.Fatal("the same weights have two identities")
 	}
-	c2, _ := m2.UseTextCache(dir, cache.Options{Warn: func(msg string) { t.Errorf("warning: %s", msg) }})
 	m2.EncodeTexts(texts)
-	if s := c2.Stats(); s.Hits != 3 {
+	if s := m2.Stats().TextCache; s.Hits != 3 {
 		t.Errorf("second process: %+v, want 3 hits from disk", s)
 	}
-	bf := loadTiny(t, Options{Precision: "bf16"})
+	bf := loadTiny(t, Options{Precision: "bf16", TextCache: true, CacheDir: dir})
 	if bf.Identity() == m.Identity() {
 		t.Error("bf16 and f32 models share an identity")
 	}
-	c3, _ := bf.UseTextCache(dir, cache.Options{})
 	bf.EncodeTexts(texts)
-	if s := c3.Stats(); s.Hits != 0 {
+	if s := bf.Stats().TextCache; s.Hits != 0 {
 		t.Errorf("a bf16 model hit the f32 model's cache: %+v", s)
 	}
 }
@@ -179,15 +172,14 @@ func TestImageCacheSkipsRecomputation(t *testing.T) {
 	os.WriteFile(a, data, 0o644)
 	data2, _ := os.ReadFile(filepath.Join(src, "coins.png"))
 	os.WriteFile(b, data2, 0o644)
-	m := loadTiny(t, Options{})
-	want, err := m.EncodeImageFiles(a, b)
+	want, err := loadTiny(t, Options{}).EncodeImageFiles(a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := m.UseImageCache(cacheDir, cache.Options{})
+	m := loadTiny(t, Options{ImageCache: true, CacheDir: cacheDir})
 	m.EncodeImageFiles(a, b)
 	got, _ := m.EncodeImageFiles(a, b)
-	if s := c.Stats(); s.Hits != 2 || s.Misses != 2 {
+	if s := m.ImageCache().Stats(); s.Hits != 2 || s.Misses != 2 {
 		t.Errorf("stats %+v", s)
 	}
 	for i := range want {
@@ -197,12 +189,13 @@ func TestImageCacheSkipsRecomputation(t *testing.T) {
 			}
 		}
 	}
-	m.SaveImageCache()
-	m2 := loadTiny(t, Options{})
-	c2, _ := m2.UseImageCache(cacheDir, cache.Options{})
+	if err := m.Save(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := loadTiny(t, Options{ImageCache: true, CacheDir: cacheDir})
 	os.WriteFile(b, data, 0o644) // b now holds a's content: served from a's entry, by content
 	got2, _ := m2.EncodeImageFiles(a, b)
-	if s := c2.Stats(); s.Hits != 2 {
+	if s := m2.Stats().ImageCache; s.Hits != 2 {
 		t.Errorf("second process: %+v", s)
 	}
 	for j := range want[0] {

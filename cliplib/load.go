@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -16,9 +15,8 @@ import (
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
 	"github.com/clipkit/clipkit/cliplib/encoder"
 	"github.com/clipkit/clipkit/cliplib/model"
-	"github.com/clipkit/clipkit/cliplib/model/mobileclip"
+	"github.com/clipkit/clipkit/cliplib/model/family"
 	"github.com/clipkit/clipkit/cliplib/model/nn"
-	"github.com/clipkit/clipkit/cliplib/model/resnet"
 	"github.com/clipkit/clipkit/cliplib/tokenizer"
 	"github.com/clipkit/clipkit/weights"
 )
@@ -46,7 +44,8 @@ func Load(nameOrPath string, opt Options) (*Model, error) {
 	return m, nil
 }
 
-// build turns a resolved configuration and state dict into a Model.
+// build turns a resolved configuration and state dict into a Model, with the caches and batchers
+// opt asks for.
 func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, opt Options) (*Model, error) {
 	prep, err := preprocessFor(cfg)
 	if err != nil {
@@ -74,7 +73,12 @@ func build(name string, cfg *model.Config, sd checkpoint.StateDict, src Source, 
 		}
 		return nil, err
 	}
-	return &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc}, nil
+	m := &Model{Name: name, Config: cfg, Source: src, Preprocess: prep, tok: tok, enc: enc}
+	if err := m.setup(opt); err != nil {
+		enc.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
 // identity hashes what determines a model's outputs: the architecture, the precision, and every
@@ -152,7 +156,8 @@ func lookupWeights(name string) (weights.Entry, bool) {
 }
 
 // applyEntry sets what a weights-registry entry says about its weights on the architecture:
-// activation, preprocessing, resolution.
+// activation (except where a tower family fixes its own, family.ImageTower.Activation),
+// preprocessing (a recipe a family registered under the entry's name), resolution.
 func applyEntry(cfg *model.Config, e weights.Entry) error {
 	cfg.Name = e.Name
 	switch e.Activation {
@@ -161,19 +166,14 @@ func applyEntry(cfg *model.Config, e weights.Entry) error {
 	case weights.ActivationGELU:
 		cfg.Vision.Activation, cfg.Text.Activation = nn.GELU, nn.GELU
 	}
-	if cfg.Vision.Family == model.ResNet {
-		cfg.Vision.Activation = nn.ReLU
+	if a := family.VisionActivation(cfg.Vision.Family); a != "" {
+		cfg.Vision.Activation = a
 	}
-	switch e.Preprocess {
-	case weights.PreprocessOpenAI:
-		cfg.Preprocess = model.OpenAIPreprocess
-	case weights.PreprocessMobileCLIP:
-		cfg.Preprocess = model.Preprocess{Interpolation: "bilinear", Std: [3]float32{1, 1, 1}}
-	case weights.PreprocessMobileCLIP2OpenAI:
-		cfg.Preprocess = model.Preprocess{Interpolation: "bilinear", Mean: model.OpenAIMean, Std: model.OpenAIStd}
-	default:
+	p, ok := family.Recipe(e.Preprocess)
+	if !ok {
 		return fmt.Errorf("weights %q: unknown preprocessing %q", e.Name, e.Preprocess)
 	}
+	cfg.Preprocess = p
 	if e.ImageSize != 0 && e.ImageSize != cfg.Vision.ImageSize {
 		return fmt.Errorf("weights %q are for %d px images but architecture %q takes %d px", e.Name, e.ImageSize,
 			e.Arch, cfg.Vision.ImageSize)
@@ -208,17 +208,24 @@ func loadPath(path string, opt Options) (*model.Config, checkpoint.StateDict, So
 	} else {
 		dir, file = filepath.Dir(path), path
 	}
-	return loadWith(file, func(sd checkpoint.StateDict) (*model.Config, error) { return configFor(dir, file, sd, opt) }, opt)
+	return loadWith(file, func(sd checkpoint.StateDict, fam *family.Family) (*model.Config, error) {
+		return configFor(dir, file, sd, fam, opt)
+	}, opt)
 }
 
 // loadFile reads a checkpoint file for a known architecture.
 func loadFile(file string, cfg *model.Config, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
-	return loadWith(file, func(checkpoint.StateDict) (*model.Config, error) { return cfg, nil }, opt)
+	return loadWith(file, func(checkpoint.StateDict, *family.Family) (*model.Config, error) { return cfg, nil }, opt)
 }
 
+// configurer picks the architecture of a checkpoint given its tensors in the internal naming, or,
+// for a file in a family's own layout (fam not nil), before they are mapped (sd nil).
+type configurer func(sd checkpoint.StateDict, fam *family.Family) (*model.Config, error)
+
 // loadWith reads file, maps it to the internal naming, picks the configuration with configure,
-// and applies load-time folding (ResNet BatchNorms; MobileCLIP re-parameterisation).
-func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, error), opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+// and applies the load-time transforms of the model's tower family (family.Family.Transform,
+// Prepare: ResNet BatchNorm folding, MobileCLIP re-parameterisation) unless opt.NoFold.
+func loadWith(file string, configure configurer, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
 	raw, format, err := checkpoint.ReadFile(file)
 	if err != nil {
 		return nil, nil, Source{}, err
@@ -226,24 +233,24 @@ func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, 
 	if err := raw.CheckFinite(); err != nil {
 		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
 	}
-	if layout, err := checkpoint.DetectLayout(raw); err == nil &&
-		(layout == checkpoint.LayoutAppleMobileCLIP || layout == checkpoint.LayoutOpenCLIPCustomText) {
-		return loadMobileCLIP(file, raw, format, configure, opt)
+	if layout, err := checkpoint.DetectLayout(raw); err == nil {
+		if fam := family.ForLayout(layout); fam != nil {
+			return loadFamilyLayout(fam, file, raw, format, configure, opt)
+		}
 	}
 	sd, layout, err := checkpoint.ToOpenAI(raw)
 	if err != nil {
 		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
 	}
 	src := Source{Path: file, Format: string(format), Layout: string(layout)}
-	cfg, err := configure(sd)
+	cfg, err := configure(sd, nil)
 	if err != nil {
 		return nil, nil, Source{}, err
 	}
-	if cfg.Vision.Family == model.ResNet && !opt.NoFold {
-		if sd, err = resnet.FoldBatchNorm(sd); err != nil {
+	if fam := family.Loader(cfg); fam != nil && fam.Transform != nil && !opt.NoFold {
+		if sd, err = fam.Transform(cfg, sd); err != nil {
 			return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
 		}
-		cfg.Vision.BatchNormFolded = true
 	}
 	// num_batches_tracked counters are training state, never inference parameters.
 	for name := range sd {
@@ -254,54 +261,32 @@ func loadWith(file string, configure func(checkpoint.StateDict) (*model.Config, 
 	return cfg, sd, src, nil
 }
 
-// loadMobileCLIP loads a MobileCLIP checkpoint (Apple's original layout or the OpenCLIP / timm hub
-// layout). Its architecture comes from the registry entry or Options.Arch, else from the file's
-// path (mobileclip_s0.pt, MobileCLIP2-S2-OpenCLIP/...): MobileCLIP files carry no usable config.
-func loadMobileCLIP(file string, raw checkpoint.StateDict, format checkpoint.Format,
-	configure func(checkpoint.StateDict) (*model.Config, error), opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
-	var cfg *model.Config
-	var err error
-	if opt.Arch != "" {
-		cfg, err = model.Lookup(opt.Arch)
-	} else if name := guessMobileCLIP(file); name != "" {
-		cfg, err = model.Lookup(name)
-	} else if cfg, err = configure(nil); err != nil || !mobileclip.IsMobileCLIP(cfg) {
-		return nil, nil, Source{}, fmt.Errorf("%s is a MobileCLIP checkpoint: give its architecture (Options.Arch / --arch, "+
-			"e.g. MobileCLIP-S0, MobileCLIP2-S2)", file)
-	}
+// loadFamilyLayout loads a checkpoint in the own layout of tower family fam (MobileCLIP: Apple's
+// original layout or the OpenCLIP / timm hub layout). Such files carry no usable config: the
+// architecture comes from configure (the registry entry, Options.Arch, the file's path, a config
+// file beside it) and must be one of fam's.
+func loadFamilyLayout(fam *family.Family, file string, raw checkpoint.StateDict, format checkpoint.Format,
+	configure configurer, opt Options) (*model.Config, checkpoint.StateDict, Source, error) {
+	cfg, err := configure(nil, fam)
 	if err != nil {
 		return nil, nil, Source{}, err
 	}
-	if !mobileclip.IsMobileCLIP(cfg) {
-		return nil, nil, Source{}, fmt.Errorf("%s is a MobileCLIP checkpoint but architecture %q is not a MobileCLIP one", file, cfg.Name)
+	if !fam.Owns(cfg) {
+		return nil, nil, Source{}, fmt.Errorf("%s is a %s checkpoint but architecture %q is not a %s one", file, fam.Name,
+			cfg.Name, fam.Name)
 	}
-	cfg.Unfolded = opt.NoFold
-	sd, layout, err := mobileclip.PrepareWeights(cfg, raw)
+	sd, layout, err := fam.Prepare(cfg, raw, !opt.NoFold)
 	if err != nil {
 		return nil, nil, Source{}, fmt.Errorf("%s: %w", file, err)
 	}
 	return cfg, sd, Source{Path: file, Format: string(format), Layout: string(layout)}, nil
 }
 
-var mobileCLIPPathRe = regexp.MustCompile(`(?i)mobileclip(2?)[-_](s[0-4]|b[-_]?lt|b)\b`)
-
-// guessMobileCLIP recognises MobileCLIP checkpoint paths: Apple's mobileclip_s0.pt ... and
-// mobileclip2_s2.pt, and hub repository names such as MobileCLIP-S1-OpenCLIP.
-func guessMobileCLIP(path string) string {
-	m := mobileCLIPPathRe.FindStringSubmatch(path)
-	if m == nil {
-		return ""
-	}
-	size := strings.ToUpper(strings.NewReplacer("_", "", "-", "").Replace(m[2]))
-	if size == "BLT" {
-		size = "B-LT"
-	}
-	return "MobileCLIP" + m[1] + "-" + size
-}
-
-// configFor chooses the architecture of a checkpoint: an explicit Arch, else a config file in the
-// checkpoint's directory (HF config.json or open_clip_config.json), else inference from shapes.
-func configFor(dir, file string, sd checkpoint.StateDict, opt Options) (*model.Config, error) {
+// configFor chooses the architecture of a checkpoint: an explicit Arch, else (for a file in the
+// own layout of family fam) a registered architecture of fam that the path names, else a config
+// file in the checkpoint's directory (HF config.json or open_clip_config.json), else inference
+// from shapes (not for fam's files: they have no CLIP shapes to infer from).
+func configFor(dir, file string, sd checkpoint.StateDict, fam *family.Family, opt Options) (*model.Config, error) {
 	if opt.Arch != "" {
 		cfg, err := model.Lookup(opt.Arch)
 		if err != nil {
@@ -309,6 +294,31 @@ func configFor(dir, file string, sd checkpoint.StateDict, opt Options) (*model.C
 		}
 		return cfg, nil
 	}
+	if fam != nil {
+		if name := fam.ArchFromPath(file); name != "" {
+			return model.Lookup(name)
+		}
+		cfg, err := configFile(dir, file, sd)
+		if err != nil || cfg == nil {
+			return nil, fmt.Errorf("%s is a %s checkpoint: give its architecture (Options.Arch / --arch, e.g. %s)", file,
+				fam.Name, strings.Join(fam.ExampleNames(2), ", "))
+		}
+		return cfg, nil
+	}
+	if cfg, err := configFile(dir, file, sd); cfg != nil || err != nil {
+		return cfg, err
+	}
+	cfg, err := model.InferCLIP(shapesOf(sd), nn.QuickGELU)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (give the architecture explicitly)", file, err)
+	}
+	cfg.Name = filepath.Base(file)
+	return cfg, nil
+}
+
+// configFile reads the config file in the checkpoint's directory (open_clip_config.json, else HF
+// config.json) and checks it against the checkpoint's shapes; nil, nil when there is none.
+func configFile(dir, file string, sd checkpoint.StateDict) (*model.Config, error) {
 	for _, name := range []string{"open_clip_config.json", "config.json"} {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil {
@@ -324,12 +334,7 @@ func configFor(dir, file string, sd checkpoint.StateDict, opt Options) (*model.C
 			return cfg, nil
 		}
 	}
-	cfg, err := model.InferCLIP(shapesOf(sd), nn.QuickGELU)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (give the architecture explicitly)", file, err)
-	}
-	cfg.Name = filepath.Base(file)
-	return cfg, nil
+	return nil, nil
 }
 
 // shapesOf returns the tensor shapes of a state dict.

@@ -52,8 +52,8 @@ type ZeroShotClassifier struct {
 }
 
 // TextEncoder is what a zero-shot classifier needs of a model: texts to L2-normalised embeddings
-// and the logit scale. *Model implements it, and so does the optimized facade (package optimized),
-// whose text cache then serves repeated class lists.
+// and the logit scale. *Model implements it (with Options.TextCache, repeated class lists are
+// served by its text cache).
 type TextEncoder interface {
 	EncodeTexts(texts []string) ([][]float32, error)
 	LogitScale() float32
@@ -62,6 +62,16 @@ type TextEncoder interface {
 // ZeroShot builds a classifier for classes from templates (PhotoTemplate when none are given).
 func (m *Model) ZeroShot(classes []string, templates []string) (*ZeroShotClassifier, error) {
 	return NewZeroShot(m, classes, templates)
+}
+
+// ClassifyFiles returns the k most probable classes of z for each image file ([len(paths)][k],
+// best first), the files encoded by EncodeImageFiles (through the image cache when on).
+func (m *Model) ClassifyFiles(z *ZeroShotClassifier, k int, paths ...string) ([][]Prediction, error) {
+	embs, err := m.EncodeImageFiles(paths...)
+	if err != nil {
+		return nil, err
+	}
+	return z.TopK(embs, k), nil
 }
 
 // NewZeroShot builds a classifier for classes from templates (PhotoTemplate when none are given)

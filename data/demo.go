@@ -1,16 +1,16 @@
 package data
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/clipkit/clipkit/internal/repo"
 )
 
 // ModulePath is the project's Go module path, used to recognise the repository root.
-const ModulePath = "github.com/clipkit/clipkit"
+const ModulePath = repo.ModulePath
 
 // DemoCaptions pairs eight of the sample photos with the captions of the classic CLIP demo, as listed
 // in shared/data/clip_test_images/README.md.
@@ -57,37 +57,14 @@ func DemoImagesDir() (string, error) {
 	return "", fmt.Errorf("the sample photos are not at %s (nor beside any parent folder); set CLIPKIT_IMAGES to a folder of images", first)
 }
 
-// RepoRoot walks up from the working directory to the folder whose go.mod declares ModulePath.
+// RepoRoot walks up from the working directory to the folder whose go.mod declares ModulePath
+// (repo.Root).
 func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := repo.Root()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("the working directory is not inside the %s repository: %w", ModulePath, err)
 	}
-	for {
-		if isModuleRoot(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("the working directory is not inside the %s repository", ModulePath)
-		}
-		dir = parent
-	}
-}
-
-func isModuleRoot(gomod string) bool {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) == 2 && fields[0] == "module" {
-			return strings.Trim(fields[1], `"`) == ModulePath
-		}
-	}
-	return false
+	return root, nil
 }
 
 // LoadDemo returns the demo image set. With CLIPKIT_IMAGES set it is LoadFolder of that folder (class

@@ -1,18 +1,19 @@
 package data
 
 // Reading the CIFAR "python version" batches: pickles of dicts holding lists, strings and numpy
-// arrays. github.com/nlpodyssey/gopickle decodes the pickle opcodes; it never executes anything (Go
-// cannot run Python), and our FindClass allows exactly the globals a numpy array needs. Any other
-// global is an error, so a file that is not a plain CIFAR batch is rejected instead of half-read.
+// arrays. internal/pickle (the project's one safe unpickler, over github.com/nlpodyssey/gopickle)
+// decodes the pickle opcodes; it never executes anything (Go cannot run Python), and our allowlist
+// (allowedGlobal) allows exactly the globals a numpy array needs. Any other global is an error, so
+// a file that is not a plain CIFAR batch is rejected instead of half-read.
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math/big"
 
-	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/clipkit/clipkit/internal/pickle"
 )
 
 // ndarray is a numpy array rebuilt from its pickled state.
@@ -203,113 +204,11 @@ func allowedGlobal(module, name string) (any, error) {
 	return nil, fmt.Errorf("pickle refers to %s.%s, which a CIFAR batch never does (allowed: numpy arrays, lists, dicts, strings, numbers)", module, name)
 }
 
-// unpickle decodes the pickle in b with the numpy allowlist. gopickle allocates the lengths a pickle
-// declares before reading them, so a damaged length could make it allocate gigabytes or panic:
-// checkPickleLengths rejects those first, and a panic that still happens becomes an error.
-func unpickle(b []byte) (v any, err error) {
-	if err := checkPickleLengths(b); err != nil {
-		return nil, err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			v, err = nil, fmt.Errorf("malformed pickle: %v", p)
-		}
-	}()
-	u := pickle.NewUnpickler(bytes.NewReader(b))
-	u.FindClass = allowedGlobal
-	u.PersistentLoad = func(any) (any, error) { return nil, fmt.Errorf("pickle uses persistent ids") }
-	u.GetExtension = func(int) (any, error) { return nil, fmt.Errorf("pickle uses the extension registry") }
-	return u.Load()
-}
-
-// checkPickleLengths walks the opcodes of a pickle (protocols 0 to 5) without interpreting them and
-// fails when an argument runs past the end of b. It is written here because gopickle trusts the
-// declared lengths; the opcode table follows Python's pickletools.
-func checkPickleLengths(b []byte) error {
-	n := len(b)
-	need := func(at, k int, op byte) error {
-		if k < 0 || k > n-at {
-			return fmt.Errorf("malformed pickle: opcode 0x%02x at byte %d declares %d bytes, %d remain (truncated?)", op, at-1, k, n-at)
-		}
-		return nil
-	}
-	line := func(at int, op byte) (int, error) {
-		i := bytes.IndexByte(b[at:], '\n')
-		if i < 0 {
-			return 0, fmt.Errorf("malformed pickle: opcode 0x%02x at byte %d has no end of line (truncated?)", op, at-1)
-		}
-		return at + i + 1, nil
-	}
-	for i := 0; i < n; {
-		op := b[i]
-		i++
-		var err error
-		switch op {
-		case '.': // STOP
-			return nil
-		case '(', '0', '1', '2', 'N', ')', ']', '}', 'a', 'b', 'd', 'e', 'l', 'o', 's', 't', 'u', 'R', 'Q',
-			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94, 0x97, 0x98:
-		case 'K', 'q', 'h', 0x80, 0x82:
-			err = need(i, 1, op)
-			i++
-		case 'M', 0x83:
-			err = need(i, 2, op)
-			i += 2
-		case 'J', 'j', 'r', 0x84:
-			err = need(i, 4, op)
-			i += 4
-		case 'G':
-			err = need(i, 8, op)
-			i += 8
-		case 0x95: // FRAME: an eight-byte length, then the framed opcodes, which the loop walks on
-			if err = need(i, 8, op); err == nil {
-				k64 := binary.LittleEndian.Uint64(b[i:])
-				i += 8
-				k := -1
-				if k64 <= uint64(n) {
-					k = int(k64)
-				}
-				err = need(i, k, op)
-			}
-		case 'I', 'L', 'F', 'S', 'V', 'P', 'p', 'g':
-			i, err = line(i, op)
-		case 'c', 'i':
-			if i, err = line(i, op); err == nil {
-				i, err = line(i, op)
-			}
-		case 'U', 'C', 0x8c, 0x8a: // one-byte length
-			if err = need(i, 1, op); err == nil {
-				k := int(b[i])
-				i++
-				err = need(i, k, op)
-				i += k
-			}
-		case 'T', 'B', 'X', 0x8b: // four-byte length
-			if err = need(i, 4, op); err == nil {
-				k := int(int32(binary.LittleEndian.Uint32(b[i:])))
-				i += 4
-				err = need(i, k, op)
-				i += k
-			}
-		case 0x8d, 0x8e, 0x96: // eight-byte length
-			if err = need(i, 8, op); err == nil {
-				k64 := binary.LittleEndian.Uint64(b[i:])
-				i += 8
-				k := -1
-				if k64 <= uint64(n) {
-					k = int(k64)
-				}
-				err = need(i, k, op)
-				i += max(k, 0)
-			}
-		default:
-			return fmt.Errorf("malformed pickle: unknown opcode 0x%02x at byte %d", op, i-1)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("malformed pickle: no STOP opcode (truncated?)")
+// unpickle decodes the pickle in b with the numpy allowlist (internal/pickle checks every length
+// and the memory unpickling needs before decoding, and turns a panic into an error). The cost bound
+// leaves room for the batch's own bytes (a CIFAR-100 training batch holds 150 MB of pixels).
+func unpickle(b []byte) (any, error) {
+	return pickle.Load(b, pickle.Options{FindClass: allowedGlobal, MaxCost: int64(len(b)) + pickle.DefaultMaxCost})
 }
 
 // pickledDict is a decoded Python dict with string or bytes keys.

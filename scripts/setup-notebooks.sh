@@ -3,7 +3,8 @@
 # without prompts, on a fresh Debian machine or in CI:
 #
 #   1. a Python venv at $CLIPKIT_VENV (default: <repo>/.venv, git-ignored) with JupyterLab,
-#      Notebook 7, nbconvert, nbclient and jupyter-server-proxy (for the live controls) pinned from PyPI; if PyPI cannot be reached it falls back
+#      Notebook 7, nbconvert, nbclient and jupyter-server-proxy (browser widgets reach the model
+#      server, `clipx serve`, at <jupyter>/proxy/PORT/; docs/serve.md) pinned from PyPI; if PyPI cannot be reached it falls back
 #      to Debian's packages (jupyter-notebook, jupyter-nbconvert, python3-nbclient, jupyter-client)
 #      via a venv created with --system-site-packages (enough for `clipx report`; JupyterLab and
 #      `clipx report --live` need the PyPI set-up);
@@ -28,7 +29,7 @@ JUPYTERLAB_VERSION=4.6.6
 NOTEBOOK_VERSION=7.6.5
 NBCONVERT_VERSION=7.17.2
 NBCLIENT_VERSION=0.11.0
-JUPYTER_SERVER_PROXY_VERSION=4.6.0   # the browser reaches the notebooks' model server (clipx serve) through it
+JUPYTER_SERVER_PROXY_VERSION=4.6.0   # /proxy/PORT/ to the model server (clipx serve)
 GOIMPORTS_VERSION=v0.44.0   # golang.org/x/tools; builds with Go 1.26
 GOPLS_VERSION=v0.21.1       # golang.org/x/tools/gopls; builds with Go 1.26
 # Debian's packages for the fallback (bookworm: notebook 6.4, nbconvert 6.5, nbclient 0.7);
@@ -71,6 +72,11 @@ PYEOF
 if [ -x "$VENV/bin/jupyter" ] && jupyter_ok jupyterlab=$JUPYTERLAB_VERSION notebook=$NOTEBOOK_VERSION \
       nbconvert=$NBCONVERT_VERSION nbclient=$NBCLIENT_VERSION; then
   log "venv $VENV already has the pinned Jupyter"
+  if ! jupyter_ok jupyter-server-proxy=$JUPYTER_SERVER_PROXY_VERSION; then
+    log "installing jupyter-server-proxy $JUPYTER_SERVER_PROXY_VERSION from PyPI"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter-server-proxy==$JUPYTER_SERVER_PROXY_VERSION" ||
+      log "WARNING: jupyter-server-proxy could not be installed: live widgets cannot reach the model server from the browser"
+  fi
 elif [ -x "$VENV/bin/jupyter" ] && [ -f "$VENV/.clipkit-debian" ] && jupyter_ok nbconvert='*' nbclient='*'; then
   log "venv $VENV uses Debian's Jupyter packages (fallback); keeping it"
   apt_install $DEBIAN_JUPYTER
@@ -80,10 +86,11 @@ else
     if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then apt_install python3-venv; fi
     rm -rf "$VENV"
     "$PY" -m venv "$VENV"
-    log "installing JupyterLab $JUPYTERLAB_VERSION, notebook $NOTEBOOK_VERSION, nbconvert $NBCONVERT_VERSION, nbclient $NBCLIENT_VERSION from PyPI"
+    log "installing JupyterLab $JUPYTERLAB_VERSION, notebook $NOTEBOOK_VERSION, nbconvert $NBCONVERT_VERSION, nbclient $NBCLIENT_VERSION, jupyter-server-proxy $JUPYTER_SERVER_PROXY_VERSION from PyPI"
     if "$VENV/bin/pip" install -q --disable-pip-version-check \
          "jupyterlab==$JUPYTERLAB_VERSION" "notebook==$NOTEBOOK_VERSION" \
-         "nbconvert==$NBCONVERT_VERSION" "nbclient==$NBCLIENT_VERSION"; then
+         "nbconvert==$NBCONVERT_VERSION" "nbclient==$NBCLIENT_VERSION" \
+         "jupyter-server-proxy==$JUPYTER_SERVER_PROXY_VERSION"; then
       pypi_ok=1
     else
       log "PyPI install failed; falling back to Debian's packages"
@@ -98,14 +105,6 @@ else
     # $VENV/bin/jupyter works in both set-ups (clipx report looks there first).
     [ -x "$VENV/bin/jupyter" ] || ln -sf /usr/bin/jupyter "$VENV/bin/jupyter"
   fi
-fi
-
-# jupyter-server-proxy: live controls (nb/widgets) send their requests from the browser to the model
-# server through Jupyter (<base>/proxy/PORT/...), so the kernel stays free and remote JupyterLabs work.
-if [ ! -f "$VENV/.clipkit-debian" ] && ! jupyter_ok jupyter-server-proxy=$JUPYTER_SERVER_PROXY_VERSION; then
-  log "installing jupyter-server-proxy $JUPYTER_SERVER_PROXY_VERSION from PyPI"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "jupyter-server-proxy==$JUPYTER_SERVER_PROXY_VERSION" ||
-    log "jupyter-server-proxy could not be installed: live controls will say the model server does not answer"
 fi
 
 # --- 2. GoNB, goimports, gopls ----------------------------------------------------------------

@@ -7,6 +7,8 @@
 #      without -short when their generated reference files exist);
 #   2b. the Milvus store against a real Milvus standalone server (scripts/test-milvus.sh);
 #   3. the XLA CPU backend: plugin check, and the encoder and facade tests again on xla:cpu;
+#   3b. the model server's process tests (nb/serve: builds clipx, starts servers and a Jupyter
+#      server with jupyter-server-proxy);
 #   4. every notebook in smoke mode, widgets with a live front end, and the offline browser check
 #      of an exported report (tools/ci/notebooks.sh);
 #   5. the Docker files' lint (docker/lint.sh) and the GPU check script's CPU dry run.
@@ -36,6 +38,7 @@ fi
 
 run "gofmt" bash -c 'out="$(gofmt -l $(git ls-files "*.go"))"; [ -z "$out" ] || { echo "gofmt would change: $out"; exit 1; }'
 run "go vet" go vet ./...
+run "README's package table matches the code" go run ./tools/docs/layout -check
 run "go test (simplego)" env GOMLX_BACKEND=go go test -short -count=1 ./...
 run "Milvus store against a real server" bash scripts/test-milvus.sh
 if bash scripts/install-xla-cpu.sh --check >/dev/null 2>&1; then
@@ -44,6 +47,7 @@ if bash scripts/install-xla-cpu.sh --check >/dev/null 2>&1; then
 else
   echo "--- FAILED: the XLA CPU plugin is not installed (scripts/install-xla-cpu.sh)" >&2; failed+=("xla:cpu plugin")
 fi
+run "model server: start, attach, crash, idle exit, through jupyter-server-proxy" env GOMLX_BACKEND=go CLIPKIT_PROXY_TEST=1 go test -count=1 ./nb/serve/
 run "notebooks (smoke), widgets, browser check" env CLIPKIT_CI_SKIP_SETUP=1 bash tools/ci/notebooks.sh
 run "docker lint" bash docker/lint.sh
 run "GPU check script, CPU dry run" bash scripts/gpu-check.sh --dry-run --out "$REPO/reports/gpu-dry-run"

@@ -35,6 +35,8 @@ import (
 	"github.com/gomlx/go-huggingface/hub"
 
 	"github.com/clipkit/clipkit/internal/download"
+
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // hfRepoDir is the repository's folder in the hub cache, named as go-huggingface and
@@ -295,15 +297,7 @@ func writeFileAtomic(p string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp := tmpName(p)
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.WriteBytes(p, data, 0o644)
 }
 
 // tmpName is a name beside p that no other goroutine or process uses.

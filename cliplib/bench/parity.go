@@ -9,6 +9,8 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/encoder"
+
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // Cross-backend parity: the same deterministic random-weight models and inputs encoded on two
@@ -78,7 +80,7 @@ func WriteEmbeddings(path string, es []*Embeddings) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	return atomicfile.WriteBytes(path, append(b, '\n'), 0o644)
 }
 
 // ReadEmbeddings reads what WriteEmbeddings wrote.

@@ -8,12 +8,11 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/backend"
-	"github.com/clipkit/clipkit/cliplib/optimized"
 	"github.com/clipkit/clipkit/data"
 )
 
-// ZeroShotConfig selects the zero-shot workload that compares the plain facade (cliplib.Model)
-// with the optimized one: Requests requests, each building a classifier for the same class list
+// ZeroShotConfig selects the zero-shot workload that compares the plain facade (a cliplib.Model
+// loaded with zero Options) with the optimized one (cliplib.Options.Optimized, in-memory caches): Requests requests, each building a classifier for the same class list
 // (as a stateless service or a notebook cell would) and classifying ImagesPerRequest new images.
 type ZeroShotConfig struct {
 	Model   string // registry name (default ViT-B/32)
@@ -68,8 +67,8 @@ type ZeroShotReport struct {
 	Results          []ZeroShotResult `json:"results"`
 }
 
-// ZeroShotWorkload runs the workload with the plain facade, then with the optimized facade at
-// each precision (in-memory caches, starting empty, so that the first request is cold).
+// ZeroShotWorkload runs the workload with the plain facade, then with the optimized facade
+// (Options.Optimized with MemoryOnly) at each precision (in-memory caches, starting empty, so that the first request is cold).
 func ZeroShotWorkload(cfg ZeroShotConfig) (*ZeroShotReport, error) {
 	if cfg.Model == "" {
 		cfg.Model = "ViT-B/32"
@@ -152,7 +151,8 @@ func ZeroShotWorkload(cfg ZeroShotConfig) (*ZeroShotReport, error) {
 		res := ZeroShotResult{Facade: "optimized", Precision: prec}
 		o := lopt
 		o.Precision = prec
-		m, err := optimized.Load(cfg.Model, optimized.Options{Model: o, MemoryOnly: true})
+		o.MemoryOnly = true
+		m, err := cliplib.Load(cfg.Model, o.Optimized())
 		if err != nil {
 			res.Error = err.Error()
 			rep.Results = append(rep.Results, res)

@@ -16,25 +16,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/clipkit/clipkit/internal/repo"
 )
 
-// fixtureDir returns testdata/checkpoint at the repository root (found by walking up to go.mod).
+// fixtureDir returns testdata/checkpoint at the repository root (repo.Root).
 func fixtureDir(tb testing.TB) string {
 	tb.Helper()
-	dir, err := os.Getwd()
+	root, err := repo.Root()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "checkpoint")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(root, "testdata", "checkpoint")
 }
 
 func fixture(tb testing.TB, name string) string {

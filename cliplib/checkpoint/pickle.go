@@ -1,21 +1,12 @@
 package checkpoint
 
-// Safe unpickling of the data.pkl of PyTorch zip archives.
-//
-// The pickle virtual machine is github.com/nlpodyssey/gopickle (a well-kept pure-Go unpickler).
-// Nothing a pickle names is ever executed: gopickle only builds Go values, and every global a
-// pickle references goes through findClass below, an allowlist that maps the few names a
-// checkpoint legitimately uses to inert Go stand-ins and refuses everything else. (gopickle
-// resolves three inert built-ins itself before consulting us, collections.OrderedDict,
-// __builtin__.object and copy_reg._reconstructor; they only build plain containers.)
-//
-// gopickle trusts length fields and panics on some malformed inputs, so scanPickle first walks
-// the opcode stream and checks every length against the bytes that remain, and unpickle turns
-// any remaining panic into an error.
+// Safe unpickling of the data.pkl of PyTorch zip archives, with internal/pickle (the project's
+// one safe unpickler over github.com/nlpodyssey/gopickle). Nothing a pickle names is ever
+// executed: every global a pickle references goes through findClass below, an allowlist that
+// maps the few names a checkpoint legitimately uses to inert Go stand-ins and refuses everything
+// else; persistent ids resolve to the archive's storage records.
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/big"
@@ -24,8 +15,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/clipkit/clipkit/internal/pickle"
 )
 
 // ErrUnsafePickle is wrapped by every error that refuses a pickle because it references a Python
@@ -53,118 +45,12 @@ func (e *UnsafePickleError) Unwrap() error { return ErrUnsafePickle }
 // Limits on a data.pkl, far above what real checkpoints need (data.pkl holds only the object
 // tree: the torch.save of a full ViT-B/32 state dict has a 38 KB one) and low enough that
 // gopickle's allocations stay bounded even for a data.pkl that compresses well (a deflated
-// record can expand about 1000×).
+// record can expand about 1000×). maxPickleCost bounds the memory unpickling may need, as
+// internal/pickle.Scan estimates it from the opcodes.
 const (
 	maxPickleBytes = 32 << 20
-	// maxPickleCost bounds the memory gopickle may need, estimated by scanPickle from the opcodes:
-	// every opcode may push one object (pickleOpCost bytes with its stack slot and memo entry),
-	// a MARK starts a new stack slice (pickleMarkCost), and data arguments are copied.
 	maxPickleCost  = 256 << 20
-	pickleOpCost   = 64
-	pickleMarkCost = 320
 )
-
-// scanPickle walks the opcodes of p up to the first STOP without executing them. It checks that
-// every opcode is known and supported, that every length argument fits in the remaining bytes and
-// that text arguments end with a newline, so gopickle never allocates more than the input holds,
-// and it refuses pickles whose estimated unpickling cost exceeds maxPickleCost.
-func scanPickle(p []byte) error {
-	var cost int64
-	i := 0
-	need := func(n uint64) error {
-		if n > uint64(len(p)-i) {
-			return fmt.Errorf("opcode at byte %d needs %d bytes but only %d remain (truncated or corrupt pickle)", i, n, len(p)-i)
-		}
-		return nil
-	}
-	line := func() error {
-		j := bytes.IndexByte(p[i:], '\n')
-		if j < 0 {
-			return fmt.Errorf("unterminated text argument at byte %d (truncated or corrupt pickle)", i)
-		}
-		i += j + 1
-		return nil
-	}
-	for i < len(p) {
-		op := p[i]
-		at := i
-		i++
-		var err error
-		cost += pickleOpCost
-		switch op {
-		case '.': // STOP
-			return nil
-		case '(':
-			cost += pickleMarkCost
-		case '0', '1', '2', 'N', 'R', 'a', 'b', 'd', '}', 'e', 'l', ']', 'o', 's', 't', ')', 'u', 'Q',
-			0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8f, 0x90, 0x91, 0x92, 0x93, 0x94:
-			// no argument
-		case 'K', 'h', 'q', 0x80: // 1-byte argument
-			err = need(1)
-			i++
-		case 'M': // 2-byte argument
-			err = need(2)
-			i += 2
-		case 'J', 'j', 'r': // 4-byte argument
-			err = need(4)
-			i += 4
-		case 'G': // 8-byte float
-			err = need(8)
-			i += 8
-		case 'U', 'C', 0x8c, 0x8a: // 1-byte length + data
-			if err = need(1); err == nil {
-				n := uint64(p[i])
-				i++
-				if err = need(n); err == nil {
-					i += int(n)
-				}
-			}
-		case 'T', 'X', 'B', 0x8b: // 4-byte length + data
-			if err = need(4); err == nil {
-				n := binary.LittleEndian.Uint32(p[i:])
-				i += 4
-				if (op == 'T' || op == 0x8b) && int32(n) < 0 {
-					return fmt.Errorf("negative length at byte %d", at)
-				}
-				if err = need(uint64(n)); err == nil {
-					i += int(n)
-				}
-			}
-		case 0x8d, 0x8e, 0x96: // 8-byte length + data
-			if err = need(8); err == nil {
-				n := binary.LittleEndian.Uint64(p[i:])
-				i += 8
-				if err = need(n); err == nil {
-					i += int(n)
-				}
-			}
-		case 0x95: // FRAME: 8-byte length of the frame that follows
-			if err = need(8); err == nil {
-				n := binary.LittleEndian.Uint64(p[i:])
-				i += 8
-				if err = need(n); err == nil {
-					cost += int64(n) // gopickle copies the frame
-				}
-			}
-		case 'I', 'L', 'F', 'S', 'V', 'P', 'g', 'p': // newline-terminated argument
-			err = line()
-		case 'c', 'i': // two newline-terminated arguments
-			if err = line(); err == nil {
-				err = line()
-			}
-		default:
-			return fmt.Errorf("unsupported pickle opcode 0x%02x at byte %d", op, at)
-		}
-		if err != nil {
-			return err
-		}
-		cost += int64(i - at) // arguments are copied (frames and strings)
-		if cost > maxPickleCost {
-			return fmt.Errorf("unpickling would need more than %d MiB (%d bytes of pickle read so far); real checkpoints need far less", maxPickleCost>>20, i)
-		}
-	}
-	return fmt.Errorf("pickle ends without a STOP opcode (truncated file?)")
-}
 
 // pickleMode selects which globals the allowlist accepts.
 type pickleMode int
@@ -408,26 +294,15 @@ func (u *unpickler) persistentLoad(pid interface{}) (interface{}, error) {
 	return ref, nil
 }
 
-// unpickle runs data.pkl through gopickle with the allowlist. Panics inside gopickle on malformed
-// input become errors.
-func (u *unpickler) unpickle(p []byte) (result interface{}, err error) {
+// unpickle runs data.pkl through the safe unpickler with the allowlist.
+func (u *unpickler) unpickle(p []byte) (interface{}, error) {
 	if len(p) > maxPickleBytes {
 		return nil, fmt.Errorf("data.pkl is %d bytes, more than the %d accepted", len(p), maxPickleBytes)
 	}
-	if err := scanPickle(p); err != nil {
-		return nil, fmt.Errorf("data.pkl: %w", err)
-	}
 	u.classes = map[string]*scriptClass{}
 	u.storages = map[string]*storageRef{}
-	up := pickle.NewUnpickler(bytes.NewReader(p))
-	up.FindClass = u.findClass
-	up.PersistentLoad = u.persistentLoad
-	defer func() {
-		if r := recover(); r != nil {
-			result, err = nil, fmt.Errorf("data.pkl: malformed pickle: %s", truncate(fmt.Sprint(r), 200))
-		}
-	}()
-	result, err = up.Load()
+	result, err := pickle.Load(p, pickle.Options{FindClass: u.findClass, PersistentLoad: u.persistentLoad,
+		MaxCost: maxPickleCost})
 	if err != nil {
 		var unsafe *UnsafePickleError
 		if errors.As(err, &unsafe) {

@@ -10,9 +10,10 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"unsafe"
+
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // MaxSafetensorsHeader is the largest safetensors JSON header accepted, in bytes (100 MiB, the
@@ -292,36 +293,22 @@ func openSized(path string) (*os.File, int64, error) {
 // WriteSafetensors writes sd to path as a safetensors file, floating tensors stored as dtype
 // (F32, F16 or BF16; F16/BF16 round to nearest even). Integer tensors keep their DType when it is
 // an integer type (values must fit) and are written as I64 otherwise. Keys are written sorted.
-// The file is written to a temporary name in the same directory and renamed into place.
+// The file is replaced atomically (internal/atomicfile).
 func WriteSafetensors(path string, sd StateDict, dtype DType) error {
 	return WriteSafetensorsWithMetadata(path, sd, dtype, nil)
 }
 
 // WriteSafetensorsWithMetadata is WriteSafetensors with a "__metadata__" string map.
 func WriteSafetensorsWithMetadata(path string, sd StateDict, dtype DType, metadata map[string]string) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+	err = atomicfile.Write(path, 0o600, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := EncodeSafetensors(w, sd, dtype, metadata); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err = EncodeSafetensors(w, sd, dtype, metadata); err != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", path, err)
-	}
-	if err = w.Flush(); err != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("checkpoint: writing %s: %w", path, err)
+		return w.Flush()
+	})
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
 }

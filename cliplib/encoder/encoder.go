@@ -224,7 +224,7 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 	}
 	e.ctx = e.ctx.Reuse()
 	dtype := opt.Precision.DType()
-	it, tt := imageTowers[cfg.Vision.Family], textTowers[cfg.Text.Family]
+	it, tt, _ := towers(cfg) // known to exist: ParamShapes found them
 	e.imageExec, err = context.NewExecAny(e.backend, e.ctx, func(ctx *context.Context, pixels *Node) *Node {
 		x := pixels
 		if dtype != dtypes.Float32 {

@@ -2,9 +2,12 @@
 // papers' names), holds the registry of named architectures, and infers an architecture from a
 // checkpoint's tensor shapes the way OpenAI's build_model does.
 //
-// The graph builders live in sub-packages, one per family: vit (CLIP ViT image tower), textenc
-// (CLIP text transformer), resnet (CLIP ModifiedResNet) and mobileclip (MCi and MobileCLIP text
-// towers). They share the blocks of package nn.
+// The registry holds OpenAI CLIP's architectures (ViT-B/32, ..., RN50, ...) built in; the other
+// families add theirs when they register (package family). The graph builders live in
+// sub-packages, one per family: vit (CLIP ViT image tower), textenc (CLIP text transformer),
+// resnet (CLIP ModifiedResNet) and mobileclip (MCi and MobileCLIP text towers, and the
+// MobileCLIP architectures). They share the blocks of package nn; package families links them
+// all in.
 package model
 
 import (
@@ -116,6 +119,13 @@ var (
 // OpenAIPreprocess is the preprocessing of OpenAI's and OpenCLIP's CLIP models.
 var OpenAIPreprocess = Preprocess{Interpolation: "bicubic", Mean: OpenAIMean, Std: OpenAIStd}
 
+// MobileCLIPPreprocess is the preprocessing of MobileCLIP S0–S2, B and MobileCLIP2 S0, S2, B:
+// bilinear resize of the shortest side, centre crop, pixels in [0, 1] without normalisation.
+var MobileCLIPPreprocess = Preprocess{Interpolation: "bilinear", Mean: [3]float32{0, 0, 0}, Std: [3]float32{1, 1, 1}}
+
+// MobileCLIP2Preprocess is the preprocessing of MobileCLIP2-S3 and -S4: bilinear, OpenAI mean/std.
+var MobileCLIP2Preprocess = Preprocess{Interpolation: "bilinear", Mean: OpenAIMean, Std: OpenAIStd}
+
 // PreprocessOrDefault returns c.Preprocess, or OpenAIPreprocess when it is unset.
 func (c *Config) PreprocessOrDefault() Preprocess {
 	if c.Preprocess.Interpolation == "" {
@@ -212,7 +222,8 @@ func (c *Config) checkBounds() error {
 }
 
 // Validate checks that the configuration is complete, self-consistent and within the Max*
-// bounds.
+// bounds. Tower kinds other than the built-in ones must be registered (RegisterVisionFamily,
+// RegisterTextFamily; package family does it for each family), and their checks run too.
 func (c *Config) Validate() error {
 	if c.EmbedDim <= 0 {
 		return fmt.Errorf("model %q: embed dim must be positive, got %d", c.Name, c.EmbedDim)
@@ -224,6 +235,7 @@ func (c *Config) Validate() error {
 	if err := v.Activation.Validate(); err != nil {
 		return fmt.Errorf("model %q vision tower: %w", c.Name, err)
 	}
+	builtinVision := true
 	switch v.Family {
 	case ViT:
 		if v.PatchSize <= 0 || v.ImageSize%v.PatchSize != 0 {
@@ -258,16 +270,15 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("model %q: MobileViT stem padding must be 0 or 1, got %d", c.Name, v.StemPadding)
 		}
 	default:
-		return fmt.Errorf("model %q: unknown vision family %q", c.Name, v.Family)
+		builtinVision = false
 	}
 	t := c.Text
 	if err := t.Activation.Validate(); err != nil {
 		return fmt.Errorf("model %q text tower: %w", c.Name, err)
 	}
-	switch t.Family {
-	case TextTransformer, TextMCT:
-	default:
-		return fmt.Errorf("model %q: unknown text family %q", c.Name, t.Family)
+	builtinText := t.Family == TextTransformer || t.Family == TextMCT
+	if err := c.checkRegisteredKinds(builtinVision, builtinText); err != nil {
+		return err
 	}
 	if t.ContextLength <= 0 || t.VocabSize <= 0 || t.Width <= 0 || t.Heads <= 0 || t.Width%t.Heads != 0 {
 		return fmt.Errorf("model %q: text tower context %d, vocab %d, width %d, heads %d must be positive (width divisible by heads)",

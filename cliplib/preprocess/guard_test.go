@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/clipkit/clipkit/internal/repo"
 )
 
 // TestEveryImageDecodeGoesThroughTheGuardedDecoder scans the module's Go sources (tests
@@ -15,12 +17,9 @@ import (
 // them, behind its header size check and panic recovery; anywhere else, a hostile header can
 // make the runtime die out of memory (as data.Folder did).
 func TestEveryImageDecodeGoesThroughTheGuardedDecoder(t *testing.T) {
-	root, err := filepath.Abs("../..")
+	root, err := repo.Root()
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Skipf("module root not found from %s: %v", root, err)
+		t.Skipf("module root not found: %v", err)
 	}
 	self, _ := filepath.Abs(".")
 	call := regexp.MustCompile(`\b(image|png|jpeg|gif|webp|bmp|tiff)\.(Decode|DecodeAll|DecodeConfig)\(`)

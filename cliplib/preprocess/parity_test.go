@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clipkit/clipkit/internal/repo"
 )
 
 // Parity with the reference pipeline (torchvision 0.29 + Pillow 13), from the fixtures written by
@@ -44,23 +46,14 @@ type fixtureManifest struct {
 	Cases    []fixtureCase     `json:"cases"`
 }
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
+// repoRoot is the repository root (repo.Root).
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return root
 }
 
 // sharedDir is ../shared beside the repository, or $CLIPKIT_SHARED when set.

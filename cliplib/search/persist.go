@@ -10,10 +10,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"unsafe"
+
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // FileMagic is the first 8 bytes of every index file Save writes.
@@ -141,21 +142,19 @@ func (p *payloadWriter) metadata(ms []map[string]string) {
 
 // saveFile writes header+payload to path crash-safely; write emits the payload.
 func saveFile(path string, kind uint32, dim int, count uint64, write func(p *payloadWriter)) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	err = atomicfile.WriteFile(path, 0o600, func(f *os.File) error { return writeIndex(f, kind, dim, count, write) })
 	if err != nil {
-		return fmt.Errorf("search: saving %s: %w", path, err)
+		return fmt.Errorf("search: saving: %w", err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
+	return nil
+}
+
+// writeIndex writes a zero header, the payload, then the header (with the payload's length and
+// checksum) over the zeros.
+func writeIndex(f *os.File, kind uint32, dim int, count uint64, write func(p *payloadWriter)) (err error) {
 	var zero [headerSize]byte
 	if _, err = f.Write(zero[:]); err != nil {
-		return fmt.Errorf("search: saving %s: %w", path, err)
+		return err
 	}
 	p := &payloadWriter{w: bufio.NewWriterSize(f, 1<<20), crc: crc32.New(castagnoli)}
 	write(p)
@@ -163,7 +162,7 @@ func saveFile(path string, kind uint32, dim int, count uint64, write func(p *pay
 		p.err = p.w.Flush()
 	}
 	if p.err != nil {
-		return fmt.Errorf("search: saving %s: %w", path, p.err)
+		return p.err
 	}
 	h := make([]byte, headerSize)
 	copy(h, FileMagic)
@@ -174,23 +173,8 @@ func saveFile(path string, kind uint32, dim int, count uint64, write func(p *pay
 	binary.LittleEndian.PutUint64(h[32:], uint64(p.n))
 	binary.LittleEndian.PutUint32(h[40:], p.crc.Sum32())
 	binary.LittleEndian.PutUint32(h[56:], crc32.Checksum(h[:56], castagnoli))
-	if _, err = f.WriteAt(h, 0); err != nil {
-		return fmt.Errorf("search: saving %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("search: saving %s: fsync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("search: saving %s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("search: saving %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil { // make the rename durable
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	_, err = f.WriteAt(h, 0)
+	return err
 }
 
 // fileHeader is the decoded header.

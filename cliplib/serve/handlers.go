@@ -359,9 +359,9 @@ func (s *Server) zeroShot(req ZeroShotRequest) (*ZeroShotResponse, error) {
 		}
 		labels = req.Labels
 	}
-	z, err := s.m.ZeroShot(req.Classes, req.Templates)
+	z, err := s.m.ZeroShot(req.Classes, req.Templates) // input checked above: an error here is the model's
 	if err != nil {
-		return nil, badRequest("%v", err)
+		return nil, err
 	}
 	t := req.Temperature
 	if t == 0 {

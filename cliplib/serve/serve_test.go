@@ -42,10 +42,9 @@ func tinyModel(t *testing.T) *cliplib.Model {
 		if b == "" {
 			b = "go"
 		}
-		model, modelErr = cliplib.Load("tiny-vit", cliplib.Options{Backend: b, RandomWeights: true})
+		model, modelErr = cliplib.Load("tiny-vit", cliplib.Options{Backend: b, RandomWeights: true, TextCache: true, MemoryOnly: true})
 		if modelErr == nil {
-			textCache = cache.New(model.Identity(), model.EmbedDim(), cache.Options{})
-			model.SetTextCache(textCache)
+			textCache = model.TextCache()
 		}
 	})
 	if modelErr != nil {

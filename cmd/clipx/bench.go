@@ -2,63 +2,69 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"math"
 	"os"
-	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib/bench"
+	"github.com/spf13/cobra"
 )
 
 func init() {
-	register("bench", "benchmark encoding (bench models) or vector search (bench search); JSON out", runBench)
+	addCommand("", newBenchCmd)
+	addCommand("bench", newBenchModelsCmd)
+	addCommand("bench", newBenchCompareCmd)
 }
 
-// benchSubcommands are the `clipx bench` sub-commands; other files add theirs.
-var benchSubcommands = map[string]func(args []string) error{"models": runBenchModels, "compare": runBenchCompare}
+func newBenchCmd() *cobra.Command {
+	return newGroup(&cobra.Command{
+		Use:   "bench <sub-command> [flags]",
+		Short: "benchmark encoding (bench models) or vector search (bench search); JSON out",
+		Long: `Benchmarks: encoding speed per model, tower, batch and precision (models, compare against a
+PyTorch report, load, worker), the optimisations (precision, batching, bucketing, zeroshot), and
+vector search in process (search) or against Milvus (store). Each writes a table, and JSON with --json
+or --out.`,
+		Example: `  clipx bench models --models ViT-B/32,RN50 --batches 1,8 --json vitb32.json
+  clipx bench compare ours.json torch.json
+  clipx bench search --sizes 1e3,1e5 --out search.json`,
+	})
+}
 
-func runBenchCompare(args []string) error {
-	fs := newFlagSet("bench compare", "OURS.json REFERENCE.json")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// benchCompareOptions are the arguments of clipx bench compare.
+type benchCompareOptions struct {
+	ours, reference string
+}
+
+func newBenchCompareCmd() *cobra.Command {
+	o := &benchCompareOptions{}
+	return &cobra.Command{
+		Use:   "compare OURS.json REFERENCE.json",
+		Short: "compare two bench models reports (ours against a reference, e.g. PyTorch's) point by point",
+		Long: `Print the points of a 'clipx bench models' report beside a reference report (e.g. PyTorch's on
+the same machine, from tools/bench/torch_bench.py), with the throughput ratio ours/reference for
+every point both measured.`,
+		Example: "  clipx bench compare go.json torch.json",
+		Args:    exactArgs(2, "two JSON reports (ours, reference)"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.ours, o.reference = args[0], args[1]
+			return runBenchCompare(o)
+		},
 	}
-	if fs.NArg() != 2 {
-		return fmt.Errorf("%w: want two JSON reports (ours, reference)", errUsage)
-	}
-	ours, err := bench.ReadReport(fs.Arg(0))
+}
+
+func runBenchCompare(o *benchCompareOptions) error {
+	ours, err := bench.ReadReport(o.ours)
 	if err != nil {
 		return err
 	}
-	ref, err := bench.ReadReport(fs.Arg(1))
+	ref, err := bench.ReadReport(o.reference)
 	if err != nil {
 		return err
 	}
 	fmt.Print(bench.CompareTable(ours, ref))
 	return nil
-}
-
-func runBench(args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: clipx bench models|compare|load|precision|batching|bucketing|zeroshot|search|worker [flags]   (clipx bench <sub> -h for flags)")
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing sub-command", errUsage)
-		}
-		return errHelp
-	}
-	sub, ok := benchSubcommands[args[0]]
-	if !ok {
-		names := make([]string, 0, len(benchSubcommands))
-		for n := range benchSubcommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return fmt.Errorf("%w: unknown bench sub-command %q (want one of %s)", errUsage, args[0], strings.Join(names, ", "))
-	}
-	return sub(args[1:])
 }
 
 // parseInts parses a comma-separated list of positive integers, which may be written as 1e6.
@@ -95,45 +101,68 @@ func expandModels(names []string) []string {
 	return out
 }
 
-func runBenchModels(args []string) error {
-	fs := newFlagSet("bench models", "[--models ViT-B/32,RN50|all] [--towers image,text] [--batches 1,8,32] [--precisions f32,bf16] [--quick] [--json FILE]")
-	models := fs.String("models", "ViT-B/32", "comma-separated registry names; 'all' stands for every registered architecture except the test configurations (tiny-*, *-test-*)")
-	towers := fs.String("towers", "image,text", "towers to time")
-	batches := fs.String("batches", "1,8,32", "batch sizes")
-	precisions := fs.String("precisions", "f32", "precisions (f32, bf16, f16)")
-	backendCfg := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
-	minTime := fs.Duration("min-time", 2*time.Second, "minimum timed duration per point")
-	minIters := fs.Int("min-iters", 3, "minimum timed calls per point")
-	textLen := fs.Int("text-length", 7, "tokens in the benchmark prompts (causal towers run the matching length bucket)")
-	full := fs.Bool("full-context", false, "run text towers on the full 77-token context")
-	layout := fs.String("linear-layout", "", "hold Linear weights as out_in (PyTorch's) or in_out (transposed); default: chosen per backend")
-	resident := fs.Bool("resident-input", false, "time image encoding with the input already on the device (the model alone, no host-to-device copy)")
-	budget := fs.Duration("point-budget", 0, "skip a model's larger batches once a first call takes longer than this (0 = never)")
-	quick := fs.Bool("quick", false, "a quick survey: batches 1,8, --min-time 1ms, --min-iters 3, --point-budget 60s (explicit flags win)")
-	jsonOut := fs.String("json", "", "write the report as JSON to this file ('-' for stdout)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// benchModelsOptions are the flags of clipx bench models.
+type benchModelsOptions struct {
+	models, towers, batches, precisions, backend, layout, jsonOut string
+	minTime, budget                                               time.Duration
+	minIters, textLen                                             int
+	full, resident, quick                                         bool
+	explicit                                                      func(flag string) bool // whether a flag was set (--quick yields to it)
+}
+
+func newBenchModelsCmd() *cobra.Command {
+	o := &benchModelsOptions{}
+	c := &cobra.Command{
+		Use:   "models [--models ViT-B/32,RN50|all] [--towers image,text] [--batches 1,8,32] [--precisions f32,bf16] [--quick] [--json FILE]",
+		Short: "time the image and text towers per model, batch size and precision (random weights)",
+		Long: `Time the image and text towers of registered models on random weights, per batch size and
+precision: one untimed call, then timed calls until --min-time and --min-iters are both reached.
+Progress goes to standard error, the table to standard output.`,
+		Example: `  clipx bench models --models ViT-B/32 --batches 1,8,32
+  clipx bench models --models all --quick --backend xla:cpu --json models.json`,
+		Args: noArgs(""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.explicit = cmd.Flags().Changed
+			return runBenchModels(o)
+		},
 	}
-	if *quick {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["batches"] {
-			*batches = "1,8"
+	f := c.Flags()
+	f.StringVar(&o.models, "models", "ViT-B/32", "comma-separated registry names; 'all' stands for every registered architecture except the test configurations (tiny-*, *-test-*)")
+	f.StringVar(&o.towers, "towers", "image,text", "towers to time")
+	f.StringVar(&o.batches, "batches", "1,8,32", "batch sizes")
+	f.StringVar(&o.precisions, "precisions", "f32", "precisions (f32, bf16, f16)")
+	f.StringVar(&o.backend, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
+	f.DurationVar(&o.minTime, "min-time", 2*time.Second, "minimum timed duration per point")
+	f.IntVar(&o.minIters, "min-iters", 3, "minimum timed calls per point")
+	f.IntVar(&o.textLen, "text-length", 7, "tokens in the benchmark prompts (causal towers run the matching length bucket)")
+	f.BoolVar(&o.full, "full-context", false, "run text towers on the full 77-token context")
+	f.StringVar(&o.layout, "linear-layout", "", "hold Linear weights as out_in (PyTorch's) or in_out (transposed); default: chosen per backend")
+	f.BoolVar(&o.resident, "resident-input", false, "time image encoding with the input already on the device (the model alone, no host-to-device copy)")
+	f.DurationVar(&o.budget, "point-budget", 0, "skip a model's larger batches once a first call takes longer than this (0 = never)")
+	f.BoolVar(&o.quick, "quick", false, "a quick survey: batches 1,8, --min-time 1ms, --min-iters 3, --point-budget 60s (explicit flags win)")
+	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file ('-' for stdout)")
+	return c
+}
+
+func runBenchModels(o *benchModelsOptions) error {
+	if o.quick {
+		if !o.explicit("batches") {
+			o.batches = "1,8"
 		}
-		if !set["min-time"] {
-			*minTime = time.Millisecond
+		if !o.explicit("min-time") {
+			o.minTime = time.Millisecond
 		}
-		if !set["point-budget"] {
-			*budget = time.Minute
+		if !o.explicit("point-budget") {
+			o.budget = time.Minute
 		}
 	}
-	bs, err := parseInts(*batches)
+	bs, err := parseInts(o.batches)
 	if err != nil {
 		return err
 	}
-	cfg := bench.Config{Models: expandModels(splitList(*models)), Towers: splitList(*towers), Batches: bs,
-		Precisions: splitList(*precisions), Backend: *backendCfg, MinTime: *minTime, MinIters: *minIters,
-		TextLength: *textLen, FullContext: *full, PointBudget: *budget, ResidentInput: *resident, LinearLayout: *layout}
+	cfg := bench.Config{Models: expandModels(splitList(o.models)), Towers: splitList(o.towers), Batches: bs,
+		Precisions: splitList(o.precisions), Backend: o.backend, MinTime: o.minTime, MinIters: o.minIters,
+		TextLength: o.textLen, FullContext: o.full, PointBudget: o.budget, ResidentInput: o.resident, LinearLayout: o.layout}
 	cfg.Progress = func(r bench.Result) {
 		fmt.Fprint(os.Stderr, bench.Table([]bench.Result{r})[len(bench.Table(nil)):])
 	}
@@ -144,11 +173,11 @@ func runBenchModels(args []string) error {
 	}
 	fmt.Printf("backend: %s\nmachine: %s\n", rep.Backend, rep.Machine)
 	fmt.Print(bench.Table(rep.Results))
-	if *jsonOut != "" {
+	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
-		if *jsonOut == "-" {
+		if o.jsonOut == "-" {
 			fmt.Println(string(b))
-		} else if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+		} else if err := os.WriteFile(o.jsonOut, append(b, '\n'), 0o644); err != nil {
 			return err
 		}
 	}

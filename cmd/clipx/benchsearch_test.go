@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/clipkit/clipkit/cliplib/search/searchbench"
+	"github.com/clipkit/clipkit/cliplib/bench/searchbench"
 )
 
 func TestBenchSearchWritesAReport(t *testing.T) {

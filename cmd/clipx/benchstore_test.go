@@ -22,7 +22,7 @@ func TestBenchStoreRejectsBadFlags(t *testing.T) {
 		{[]string{"--milvus", "milvus://127.0.0.1:1/c?timeout=200ms&retries=1"}, "no connection to 127.0.0.1:1"},
 	}
 	for _, c := range cases {
-		err := runBenchStore(c.args)
+		err := clipx(append([]string{"bench", "store"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("bench store %q: %v, want %q", c.args, err, c.want)
 		}
@@ -38,7 +38,7 @@ func TestBenchStoreSmallRunAgainstRealServer(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "store.json")
 	u := fmt.Sprintf("milvus://%s/bench_test_%d", addr, time.Now().UnixNano()%1e9)
-	if err := runBenchStore([]string{"--milvus", u, "--n", "2000", "--dim", "64", "--queries", "30", "--out", out}); err != nil {
+	if err := clipx("bench", "store", "--milvus", u, "--n", "2000", "--dim", "64", "--queries", "30", "--out", out); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(out)
@@ -58,7 +58,7 @@ func TestBenchStoreSmallRunAgainstRealServer(t *testing.T) {
 		}
 	}
 	// The collection was dropped: the same URL works again.
-	if err := runBenchStore([]string{"--milvus", u, "--n", "500", "--dim", "64", "--queries", "5", "--out", out}); err != nil {
+	if err := clipx("bench", "store", "--milvus", u, "--n", "500", "--dim", "64", "--queries", "5", "--out", out); err != nil {
 		t.Errorf("second run on a dropped collection: %v", err)
 	}
 }

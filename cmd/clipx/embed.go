@@ -8,10 +8,11 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/backend"
+	"github.com/spf13/cobra"
 )
 
 func init() {
-	register("embed", "encode images and texts with a checkpoint, print normalised embeddings as JSON", runEmbed)
+	addCommand("", newEmbedCmd)
 }
 
 // modelFlags are the flags every model-loading command shares.
@@ -38,29 +39,46 @@ func (f modelFlags) options() cliplib.Options {
 		RandomWeights: *f.random}
 }
 
-func runEmbed(args []string) error {
-	fs := newFlagSet("embed", "--weights PATH|NAME [--arch NAME] [--image FILE]... [--text STRING]...")
-	weights := fs.String("weights", "", "checkpoint file, model directory (HF or OpenCLIP layout), or registry name")
-	var images, texts multiFlag
-	fs.Var(&images, "image", "image file to encode (repeatable)")
-	fs.Var(&texts, "text", "text to encode (repeatable)")
-	mf := addModelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// embedOptions are the flags of clipx embed.
+type embedOptions struct {
+	weights       string
+	images, texts []string
+	model         modelFlags
+}
+
+func newEmbedCmd() *cobra.Command {
+	o := &embedOptions{}
+	c := &cobra.Command{
+		Use:   "embed --weights PATH|NAME [--arch NAME] [--image FILE]... [--text STRING]...",
+		Short: "encode images and texts with a checkpoint, print normalised embeddings as JSON",
+		Long: `Encode images and texts with a checkpoint and print one JSON object on standard output:
+{"image_embeddings": [[...]], "text_embeddings": [[...]], "logit_scale": S}, the embeddings
+L2-normalised, in the order given. The model, backend and precision are reported on standard error.`,
+		Example: `  clipx embed --weights ViT-B/32 --image cat.jpg --text "a photo of a cat"
+  clipx embed --weights open_clip_model.safetensors --arch ViT-B/32 --backend go --text "a dog"`,
+		Args: noArgs(""),
+		RunE: func(*cobra.Command, []string) error { return runEmbed(o) },
 	}
-	if *weights == "" {
+	f := c.Flags()
+	f.StringVar(&o.weights, "weights", "", "checkpoint file, model directory (HF or OpenCLIP layout), or registry name")
+	stringsVar(f, &o.images, "image", "image file to encode (repeatable)")
+	stringsVar(f, &o.texts, "text", "text to encode (repeatable)")
+	o.model = addModelFlags(f)
+	return c
+}
+
+func runEmbed(o *embedOptions) error {
+	if o.weights == "" {
 		return fmt.Errorf("%w: --weights is required", errUsage)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
+	images, texts := o.images, o.texts
 	// As clipx tokenize does: text must be UTF-8.
 	for i, s := range texts {
 		if !utf8Valid(s) {
 			return fmt.Errorf("%w: --text %d (%.40q) is not valid UTF-8", errUsage, i+1, s)
 		}
 	}
-	m, err := cliplib.Load(*weights, mf.options())
+	m, err := cliplib.Load(o.weights, o.model.options())
 	if err != nil {
 		return err
 	}

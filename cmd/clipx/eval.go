@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"image"
 	"io"
@@ -18,51 +17,49 @@ import (
 	"github.com/clipkit/clipkit/data"
 	"github.com/clipkit/clipkit/internal/atomicfile"
 	"github.com/clipkit/clipkit/weights"
+	"github.com/spf13/cobra"
 )
 
 // evalOut receives the eval command's output (tests replace it).
 var evalOut io.Writer = os.Stdout
 
-const evalUsage = `list | zeroshot | retrieval | linprobe | table | speed  (clipx eval <sub-command> -h for flags)
-
-  list       the benchmarks, their prompts' source and the data layouts each accepts
-  zeroshot   zero-shot classification: top-1, top-5, mean per-class recall
-  retrieval  image→text and text→image recall@1/5/10 (flickr30k, mscoco5k)
-  linprobe   linear probe on frozen image features (logistic regression, C chosen on a validation split)
-  table      published numbers beside ours, for every registered model (Markdown or JSON)
-  speed      images/s of a zero-shot run (decoding in parallel) against encoding alone`
-
 func init() {
-	register("eval", "standard evaluations: zero-shot, retrieval, linear probe; table against published numbers", runEval)
+	addCommand("", newEvalCmd)
+	addCommand("eval", newEvalListCmd)
+	for _, sub := range evalRunCommands {
+		addCommand("eval", func() *cobra.Command { return newEvalRunCmd(sub) })
+	}
+	addCommand("eval", newEvalTableCmd)
 }
 
-func runEval(args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: clipx eval "+evalUsage)
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing sub-command", errUsage)
-		}
-		return errHelp
-	}
-	switch args[0] {
-	case "list":
-		return evalList(args[1:])
-	case "zeroshot", "retrieval", "linprobe", "speed":
-		return evalRun(args[0], args[1:])
-	case "table":
-		return evalTable(args[1:])
-	}
-	return fmt.Errorf("%w: unknown eval sub-command %q (want list, zeroshot, retrieval, linprobe, table or speed)", errUsage, args[0])
+func newEvalCmd() *cobra.Command {
+	return newGroup(&cobra.Command{
+		Use:   "eval <sub-command> [flags]",
+		Short: "standard evaluations: zero-shot, retrieval, linear probe; table against published numbers",
+		Long: `Standard evaluations of a model on public benchmarks: zero-shot classification, image-text
+retrieval and linear probes, saved as results that 'clipx eval table' sets beside the published
+numbers; and the speed of the evaluation pipeline.`,
+		Example: `  clipx eval list
+  clipx eval zeroshot --model ViT-B/32 --dataset cifar10
+  clipx eval table`,
+	})
 }
 
 // defaultEvalDir is where results and embeddings go by default.
 func defaultEvalDir(sub string) string { return filepath.Join(weights.DefaultCacheDir(), "eval", sub) }
 
-func evalList(args []string) error {
-	fs := newFlagSet("eval list", "")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newEvalListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "the benchmarks, their prompts' source and the data layouts each accepts",
+		Long:    "List the benchmarks: kind, classes and templates, where the data comes from (downloaded and verified, or --data in one of the layouts listed), and the source of the prompts.",
+		Example: "  clipx eval list",
+		Args:    noArgs(""),
+		RunE:    func(*cobra.Command, []string) error { return evalList() },
 	}
+}
+
+func evalList() error {
 	for _, b := range eval.Benchmarks() {
 		kind := fmt.Sprintf("classification, %d classes, %d templates, main metric %s", len(b.Classes), len(b.Templates), b.Main)
 		if b.Retrieval {
@@ -81,88 +78,108 @@ func evalList(args []string) error {
 	return nil
 }
 
-type evalFlags struct {
-	model, dataset, path, images, devkit, split, cacheDir, results, jsonOut *string
-	n, nTrain, batch, workers                                               *int
-	noCache                                                                 *bool
-	mf                                                                      modelFlags
+// evalRunCommands are the eval sub-commands that run a model on a benchmark, with their help.
+var evalRunCommands = []struct{ name, short, long, example string }{
+	{"zeroshot", "zero-shot classification: top-1, top-5, mean per-class recall",
+		"Zero-shot classification: the class names in the benchmark's prompt templates make the classifier;\ntop-1, top-5 and mean per-class recall.",
+		"  clipx eval zeroshot --model ViT-B/32 --dataset cifar10\n  clipx eval zeroshot --model RN50 --dataset cifar10 --n 1000 --backend xla:cpu"},
+	{"retrieval", "image→text and text→image recall@1/5/10 (flickr30k, mscoco5k)",
+		"Image→text and text→image retrieval on a captioned benchmark (flickr30k, mscoco5k): recall@1/5/10.",
+		"  clipx eval retrieval --dataset flickr30k --data dataset_flickr30k.json --images flickr30k-images"},
+	{"linprobe", "linear probe on frozen image features (logistic regression, C chosen on a validation split)",
+		"Linear probe: logistic regression on frozen image features of the training split (C chosen on a\nvalidation split), scored on the test split.",
+		"  clipx eval linprobe --model ViT-B/32 --dataset cifar10 --n-train 10000"},
+	{"speed", "images/s of a zero-shot run (decoding in parallel) against encoding alone",
+		"Images/s of a zero-shot run (decoding and preprocessing in parallel with encoding) against encoding\nalone, and the overhead of the pipeline.",
+		"  clipx eval speed --model ViT-B/32 --dataset mnist --n 2000"},
 }
 
-func addEvalFlags(fs *flag.FlagSet) evalFlags {
-	return evalFlags{
-		model:    fs.String("model", "ViT-B/32", "model registry name or checkpoint path"),
-		dataset:  fs.String("dataset", "", "benchmark name (clipx eval list)"),
-		path:     fs.String("data", "", "the data set in one of its published layouts (clipx eval list); default: download where a verified public source exists"),
-		images:   fs.String("images", "", "image folder of a retrieval annotation file (Karpathy split or COCO captions JSON)"),
-		devkit:   fs.String("devkit", "", "ImageNet devkit folder (map_clsloc.txt, ILSVRC2012_validation_ground_truth.txt); default: beside the images"),
-		split:    fs.String("split", "test", "split evaluated (a Karpathy split name for retrieval)"),
-		n:        fs.Int("n", 0, "evaluate an evenly spread subset of N images (0: all)"),
-		nTrain:   fs.Int("n-train", 0, "linprobe: train on an evenly spread subset of N training images (0: all)"),
-		batch:    fs.Int("batch", 32, "images per encoder call"),
-		workers:  fs.Int("workers", 0, "goroutines decoding and preprocessing in parallel with encoding (default: CPUs-1)"),
-		cacheDir: fs.String("cache-dir", defaultEvalDir("embeddings"), "embedding cache folder"),
-		noCache:  fs.Bool("no-cache", false, "neither read nor write the embedding cache"),
-		results:  fs.String("results", defaultEvalDir("results"), "folder that collects results for clipx eval table"),
-		jsonOut:  fs.String("json", "", "also write the result as JSON to this file"),
-		mf:       addModelFlags(fs),
-	}
+// evalOptions are the flags of clipx eval zeroshot, retrieval, linprobe and speed.
+type evalOptions struct {
+	sub                                                            string // zeroshot, retrieval, linprobe or speed
+	model, dataset, path, images, devkit, split, cacheDir, results string
+	jsonOut                                                        string
+	n, nTrain, batch, workers                                      int
+	noCache                                                        bool
+	mf                                                             modelFlags
 }
 
-func evalRun(sub string, args []string) error {
-	fs := newFlagSet("eval "+sub, "--model NAME --dataset NAME [--data PATH] [--n N] ...")
-	f := addEvalFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newEvalRunCmd(sub struct{ name, short, long, example string }) *cobra.Command {
+	o := &evalOptions{sub: sub.name}
+	c := &cobra.Command{
+		Use:     sub.name + " --model NAME --dataset NAME [--data PATH] [--n N] ...",
+		Short:   sub.short,
+		Long:    sub.long + "\n\nThe result is saved in --results for 'clipx eval table'; embeddings are cached in --cache-dir.",
+		Example: sub.example,
+		Args:    noArgs(""),
+		RunE:    func(*cobra.Command, []string) error { return evalRun(o) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if *f.dataset == "" {
+	fs := c.Flags()
+	fs.StringVar(&o.model, "model", "ViT-B/32", "model registry name or checkpoint path")
+	fs.StringVar(&o.dataset, "dataset", "", "benchmark name (clipx eval list)")
+	fs.StringVar(&o.path, "data", "", "the data set in one of its published layouts (clipx eval list); default: download where a verified public source exists")
+	fs.StringVar(&o.images, "images", "", "image folder of a retrieval annotation file (Karpathy split or COCO captions JSON)")
+	fs.StringVar(&o.devkit, "devkit", "", "ImageNet devkit folder (map_clsloc.txt, ILSVRC2012_validation_ground_truth.txt); default: beside the images")
+	fs.StringVar(&o.split, "split", "test", "split evaluated (a Karpathy split name for retrieval)")
+	fs.IntVar(&o.n, "n", 0, "evaluate an evenly spread subset of N images (0: all)")
+	fs.IntVar(&o.nTrain, "n-train", 0, "linprobe: train on an evenly spread subset of N training images (0: all)")
+	fs.IntVar(&o.batch, "batch", 32, "images per encoder call")
+	fs.IntVar(&o.workers, "workers", 0, "goroutines decoding and preprocessing in parallel with encoding (default: CPUs-1)")
+	fs.StringVar(&o.cacheDir, "cache-dir", defaultEvalDir("embeddings"), "embedding cache folder")
+	fs.BoolVar(&o.noCache, "no-cache", false, "neither read nor write the embedding cache")
+	fs.StringVar(&o.results, "results", defaultEvalDir("results"), "folder that collects results for clipx eval table")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the result as JSON to this file")
+	o.mf = addModelFlags(fs)
+	return c
+}
+
+func evalRun(o *evalOptions) error {
+	if o.dataset == "" {
 		return fmt.Errorf("%w: --dataset is required (clipx eval list)", errUsage)
 	}
-	if *f.n < 0 || *f.nTrain < 0 || *f.batch < 1 || *f.workers < 0 {
+	if o.n < 0 || o.nTrain < 0 || o.batch < 1 || o.workers < 0 {
 		return fmt.Errorf("%w: --n, --n-train and --workers must be >= 0 and --batch >= 1", errUsage)
 	}
-	b, err := eval.Lookup(*f.dataset)
+	b, err := eval.Lookup(o.dataset)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	switch {
-	case sub == "retrieval" && !b.Retrieval:
+	case o.sub == "retrieval" && !b.Retrieval:
 		return fmt.Errorf("%w: %s is a classification benchmark: use clipx eval zeroshot or linprobe", errUsage, b.Name)
-	case sub != "retrieval" && b.Retrieval:
+	case o.sub != "retrieval" && b.Retrieval:
 		return fmt.Errorf("%w: %s is a retrieval benchmark: use clipx eval retrieval", errUsage, b.Name)
 	}
-	if *f.jsonOut != "" {
-		if err := atomicfile.CheckWritable(*f.jsonOut); err != nil {
+	if o.jsonOut != "" {
+		if err := atomicfile.CheckWritable(o.jsonOut); err != nil {
 			return err
 		}
 	}
 	ctx := context.Background()
-	dopt := eval.DataOptions{Path: *f.path, Images: *f.images, Devkit: *f.devkit, Fetch: data.Options{Offline: *f.mf.offline}}
-	d, err := eval.Open(ctx, b, *f.split, dopt)
+	dopt := eval.DataOptions{Path: o.path, Images: o.images, Devkit: o.devkit, Fetch: data.Options{Offline: *o.mf.offline}}
+	d, err := eval.Open(ctx, b, o.split, dopt)
 	if err != nil {
 		return err
 	}
-	m, err := cliplib.Load(*f.model, f.mf.options())
+	m, err := cliplib.Load(o.model, o.mf.options())
 	if err != nil {
 		return err
 	}
 	defer m.Close()
 	enc := eval.FromModel(m)
-	cache := eval.Cache{Dir: *f.cacheDir}
-	if *f.noCache {
+	cache := eval.Cache{Dir: o.cacheDir}
+	if o.noCache {
 		cache.Dir = ""
 	}
-	opt := eval.RunOptions{N: *f.n, Cache: cache, Stream: eval.StreamOptions{Batch: *f.batch, Workers: *f.workers}}
+	opt := eval.RunOptions{N: o.n, Cache: cache, Stream: eval.StreamOptions{Batch: o.batch, Workers: o.workers}}
 	if m.RandomWeights() {
 		fmt.Fprintf(evalOut, "[RANDOM WEIGHTS] %s: the numbers below measure nothing comparable to a paper\n", m.Name)
 	}
-	if sub == "speed" {
-		return evalSpeed(ctx, m, enc, b, d, opt, *f.jsonOut)
+	if o.sub == "speed" {
+		return evalSpeed(ctx, m, enc, b, d, opt, o.jsonOut)
 	}
 	var r *eval.Result
-	switch sub {
+	switch o.sub {
 	case "zeroshot":
 		r, err = eval.ZeroShot(ctx, enc, b, d, opt)
 	case "retrieval":
@@ -172,20 +189,20 @@ func evalRun(sub string, args []string) error {
 		if terr != nil {
 			return fmt.Errorf("linear probe needs the training split: %w", terr)
 		}
-		r, err = eval.LinearProbeRun(ctx, enc, b, train, d, *f.nTrain, opt, eval.ProbeOptions{})
+		r, err = eval.LinearProbeRun(ctx, enc, b, train, d, o.nTrain, opt, eval.ProbeOptions{})
 	}
 	if err != nil {
 		return err
 	}
 	eval.Describe(r, m)
 	printResult(evalOut, r)
-	p, err := eval.SaveResult(*f.results, r)
+	p, err := eval.SaveResult(o.results, r)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(evalOut, "result: %s\n", p)
-	if *f.jsonOut != "" {
-		return atomicfile.Write(*f.jsonOut, 0o644, func(w io.Writer) error {
+	if o.jsonOut != "" {
+		return atomicfile.Write(o.jsonOut, 0o644, func(w io.Writer) error {
 			e := json.NewEncoder(w)
 			e.SetIndent("", " ")
 			return e.Encode(r)
@@ -313,20 +330,39 @@ func evalSpeed(ctx context.Context, m *cliplib.Model, enc eval.Encoder, b eval.B
 	return nil
 }
 
-func evalTable(args []string) error {
-	fs := newFlagSet("eval table", "[--results DIR] [--models A,B] [--all] [--json] [--out FILE]")
-	results := fs.String("results", defaultEvalDir("results"), "folder of results written by clipx eval zeroshot/retrieval/linprobe")
-	models := fs.String("models", "", "comma-separated models (default: every registered model)")
-	all := fs.Bool("all", false, "also list rows with neither a published number nor a result")
-	asJSON := fs.Bool("json", false, "JSON rows instead of Markdown")
-	out := fs.String("out", "", "write to this file (atomically) instead of standard output")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// evalTableOptions are the flags of clipx eval table.
+type evalTableOptions struct {
+	results string
+	models  string
+	all     bool
+	asJSON  bool
+	out     string
+}
+
+func newEvalTableCmd() *cobra.Command {
+	o := &evalTableOptions{}
+	c := &cobra.Command{
+		Use:   "table [--results DIR] [--models A,B] [--all] [--json] [--out FILE]",
+		Short: "published numbers beside ours, for every registered model (Markdown or JSON)",
+		Long: `Build the table of published numbers beside ours ("not run here" where we have none), for every
+registered model or --models, from the results that clipx eval zeroshot/retrieval/linprobe saved in
+--results: Markdown, or JSON rows with --json; to standard output or, atomically, to --out.`,
+		Example: `  clipx eval table
+  clipx eval table --models ViT-B/32,RN50 --out results.md`,
+		Args: noArgs(""),
+		RunE: func(*cobra.Command, []string) error { return evalTable(o) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	rs, err := eval.LoadResults(*results)
+	f := c.Flags()
+	f.StringVar(&o.results, "results", defaultEvalDir("results"), "folder of results written by clipx eval zeroshot/retrieval/linprobe")
+	f.StringVar(&o.models, "models", "", "comma-separated models (default: every registered model)")
+	f.BoolVar(&o.all, "all", false, "also list rows with neither a published number nor a result")
+	f.BoolVar(&o.asJSON, "json", false, "JSON rows instead of Markdown")
+	f.StringVar(&o.out, "out", "", "write to this file (atomically) instead of standard output")
+	return c
+}
+
+func evalTable(o *evalTableOptions) error {
+	rs, err := eval.LoadResults(o.results)
 	if err != nil {
 		return err
 	}
@@ -335,23 +371,23 @@ func evalTable(args []string) error {
 		return err
 	}
 	ms := eval.TableModels()
-	if *models != "" {
-		ms = splitList(*models)
+	if o.models != "" {
+		ms = splitList(o.models)
 	}
 	rows := eval.BuildTable(ms, rs, pub)
 	write := func(w io.Writer) error {
-		if *asJSON {
+		if o.asJSON {
 			e := json.NewEncoder(w)
 			e.SetIndent("", " ")
 			return e.Encode(rows)
 		}
-		_, err := io.WriteString(w, eval.Markdown(rows, !*all))
+		_, err := io.WriteString(w, eval.Markdown(rows, !o.all))
 		return err
 	}
-	if *out == "" {
+	if o.out == "" {
 		return write(evalOut)
 	}
-	if err := atomicfile.Write(*out, 0o644, write); err != nil {
+	if err := atomicfile.Write(o.out, 0o644, write); err != nil {
 		return err
 	}
 	measured := 0
@@ -360,6 +396,6 @@ func evalTable(args []string) error {
 			measured++
 		}
 	}
-	fmt.Fprintf(evalOut, "%s: %d rows, %d measured here with trained weights, results from %s\n", *out, len(rows), measured, strings.TrimSpace(*results))
+	fmt.Fprintf(evalOut, "%s: %d rows, %d measured here with trained weights, results from %s\n", o.out, len(rows), measured, strings.TrimSpace(o.results))
 	return nil
 }

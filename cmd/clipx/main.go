@@ -3,110 +3,152 @@
 //
 // Usage:
 //
-//	clipx <command> [flags] [args]
+//	clipx <command> [sub-command] [flags] [args]
 //	clipx help [command]
+//	clipx completion bash|zsh|fish|powershell
 //
-// Each command lives in its own file and registers itself with register().
+// The command line is built on github.com/spf13/cobra: every command and group has the same help
+// (`clipx <command> --help`), a mistyped command gets "did you mean", and cobra writes the shell
+// completion scripts. Go-style single-dash long flags (`-model x`) keep working (see
+// normalizeArgs in cli.go).
+//
+// # Adding a command
+//
+// Each command group lives in its own file (tokenize.go, bench*.go, search*.go, ...). A command is
+// three parts:
+//
+//   - an options struct holding its flags and arguments (type fooOptions struct{...});
+//   - a constructor, func newFooCmd() *cobra.Command, that fills Use/Short/Long/Example and binds
+//     the flags to a fresh options struct (a fresh one per run: tests run clipx many times);
+//   - the work, func runFoo(o *fooOptions) error, which never touches flags.
+//
+// Wiring it is three lines in its file:
+//
+//	func init() {
+//		addCommand("", newFooCmd) // "" for a top-level command, "bench" for `clipx bench foo`
+//	}
+//
+// Usage errors (a missing or bad flag or argument) wrap errUsage: clipx prints them with the
+// command's usage on standard error and exits 2; other errors exit 1. A command still written on
+// package flag (func(args []string) error) can be wired with register() meanwhile (legacy.go).
 package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
-
-// command is one clipx sub-command.
-type command struct {
-	name    string
-	summary string
-	run     func(args []string) error
-}
-
-var commands = map[string]*command{}
-
-// register adds a sub-command; called from init() functions.
-func register(name, summary string, run func(args []string) error) {
-	if _, dup := commands[name]; dup {
-		panic("clipx: command registered twice: " + name)
-	}
-	commands[name] = &command{name: name, summary: summary, run: run}
-}
 
 // errUsage marks an error caused by bad command-line usage (exit status 2).
 var errUsage = errors.New("usage error")
 
-// newFlagSet returns a FlagSet for a sub-command that reports errors instead of exiting.
-func newFlagSet(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("clipx "+name, flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: clipx %s %s\n", name, usage)
-		fs.PrintDefaults()
-	}
-	return fs
+// usageErrorf returns an error wrapping errUsage with the formatted message.
+func usageErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
 }
 
-// parseFlags parses args, mapping -h and flag errors to errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
+// registration is one command constructor and the path of the group it belongs to.
+type registration struct {
+	parent string // "" for a top-level command, else the group's path below clipx, e.g. "bench"
+	build  func() *cobra.Command
+}
+
+var registrations []registration
+
+// addCommand registers a command's constructor under parent ("" for clipx itself, "bench" for
+// clipx bench); called from init() functions. The tree is built afresh for every run.
+func addCommand(parent string, build func() *cobra.Command) {
+	registrations = append(registrations, registration{parent, build})
+}
+
+// newRootCmd builds the whole clipx command tree, with fresh flag values.
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "clipx",
+		Short: "CLIP and MobileCLIP on GoMLX, from the command line",
+		Long: `clipx: CLIP and MobileCLIP on GoMLX, from the command line.
+
+It runs headless what the notebooks do: tokenize, embed, zero-shot, evaluate, benchmark, search,
+execute notebooks into reports, and manage weights and datasets.`,
+		Example: `  clipx models
+  echo "a photo of a cat" | clipx tokenize
+  clipx embed --weights ViT-B/32 --text "a photo of a cat" --image cat.jpg
+  clipx help search index`,
+		Args:          unknownSubcommand,
+		SilenceErrors: true, // run prints errors, with the usage for usage errors
+		SilenceUsage:  true,
+		RunE:          func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	// Groups run (to report a missing sub-command), but their usage shows only "clipx bench [command]".
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// `clipx embedd --weights x` is a mistyped command before it is an unknown flag of clipx.
+		if args := c.Flags().Args(); c.HasAvailableSubCommands() && len(args) > 0 {
+			return unknownSubcommand(c, args)
 		}
 		return fmt.Errorf("%w: %v", errUsage, err)
+	})
+	byPath := map[string]*cobra.Command{"": root}
+	// Groups before their members: registrations sorted by depth (stable, so in init order).
+	sorted := slices.Clone(registrations)
+	slices.SortStableFunc(sorted, func(a, b registration) int { return depth(a.parent) - depth(b.parent) })
+	for _, r := range sorted {
+		parent, ok := byPath[r.parent]
+		if !ok {
+			panic(fmt.Sprintf("clipx: a command is registered under %q, which is not a command group", r.parent))
+		}
+		c := r.build()
+		path := strings.TrimSpace(r.parent + " " + c.Name())
+		if _, dup := byPath[path]; dup {
+			panic("clipx: command registered twice: " + path)
+		}
+		parent.AddCommand(c)
+		byPath[path] = c
 	}
-	return nil
+	return root
 }
 
-var errHelp = errors.New("help requested")
-
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "clipx: CLIP and MobileCLIP on GoMLX, from the command line.")
-	fmt.Fprintln(w, "\nusage: clipx <command> [flags] [args]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'clipx <command> -h' for a command's flags.")
-}
+// depth is the number of words in a command path below clipx ("" is 0, "bench" 1).
+func depth(path string) int { return len(strings.Fields(path)) }
 
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// execute runs clipx with args and returns the command it ran (or the deepest one it found) and
+// its error.
+func execute(args []string) (*cobra.Command, error) {
+	root := newRootCmd()
+	if len(args) > 0 && strings.HasPrefix(args[0], "__complete") {
+		// A shell asking for completions (cobra's hidden command); the registry-backed
+		// completions are registered only then (cobra keeps them in a global map).
+		addCompletions(root)
+	}
+	root.SetArgs(normalizeArgs(root, args))
+	return root.ExecuteC()
+}
+
+// run runs clipx with args and returns its exit status: 0, 1 for a failure, 2 for a usage error.
 func run(args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				_ = c.run([]string{"-h"})
-				return 0
-			}
-		}
-		printUsage(os.Stdout)
+	cmd, err := execute(args)
+	if err == nil {
 		return 0
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "clipx: unknown command %q\n\n", args[0])
-		printUsage(os.Stderr)
+	name := "clipx"
+	if cmd != nil {
+		name = cmd.CommandPath()
+	}
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(os.Stderr, "%s: %s\n", name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		if cmd != nil {
+			fmt.Fprintf(os.Stderr, "\n%s", cmd.UsageString())
+		}
 		return 2
 	}
-	if err := c.run(args[1:]); err != nil {
-		switch {
-		case errors.Is(err, errHelp):
-			return 0
-		case errors.Is(err, errUsage):
-			fmt.Fprintf(os.Stderr, "clipx %s: %v\n", c.name, strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
-			return 2
-		}
-		fmt.Fprintf(os.Stderr, "clipx %s: %v\n", c.name, err)
-		return 1
-	}
-	return 0
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	return 1
 }

@@ -4,17 +4,26 @@ import (
 	"fmt"
 
 	"github.com/clipkit/clipkit/cliplib/model"
+	"github.com/spf13/cobra"
 )
 
 func init() {
-	register("models", "list the registered architectures, one line per model starting with its name", runModels)
+	addCommand("", newModelsCmd)
 }
 
-func runModels(args []string) error {
-	fs := newFlagSet("models", "")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newModelsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "models",
+		Short: "list the registered architectures, one line per model starting with its name",
+		Long: `List the registered architectures, one line per model: its name, then tab-separated the
+embedding dimension, the image tower and the text tower.`,
+		Example: "  clipx models\n  clipx models | cut -f1",
+		Args:    noArgs(""),
+		RunE:    func(*cobra.Command, []string) error { return runModels() },
 	}
+}
+
+func runModels() error {
 	for _, name := range model.Names() {
 		c, err := model.Lookup(name)
 		if err != nil {

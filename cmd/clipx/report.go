@@ -20,10 +20,11 @@ import (
 	"github.com/clipkit/clipkit/nb/notebook"
 	"github.com/clipkit/clipkit/nb/plots"
 	"github.com/clipkit/clipkit/nb/widgets"
+	"github.com/spf13/cobra"
 )
 
 func init() {
-	register("report", "execute notebooks headless and write self-contained HTML reports", runReport)
+	addCommand("", newReportCmd)
 }
 
 // reportConfig holds the flags of `clipx report`.
@@ -38,37 +39,52 @@ type reportConfig struct {
 	chromium    string        // browser for --live
 	liveTries   int           // attempts under --live
 	noInput     bool          // hide code cells (nbconvert --no-input)
+	notebooks   []string      // the notebooks named (default: every notebooks/*.ipynb)
 }
 
-func runReport(args []string) error {
-	fs := newFlagSet("report", "--out DIR [flags] [NOTEBOOK...]\n\n"+
-		"Executes notebooks with the GoNB kernel (jupyter nbconvert --execute) and writes DIR/<name>.html for each,\n"+
-		"self-contained: charts carry their ECharts library inline and nothing is loaded from the network.\n"+
-		"With no NOTEBOOK, runs every notebooks/*.ipynb of the repository in name order. A NOTEBOOK is a path or a\n"+
-		"name in notebooks/ (with or without .ipynb). CLIP_SMOKE=1 in the environment runs them in smoke mode.\n"+
-		"It fails, naming the notebook and cell, when a cell errs (compile error, panic, non-zero exit).\n")
-	var cfg reportConfig
+func newReportCmd() *cobra.Command {
+	cfg := &reportConfig{}
+	c := &cobra.Command{
+		Use:   "report --out DIR [flags] [NOTEBOOK...]",
+		Short: "execute notebooks headless and write self-contained HTML reports",
+		Long: `Execute notebooks with the GoNB kernel (jupyter nbconvert --execute) and write DIR/<name>.html for
+each, self-contained: charts carry their ECharts library inline and nothing is loaded from the
+network. With no NOTEBOOK, runs every notebooks/*.ipynb of the repository in name order. A NOTEBOOK
+is a path or a name in notebooks/ (with or without .ipynb). CLIP_SMOKE=1 in the environment runs them
+in smoke mode. It fails, naming the notebook and cell, when a cell errs (compile error, panic,
+non-zero exit).`,
+		Example: `  clipx report --out /tmp/reports
+  CLIP_SMOKE=1 clipx report --out /tmp/reports 02-zero-shot 15-image-search
+  clipx report --no-input --out /tmp/reports 02-zero-shot
+  clipx report --live --out /tmp/live 10-text-cache`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			cfg.notebooks = args
+			return runReport(cfg)
+		},
+	}
+	fs := c.Flags()
 	fs.StringVar(&cfg.out, "out", "", "directory for the HTML reports (created if missing; required)")
 	fs.DurationVar(&cfg.cellTimeout, "timeout", 20*time.Minute, "limit for one cell's execution")
 	fs.BoolVar(&cfg.keepIpynb, "ipynb", false, "also write the executed notebook as DIR/<name>.ipynb")
 	fs.StringVar(&cfg.jupyter, "jupyter", "", "jupyter executable (default: $CLIPKIT_VENV/bin/jupyter, <repo>/.venv/bin/jupyter, then PATH)")
 	fs.BoolVar(&cfg.failFast, "fail-fast", false, "stop at the first notebook that fails (default: run all, then report every failure)")
 	fs.BoolVar(&cfg.live, "live", false, "execute in a live front end (GoNB's nbexec: Jupyter + headless Chromium), so widget cells\n"+
-		"run for real; needs nbexec (scripts/setup-notebooks.sh) and Chromium (--browser)")
+		"run for real; needs nbexec (scripts/setup-notebooks.sh) and Chromium (--chromium)")
 	fs.DurationVar(&cfg.liveTimeout, "live-timeout", 15*time.Minute, "with --live: limit for one notebook")
 	fs.IntVar(&cfg.liveTries, "live-tries", 3, "with --live: attempts per notebook (nbexec sometimes drives JupyterLab before it is ready)")
 	fs.StringVar(&cfg.chromium, "chromium", "", "with --live: Chromium executable (default: chromium or chromium-browser on PATH)")
 	fs.BoolVar(&cfg.noInput, "no-input", false, "hide the code cells in the reports (as nbconvert's --no-input): question, charts and conclusions only")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
+	return c
+}
+
+func runReport(cfg *reportConfig) error {
 	if cfg.out == "" {
 		return fmt.Errorf("%w: --out DIR is required", errUsage)
 	}
 	if cfg.cellTimeout < time.Second {
 		return fmt.Errorf("%w: --timeout %s is too short (want at least 1s)", errUsage, cfg.cellTimeout)
 	}
-	notebooks, err := findNotebooks(fs.Args())
+	notebooks, err := findNotebooks(cfg.notebooks)
 	if err != nil {
 		return err
 	}
@@ -89,7 +105,7 @@ func runReport(args []string) error {
 	for i, nb := range notebooks {
 		start := time.Now()
 		fmt.Fprintf(os.Stderr, "clipx report: [%d/%d] %s: running\n", i+1, len(notebooks), nb)
-		htmlPath, err := reportNotebook(cfg, jupyter, nb)
+		htmlPath, err := reportNotebook(*cfg, jupyter, nb)
 		if err != nil {
 			failures = append(failures, err.Error())
 			fmt.Fprintf(os.Stderr, "clipx report: [%d/%d] FAILED %s after %s (details at the end)\n", i+1, len(notebooks), nb, time.Since(start).Round(time.Second))

@@ -133,10 +133,10 @@ func TestFindNotebooks(t *testing.T) {
 }
 
 func TestReportUsageErrors(t *testing.T) {
-	if err := runReport(nil); !errors.Is(err, errUsage) {
+	if err := clipx("report"); !errors.Is(err, errUsage) {
 		t.Errorf("no --out: got %v, want a usage error", err)
 	}
-	if err := runReport([]string{"--out", t.TempDir(), "--timeout", "10ms"}); !errors.Is(err, errUsage) {
+	if err := clipx("report", "--out", t.TempDir(), "--timeout", "10ms"); !errors.Is(err, errUsage) {
 		t.Errorf("tiny --timeout: got %v, want a usage error", err)
 	}
 }

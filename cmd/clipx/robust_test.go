@@ -87,7 +87,7 @@ func TestTokenizeAndEmbedAgreeOnInvalidUTF8(t *testing.T) {
 	if code, _ := runCapture(t, "ok\nbad \xff\xfe text\n", "tokenize"); code == 0 {
 		t.Error("tokenize accepted invalid UTF-8")
 	}
-	err := runEmbed([]string{"--weights", "tiny-vit", "--random-weights", "--text", "bad \xff\xfe text"})
+	err := clipx("embed", "--weights", "tiny-vit", "--random-weights", "--text", "bad \xff\xfe text")
 	if err == nil || !strings.Contains(err.Error(), "not valid UTF-8") {
 		t.Errorf("embed: error %v, want one saying the text is not valid UTF-8", err)
 	}

@@ -8,17 +8,18 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/clipkit/clipkit/cliplib/optimized"
+	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/cliplib/imagesearch"
 	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/search/ingest"
 	_ "github.com/clipkit/clipkit/cliplib/search/milvus" // milvus:// and milvuss:// store URLs
 	"github.com/clipkit/clipkit/data"
+	"github.com/spf13/cobra"
 )
 
-// The store sub-commands of `clipx search` (search.go dispatches to them):
+// The store sub-commands of `clipx search` (the query of a store is search.go's query command):
 //
 //	clipx search embed  --images DIR --store URL [--shard i/N] [--checkpoint F] [--export DIR]
 //	clipx search query  --store URL --model M (--text T | --image F)... [--filter k=v,...] [-k 5]
@@ -35,63 +36,98 @@ const storeUsage = "--store URL: a file (in-process index), mem:, or milvus://ho
 // storeTimeout bounds a whole store command's remote calls.
 const storeTimeout = 24 * time.Hour
 
+func init() {
+	addCommand("search", newSearchEmbedCmd)
+	addCommand("search", newSearchLoadCmd)
+	addCommand("search", newSearchDeleteCmd)
+}
+
 func storeContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	return ctx, func() { stop(); cancel() }
 }
 
-func runSearchEmbed(args []string) error {
-	fs := newFlagSet("search embed", "--images DIR --store URL [--shard i/N] [--checkpoint FILE] [--export DIR] [--model M]")
-	name := fs.String("model", "ViT-B/32", "model registry name or checkpoint path")
-	dir := fs.String("images", "", "collection root: a folder of images, searched recursively (class per sub-folder, or captions.csv/jsonl)")
-	storeURL := fs.String("store", "", storeUsage)
-	shard := fs.String("shard", "0/1", "this machine's part of the collection, i/N (0 <= i < N): N machines each run one i")
-	checkpoint := fs.String("checkpoint", "", "progress file of this shard, for resuming (default: none; an embed re-run still adds nothing twice)")
-	export := fs.String("export", "", "also write the embeddings to DIR as .npy + Parquet parts (clip-retrieval's layout)")
-	batch := fs.Int("batch", 32, "images per encoder call")
-	part := fs.Int("part", 1024, "images per part: the unit of upsert, export and checkpoint")
-	kind := fs.String("kind", "exact", "index kind of a new in-process store: exact or hnsw")
-	skipBad := fs.Bool("skip-bad", false, "skip files that cannot be read or decoded instead of failing")
-	cacheDir := fs.String("cache-dir", "", "directory of the embedding caches (default $CLIPKIT_CACHE)")
-	noCache := fs.Bool("no-cache", false, "do not use or update the embedding caches")
-	mf := addModelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// searchEmbedOptions are the flags of clipx search embed.
+type searchEmbedOptions struct {
+	name       string
+	dir        string
+	storeURL   string
+	shard      string
+	checkpoint string
+	export     string
+	batch      int
+	part       int
+	kind       string
+	skipBad    bool
+	cacheDir   string
+	noCache    bool
+	mf         modelFlags
+}
+
+func newSearchEmbedCmd() *cobra.Command {
+	o := &searchEmbedOptions{}
+	c := &cobra.Command{
+		Use:   "embed --images DIR --store URL [--shard i/N] [--checkpoint FILE] [--export DIR] [--model M]",
+		Short: "embed a collection into a store (file, mem:, milvus://), in N resumable shards; JSON out",
+		Long: `Embed the images under --images into --store, this machine's --shard i/N of them, part by part
+(--part images: the unit of upsert, export and checkpoint), with labels (class sub-folders) or
+captions (captions.csv/jsonl) as metadata. With --checkpoint an interrupted run resumes; a re-run
+adds nothing twice. --export also writes the embeddings as .npy + Parquet parts (clip-retrieval's
+layout) for 'clipx search load'.`,
+		Example: `  clipx search embed --images ~/photos --store photos.idx
+  clipx search embed --images /data/coll --store milvus://127.0.0.1:19530/coll --shard 1/4 --checkpoint shard1.ckpt`,
+		Args: noArgs(""),
+		RunE: func(*cobra.Command, []string) error { return runSearchEmbed(o) },
 	}
-	if *dir == "" || *storeURL == "" {
+	f := c.Flags()
+	f.StringVar(&o.name, "model", "ViT-B/32", "model registry name or checkpoint path")
+	f.StringVar(&o.dir, "images", "", "collection root: a folder of images, searched recursively (class per sub-folder, or captions.csv/jsonl)")
+	f.StringVar(&o.storeURL, "store", "", storeUsage)
+	f.StringVar(&o.shard, "shard", "0/1", "this machine's part of the collection, i/N (0 <= i < N): N machines each run one i")
+	f.StringVar(&o.checkpoint, "checkpoint", "", "progress file of this shard, for resuming (default: none; an embed re-run still adds nothing twice)")
+	f.StringVar(&o.export, "export", "", "also write the embeddings to DIR as .npy + Parquet parts (clip-retrieval's layout)")
+	f.IntVar(&o.batch, "batch", 32, "images per encoder call")
+	f.IntVar(&o.part, "part", 1024, "images per part: the unit of upsert, export and checkpoint")
+	f.StringVar(&o.kind, "kind", "exact", "index kind of a new in-process store: exact or hnsw")
+	f.BoolVar(&o.skipBad, "skip-bad", false, "skip files that cannot be read or decoded instead of failing")
+	f.StringVar(&o.cacheDir, "cache-dir", "", "directory of the embedding caches (default $CLIPKIT_CACHE)")
+	f.BoolVar(&o.noCache, "no-cache", false, "do not use or update the embedding caches")
+	o.mf = addModelFlags(f)
+	return c
+}
+
+func runSearchEmbed(o *searchEmbedOptions) error {
+	if o.dir == "" || o.storeURL == "" {
 		return fmt.Errorf("%w: --images and --store are required", errUsage)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	si, sn, err := ingest.ParseShard(*shard)
+	si, sn, err := ingest.ParseShard(o.shard)
 	if err != nil {
 		return fmt.Errorf("%w: --shard: %v", errUsage, err)
 	}
-	if *batch <= 0 || *part <= 0 {
+	if o.batch <= 0 || o.part <= 0 {
 		return fmt.Errorf("%w: --batch and --part must be positive", errUsage)
 	}
-	files, labels, captions, err := collectionFiles(*dir)
+	files, labels, captions, err := collectionFiles(o.dir)
 	if err != nil {
 		return err
 	}
-	model, err := loadSearchModel(*name, mf.options(), *cacheDir, *noCache)
+	model, err := loadSearchModel(o.name, o.mf.options(), o.cacheDir, o.noCache)
 	if err != nil {
 		return err
 	}
 	defer model.Close()
 	ctx, cancel := storeContext()
 	defer cancel()
-	st, err := search.OpenStore(ctx, *storeURL, search.StoreOptions{Dim: model.EmbedDim(), Kind: *kind})
+	st, err := search.OpenStore(ctx, o.storeURL, search.StoreOptions{Dim: model.EmbedDim(), Kind: o.kind})
 	if err != nil {
 		return err
 	}
-	modelID := model.StoreIdentity()
+	modelID := imagesearch.StoreIdentity(model)
 	stats, err := ingest.Run(ctx, st, files, func(paths []string) ([][]float32, error) { return model.EncodeImageFiles(paths...) },
-		ingest.Options{Shard: si, Shards: sn, Batch: *batch, PartFiles: *part, Checkpoint: *checkpoint, ExportDir: *export, SkipBad: *skipBad,
+		ingest.Options{Shard: si, Shards: sn, Batch: o.batch, PartFiles: o.part, Checkpoint: o.checkpoint, ExportDir: o.export, SkipBad: o.skipBad,
 			Metadata: func(f ingest.File) map[string]string {
-				m := map[string]string{optimized.ModelMetaKey: modelID, "name": filepath.Base(f.Path)}
+				m := map[string]string{imagesearch.ModelMetaKey: modelID, "name": filepath.Base(f.Path)}
 				if l := labels[f.Key]; l != "" {
 					m["label"] = l
 				}
@@ -104,8 +140,8 @@ func runSearchEmbed(args []string) error {
 	fmt.Fprintln(os.Stderr)
 	if err != nil {
 		st.Close()
-		if stats != nil && *checkpoint != "" {
-			fmt.Fprintf(os.Stderr, "clipx search embed: stopped; run the same command again to resume shard %s from %s\n", *shard, *checkpoint)
+		if stats != nil && o.checkpoint != "" {
+			fmt.Fprintf(os.Stderr, "clipx search embed: stopped; run the same command again to resume shard %s from %s\n", o.shard, o.checkpoint)
 		}
 		return err
 	}
@@ -131,7 +167,7 @@ func runSearchEmbed(args []string) error {
 		Dim        int    `json:"dim"`
 		StoreCount int    `json:"store_count"` // items in the whole store after this run
 		*ingest.Stats
-	}{search.Redact(*storeURL), *shard, model.Name(), modelID, model.Base().RandomWeights(), model.EmbedDim(), count, stats}
+	}{search.Redact(o.storeURL), o.shard, model.Name, modelID, model.RandomWeights(), model.EmbedDim(), count, stats}
 	return json.NewEncoder(searchOut).Encode(summary)
 }
 
@@ -175,65 +211,52 @@ func collectionFiles(dir string) ([]ingest.File, map[string]string, map[string]s
 	return files, labels, captions, err
 }
 
-func runStoreQuery(args []string) error {
-	fs := newFlagSet("search query", "--store URL --model M (--text T | --image FILE)... [--filter key=value,...] [-k 5]")
-	storeURL := fs.String("store", "", storeUsage)
-	name := fs.String("model", "ViT-B/32", "the model the store was embedded with")
-	var texts, images multiFlag
-	fs.Var(&texts, "text", "text query (repeatable)")
-	fs.Var(&images, "image", "image file query (repeatable)")
-	filter := fs.String("filter", "", "metadata filter: key=value[,key=value...] (all must match), e.g. label=dog,shard=0/4")
-	k := fs.Int("k", 5, "results per query")
-	cacheDir := fs.String("cache-dir", "", "directory of the embedding caches (default $CLIPKIT_CACHE)")
-	noCache := fs.Bool("no-cache", false, "do not use or update the embedding caches")
-	mf := addModelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *storeURL == "" || len(texts)+len(images) == 0 {
+func runStoreQuery(o *searchQueryOptions) error {
+	texts, images := o.texts, o.images
+	if o.storeURL == "" || len(texts)+len(images) == 0 {
 		return fmt.Errorf("%w: --store and at least one --text or --image are required", errUsage)
 	}
-	if *k <= 0 {
+	if o.k <= 0 {
 		return fmt.Errorf("%w: -k must be positive", errUsage)
 	}
-	f, err := search.ParseFilter(*filter)
+	f, err := search.ParseFilter(o.filter)
 	if err != nil {
 		return fmt.Errorf("%w: --filter: %v", errUsage, err)
 	}
-	model, err := optimized.Load(*name, searchModelOptions(mf.options(), *cacheDir, *noCache))
+	model, err := cliplib.Load(o.name, searchModelOptions(o.mf.options(), o.cacheDir, o.noCache))
 	if err != nil {
 		return err
 	}
 	defer model.Close()
 	ctx, cancel := storeContext()
 	defer cancel()
-	st, err := search.OpenStore(ctx, *storeURL, search.StoreOptions{Dim: model.EmbedDim(), MustExist: true})
+	st, err := search.OpenStore(ctx, o.storeURL, search.StoreOptions{Dim: model.EmbedDim(), MustExist: true})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	type queryResult struct {
-		Query string          `json:"query"`
-		Kind  string          `json:"kind"`
-		Hits  []optimized.Hit `json:"hits"`
+		Query string            `json:"query"`
+		Kind  string            `json:"kind"`
+		Hits  []imagesearch.Hit `json:"hits"`
 	}
 	out := struct {
 		Store   string        `json:"store"`
 		Model   string        `json:"model"`
 		Filter  search.Filter `json:"filter,omitempty"`
 		Results []queryResult `json:"results"`
-	}{Store: search.Redact(*storeURL), Model: model.Name(), Filter: f}
+	}{Store: search.Redact(o.storeURL), Model: model.Name, Filter: f}
 	for _, t := range texts {
-		hits, err := model.SearchStoreText(ctx, st, t, *k, f)
+		hits, err := imagesearch.SearchStoreText(ctx, model, st, t, o.k, f)
 		if err != nil {
-			return fmt.Errorf("query %q in store %s: %w", t, search.Redact(*storeURL), err)
+			return fmt.Errorf("query %q in store %s: %w", t, search.Redact(o.storeURL), err)
 		}
 		out.Results = append(out.Results, queryResult{t, "text", hits})
 	}
 	for _, p := range images {
-		hits, err := model.SearchStoreImageFile(ctx, st, p, *k, f)
+		hits, err := imagesearch.SearchStoreImageFile(ctx, model, st, p, o.k, f)
 		if err != nil {
-			return fmt.Errorf("query image %s in store %s: %w", p, search.Redact(*storeURL), err)
+			return fmt.Errorf("query image %s in store %s: %w", p, search.Redact(o.storeURL), err)
 		}
 		out.Results = append(out.Results, queryResult{p, "image", hits})
 	}
@@ -242,26 +265,45 @@ func runStoreQuery(args []string) error {
 	return enc.Encode(out)
 }
 
-func runSearchLoad(args []string) error {
-	fs := newFlagSet("search load", "--store URL --from EXPORTDIR --dim D")
-	storeURL := fs.String("store", "", storeUsage)
-	from := fs.String("from", "", "directory of .npy + .parquet parts written by clipx search embed --export")
-	dim := fs.Int("dim", 0, "vector dimension (the model's embedding dimension, e.g. 512 for ViT-B/32)")
-	kind := fs.String("kind", "exact", "index kind of a new in-process store: exact or hnsw")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// searchLoadOptions are the flags of clipx search load.
+type searchLoadOptions struct {
+	storeURL string
+	from     string
+	dim      int
+	kind     string
+}
+
+func newSearchLoadCmd() *cobra.Command {
+	o := &searchLoadOptions{}
+	c := &cobra.Command{
+		Use:   "load --store URL --from EXPORTDIR --dim D",
+		Short: "load the parts written by search embed --export into a store; JSON out",
+		Long: `Load the .npy + Parquet parts that 'clipx search embed --export' wrote into --store, whose vectors
+have dimension --dim.`,
+		Example: `  clipx search load --store milvus://127.0.0.1:19530/photos --from export/ --dim 512`,
+		Args:    noArgs(""),
+		RunE:    func(*cobra.Command, []string) error { return runSearchLoad(o) },
 	}
-	if *storeURL == "" || *from == "" || *dim <= 0 {
+	f := c.Flags()
+	f.StringVar(&o.storeURL, "store", "", storeUsage)
+	f.StringVar(&o.from, "from", "", "directory of .npy + .parquet parts written by clipx search embed --export")
+	f.IntVar(&o.dim, "dim", 0, "vector dimension (the model's embedding dimension, e.g. 512 for ViT-B/32)")
+	f.StringVar(&o.kind, "kind", "exact", "index kind of a new in-process store: exact or hnsw")
+	return c
+}
+
+func runSearchLoad(o *searchLoadOptions) error {
+	if o.storeURL == "" || o.from == "" || o.dim <= 0 {
 		return fmt.Errorf("%w: --store, --from and a positive --dim are required", errUsage)
 	}
 	ctx, cancel := storeContext()
 	defer cancel()
-	st, err := search.OpenStore(ctx, *storeURL, search.StoreOptions{Dim: *dim, Kind: *kind})
+	st, err := search.OpenStore(ctx, o.storeURL, search.StoreOptions{Dim: o.dim, Kind: o.kind})
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	n, err := ingest.LoadExport(ctx, st, *from)
+	n, err := ingest.LoadExport(ctx, st, o.from)
 	if err != nil {
 		st.Close()
 		return err
@@ -270,20 +312,38 @@ func runSearchLoad(args []string) error {
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(searchOut).Encode(map[string]any{"store": search.Redact(*storeURL), "loaded": n, "store_count": count,
+	return json.NewEncoder(searchOut).Encode(map[string]any{"store": search.Redact(o.storeURL), "loaded": n, "store_count": count,
 		"seconds": time.Since(start).Seconds()})
 }
 
-func runSearchDelete(args []string) error {
-	fs := newFlagSet("search delete", "--store URL --dim D --id ID...")
-	storeURL := fs.String("store", "", storeUsage)
-	dim := fs.Int("dim", 0, "vector dimension of the store")
-	var ids multiFlag
-	fs.Var(&ids, "id", "item ID to delete (repeatable; the id of a query hit)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// searchDeleteOptions are the flags of clipx search delete.
+type searchDeleteOptions struct {
+	storeURL string
+	dim      int
+	ids      []string
+}
+
+func newSearchDeleteCmd() *cobra.Command {
+	o := &searchDeleteOptions{}
+	c := &cobra.Command{
+		Use:   "delete --store URL --dim D --id ID...",
+		Short: "delete items (by the id of a query hit) from a store; JSON out",
+		Long: `Delete the items with the given ids (the id of a query hit) from --store, whose vectors have
+dimension --dim, and print how many remain.`,
+		Example: `  clipx search delete --store photos.idx --dim 512 --id 17 --id 42`,
+		Args:    noArgs(""),
+		RunE:    func(*cobra.Command, []string) error { return runSearchDelete(o) },
 	}
-	if *storeURL == "" || *dim <= 0 || len(ids) == 0 {
+	f := c.Flags()
+	f.StringVar(&o.storeURL, "store", "", storeUsage)
+	f.IntVar(&o.dim, "dim", 0, "vector dimension of the store")
+	stringsVar(f, &o.ids, "id", "item ID to delete (repeatable; the id of a query hit)")
+	return c
+}
+
+func runSearchDelete(o *searchDeleteOptions) error {
+	ids := o.ids
+	if o.storeURL == "" || o.dim <= 0 || len(ids) == 0 {
 		return fmt.Errorf("%w: --store, a positive --dim and at least one --id are required", errUsage)
 	}
 	var del []uint64
@@ -296,7 +356,7 @@ func runSearchDelete(args []string) error {
 	}
 	ctx, cancel := storeContext()
 	defer cancel()
-	st, err := search.OpenStore(ctx, *storeURL, search.StoreOptions{Dim: *dim, MustExist: true})
+	st, err := search.OpenStore(ctx, o.storeURL, search.StoreOptions{Dim: o.dim, MustExist: true})
 	if err != nil {
 		return err
 	}
@@ -308,17 +368,7 @@ func runSearchDelete(args []string) error {
 	if err != nil {
 		return err
 	}
-	return json.NewEncoder(searchOut).Encode(map[string]any{"store": search.Redact(*storeURL), "deleted": len(del), "store_count": count})
-}
-
-// hasStoreFlag reports whether args set --store (so `search query` goes to the store query).
-func hasStoreFlag(args []string) bool {
-	for _, a := range args {
-		if a == "--store" || a == "-store" || strings.HasPrefix(a, "--store=") || strings.HasPrefix(a, "-store=") {
-			return true
-		}
-	}
-	return false
+	return json.NewEncoder(searchOut).Encode(map[string]any{"store": search.Redact(o.storeURL), "deleted": len(del), "store_count": count})
 }
 
 // countAndClose returns the number of items in st and closes it; a close error wins over a count

@@ -182,20 +182,26 @@ func TestSearchStoreCommandsRejectBadInput(t *testing.T) {
 	}
 }
 
-func TestHasStoreFlagSeesEveryForm(t *testing.T) {
+// TestSearchQueryRoutesEveryStoreForm: --store in any form sends search query to the store
+// query (which reports the missing store), else it queries an index file.
+func TestSearchQueryRoutesEveryStoreForm(t *testing.T) {
+	t.Setenv("CLIPKIT_CACHE", t.TempDir())
+	t.Setenv("GOMLX_BACKEND", "go")
+	missing := filepath.Join(t.TempDir(), "X")
+	model := []string{"--model", "tiny-vit", "--random-weights", "--text", "a"}
 	for _, tc := range []struct {
 		args []string
-		want bool
+		want string
 	}{
-		{[]string{"--store", "x"}, true},
-		{[]string{"-store", "x"}, true},
-		{[]string{"--store=milvus://h/c"}, true},
-		{[]string{"-store=X"}, true}, // one-character value: missed before
-		{[]string{"--index", "a.idx"}, false},
-		{[]string{"--storex"}, false},
+		{append([]string{"query", "--store", missing}, model...), "does not exist"},
+		{append([]string{"query", "-store", missing}, model...), "does not exist"},
+		{append([]string{"query", "--store=" + missing}, model...), "does not exist"},
+		{append([]string{"query", "-store=" + missing}, model...), "does not exist"},
+		{[]string{"query", "--index", missing, "--text", "a"}, missing},
 	} {
-		if got := hasStoreFlag(tc.args); got != tc.want {
-			t.Errorf("hasStoreFlag(%q) = %v, want %v", tc.args, got, tc.want)
+		_, err := capture(t, &searchOut, func() error { return runSearch(tc.args) })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("search %q: error %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }

@@ -16,13 +16,13 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/backend"
-	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/cliplib/serve"
 	"github.com/clipkit/clipkit/internal/atomicfile"
+	"github.com/spf13/cobra"
 )
 
 func init() {
-	register("serve", "run the model server that notebooks and widgets share (HTTP JSON on loopback, token)", serveCommand)
+	addCommand("", newServeCmd)
 }
 
 // serveOptions are the settings of clipx serve (see docs/serve.md).
@@ -37,29 +37,40 @@ type serveOptions struct {
 	stdout                    io.Writer
 }
 
-// serveCommand parses clipx serve's flags, then runs runServe.
-func serveCommand(args []string) error {
-	fs := newFlagSet("serve", "--model NAME [--backend B] [--precision f32|bf16|f16] [--random-weights] [--idle 30m] [--addr 127.0.0.1:0] [--state FILE] [--log FILE]")
-	opts := serveOptions{stdout: os.Stdout}
-	fs.StringVar(&opts.model, "model", "ViT-B/32", "registry name or checkpoint path of the model to serve")
-	fs.StringVar(&opts.backend, "backend", "", "GoMLX backend: go, xla:cpu, xla:cuda (default $GOMLX_BACKEND, else the fastest installed)")
-	fs.StringVar(&opts.precision, "precision", "f32", "f32, bf16 or f16 (f16 needs an XLA backend)")
-	fs.BoolVar(&opts.random, "random-weights", false, "use deterministic random weights (timing and smoke tests; results are meaningless)")
-	fs.DurationVar(&opts.idle, "idle", 30*time.Minute, "exit after this long without requests (0: never)")
-	fs.StringVar(&opts.addr, "addr", "127.0.0.1:0", "loopback address to listen on (port 0: a free one)")
-	fs.StringVar(&opts.state, "state", "", "state file written when ready and removed at exit (default: <cache>/serve/<model_backend_precision>.json)")
-	fs.StringVar(&opts.log, "log", "", "append the server's log to this file (default: standard error)")
-	fs.BoolVar(&opts.noCache, "no-cache", false, "keep text and image embeddings in memory only (default: the persistent caches under <cache>)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func newServeCmd() *cobra.Command {
+	opts := &serveOptions{}
+	c := &cobra.Command{
+		Use:   "serve [flags]",
+		Short: "run the model server that notebooks and widgets share (HTTP JSON on loopback, token)",
+		Long: `Run the model server that notebooks and their live controls share: one process per model,
+backend and precision holds the model, its text and image caches and the compiled graphs, and
+answers a small HTTP JSON API (encode texts and images, galleries, zero-shot, search, thumbnails) on
+loopback, behind a random token. When ready it prints one JSON line (url, port, token, pid) and
+writes it to the state file, which notebooks (nb/serve.Attach) read to attach; it exits after
+--idle without requests, on SIGINT/SIGTERM or on POST /v1/shutdown. Browsers reach it through
+Jupyter's own server (jupyter-server-proxy: <jupyter>/proxy/PORT/). API: docs/serve.md.`,
+		Example: `  clipx serve --model ViT-B/32
+  clipx serve --model tiny-vit --random-weights --backend go --idle 5m --no-cache`,
+		Args: noArgs(""),
+		RunE: func(*cobra.Command, []string) error {
+			if opts.idle < 0 {
+				return usageErrorf("--idle %v: want a duration >= 0", opts.idle)
+			}
+			opts.stdout = os.Stdout
+			return runServe(*opts)
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
-	}
-	if opts.idle < 0 {
-		return fmt.Errorf("%w: --idle %v: want a duration >= 0", errUsage, opts.idle)
-	}
-	return runServe(opts)
+	f := c.Flags()
+	f.StringVar(&opts.model, "model", "ViT-B/32", "registry name or checkpoint path of the model to serve")
+	f.StringVar(&opts.backend, "backend", "", "GoMLX backend: go, xla:cpu, xla:cuda (default $GOMLX_BACKEND, else the fastest installed)")
+	f.StringVar(&opts.precision, "precision", "f32", "f32, bf16 or f16 (f16 needs an XLA backend)")
+	f.BoolVar(&opts.random, "random-weights", false, "use deterministic random weights (timing and smoke tests; results are meaningless)")
+	f.DurationVar(&opts.idle, "idle", 30*time.Minute, "exit after this long without requests (0: never)")
+	f.StringVar(&opts.addr, "addr", "127.0.0.1:0", "loopback address to listen on (port 0: a free one)")
+	f.StringVar(&opts.state, "state", "", "state file written when ready and removed at exit (default: <cache>/serve/<model_backend_precision>.json)")
+	f.StringVar(&opts.log, "log", "", "append the server's log to this file (default: standard error)")
+	f.BoolVar(&opts.noCache, "no-cache", false, "keep text and image embeddings in memory only (default: the persistent caches under <cache>)")
+	return c
 }
 
 // runServe loads the model, listens on loopback, writes the state file and prints the ready
@@ -95,23 +106,21 @@ func runServe(opts serveOptions) error {
 	defer ln.Close()
 
 	start := time.Now()
-	m, err := cliplib.Load(opts.model, cliplib.Options{Backend: opts.backend, Precision: opts.precision, RandomWeights: opts.random})
+	// The text and image caches are the model's own (persistent unless --no-cache, then in memory
+	// only): a prompt sent again is a cache hit.
+	lo := cliplib.Options{Backend: opts.backend, Precision: opts.precision, RandomWeights: opts.random,
+		TextCache: true, ImageCache: !opts.noCache, MemoryOnly: opts.noCache, Warn: func(msg string) { logger.Print(msg) }}
+	m, err := cliplib.Load(opts.model, lo)
 	if err != nil {
 		return err
 	}
-	defer m.Close()
+	defer func() {
+		if err := m.Close(); err != nil {
+			logger.Printf("closing the model: %v", err)
+		}
+	}()
 	enc := m.Encoder()
 	logger.Printf("model %s on %s, %s: loaded in %v", m.Label(), backend.DescribeChoice(enc.Backend(), enc.BackendChoice()), enc.Precision(), time.Since(start).Round(time.Millisecond))
-	if opts.noCache {
-		m.SetTextCache(cache.New(m.Identity(), m.EmbedDim(), cache.Options{}))
-	} else {
-		if _, err := m.UseTextCache("", cache.Options{Warn: func(msg string) { logger.Print(msg) }}); err != nil {
-			return err
-		}
-		if _, err := m.UseImageCache("", cache.Options{Warn: func(msg string) { logger.Print(msg) }}); err != nil {
-			return err
-		}
-	}
 	// Compile the one-text and one-image graphs now, so the first request does not pay for it.
 	warm := time.Now()
 	if _, err := enc.EncodeTokens(m.Tokenizer().TokenizeBatch([]string{"warm-up"})); err != nil {
@@ -150,13 +159,8 @@ func runServe(opts serveOptions) error {
 	fmt.Fprintln(opts.stdout, string(line))
 	reason, err := srv.Run(ctx, ln)
 	logger.Printf("stopping: %s", reason)
-	if !opts.noCache {
-		if err := m.SaveTextCache(); err != nil {
-			logger.Printf("saving the text cache: %v", err)
-		}
-		if err := m.SaveImageCache(); err != nil {
-			logger.Printf("saving the image cache: %v", err)
-		}
+	if err := m.Save(); err != nil {
+		logger.Printf("saving the caches: %v", err)
 	}
 	return err
 }

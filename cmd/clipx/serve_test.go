@@ -90,7 +90,7 @@ func TestServeRefusesBadFlags(t *testing.T) {
 		{"--idle", "-1s"},
 		{"extra"},
 	} {
-		if err := serveCommand(args); !errors.Is(err, errUsage) {
+		if err := clipx(append([]string{"serve"}, args...)...); !errors.Is(err, errUsage) {
 			t.Errorf("clipx serve %q: %v, want a usage error", args, err)
 		}
 	}

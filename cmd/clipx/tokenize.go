@@ -10,22 +10,36 @@ import (
 	"strings"
 
 	"github.com/clipkit/clipkit/cliplib/tokenizer"
+	"github.com/spf13/cobra"
 )
 
 func init() {
-	register("tokenize", "read UTF-8 lines on stdin, print one JSON array of 77 token ids per line", runTokenize)
+	addCommand("", newTokenizeCmd)
 }
 
-func runTokenize(args []string) error {
-	fs := newFlagSet("tokenize", "[--vocab FILE] < lines.txt")
-	vocab := fs.String("vocab", "", "BPE vocabulary: bpe_simple_vocab_16e6.txt.gz, or an HF vocab.json (merges.txt beside it); default: the bundled CLIP vocabulary")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// tokenizeOptions are the flags of clipx tokenize.
+type tokenizeOptions struct {
+	vocab string
+}
+
+func newTokenizeCmd() *cobra.Command {
+	o := &tokenizeOptions{}
+	c := &cobra.Command{
+		Use:   "tokenize [--vocab FILE] < lines.txt",
+		Short: "read UTF-8 lines on stdin, print one JSON array of 77 token ids per line",
+		Long: `Read UTF-8 lines on standard input and print, for each, one JSON array of the 77 token ids
+CLIP's text tower takes. A line that is not valid UTF-8 is an error naming its number.`,
+		Example: `  echo "a photo of a cat" | clipx tokenize
+  clipx tokenize --vocab bpe_simple_vocab_16e6.txt.gz < prompts.txt`,
+		Args: noArgs(" (text is read from stdin)"),
+		RunE: func(*cobra.Command, []string) error { return runTokenize(o) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q (text is read from stdin)", errUsage, fs.Args())
-	}
-	tok, err := loadTokenizer(*vocab)
+	c.Flags().StringVar(&o.vocab, "vocab", "", "BPE vocabulary: bpe_simple_vocab_16e6.txt.gz, or an HF vocab.json (merges.txt beside it); default: the bundled CLIP vocabulary")
+	return c
+}
+
+func runTokenize(o *tokenizeOptions) error {
+	tok, err := loadTokenizer(o.vocab)
 	if err != nil {
 		return err
 	}

@@ -7,12 +7,6 @@ import (
 
 func utf8Valid(s string) bool { return utf8.ValidString(s) }
 
-// multiFlag is a repeatable string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
 // splitList splits a comma-separated list, dropping empty items.
 func splitList(s string) []string {
 	var out []string

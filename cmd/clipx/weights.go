@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
 
 	"github.com/clipkit/clipkit/weights"
 )
@@ -19,37 +20,24 @@ import (
 var weightsOut io.Writer = os.Stdout
 
 func init() {
-	register("weights", "list, fetch and verify model weights (weights list|fetch NAME...|verify [NAME...])", runWeights)
+	addCommand("", newWeightsCmd)
+	addCommand("weights", newWeightsListCmd)
+	addCommand("weights", newWeightsFetchCmd)
+	addCommand("weights", newWeightsVerifyCmd)
 }
 
-const weightsUsage = `list [--json] | fetch [--offline] [--quiet] NAME... | verify [NAME...]
-
-  list     one line per model: name, architecture, format, size, source
-  fetch    download (or find in the caches) and verify the named models; prints their files
-  verify   re-hash the cached files of the named models (default: every model with cached files)
+func newWeightsCmd() *cobra.Command {
+	return newGroup(&cobra.Command{
+		Use:   "weights <sub-command> [flags] [args]",
+		Short: "list, fetch and verify model weights (weights list|fetch NAME...|verify [NAME...])",
+		Long: `List, fetch and verify model weights.
 
 Environment: CLIPKIT_CACHE, HF_HOME, HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, CLIPKIT_OPENAI_ENDPOINT,
-CLIPKIT_OFFLINE=1 or HF_HUB_OFFLINE=1 (no network: caches only).`
-
-func runWeights(args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fs := newFlagSet("weights", weightsUsage)
-		fs.SetOutput(os.Stderr)
-		fs.Usage()
-		if len(args) == 0 {
-			return fmt.Errorf("%w: missing subcommand (list, fetch or verify)", errUsage)
-		}
-		return errHelp
-	}
-	switch args[0] {
-	case "list":
-		return weightsList(args[1:])
-	case "fetch":
-		return weightsFetch(args[1:])
-	case "verify":
-		return weightsVerify(args[1:])
-	}
-	return fmt.Errorf("%w: unknown subcommand %q (want list, fetch or verify)", errUsage, args[0])
+CLIPKIT_OFFLINE=1 or HF_HUB_OFFLINE=1 (no network: caches only).`,
+		Example: `  clipx weights list
+  clipx weights fetch ViT-B/32 MobileCLIP-S0
+  clipx weights verify`,
+	})
 }
 
 // weightsSize is the size column, without spaces so that every line has five fields: exact when
@@ -64,16 +52,30 @@ func weightsSize(e weights.Entry) string {
 	return "?"
 }
 
-func weightsList(args []string) error {
-	fs := newFlagSet("weights list", "[--json]")
-	asJSON := fs.Bool("json", false, "print the registry entries as JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// weightsListOptions are the flags of clipx weights list.
+type weightsListOptions struct {
+	asJSON bool
+}
+
+func newWeightsListCmd() *cobra.Command {
+	o := &weightsListOptions{}
+	c := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "one line per model: name, architecture, format, size, source",
+		Long: `List the weights registry, one line per model: name, architecture, format, size (exact, ~ the
+source listing's, or ?), source. With --json, the registry entries as JSON.`,
+		Example: `  clipx weights list
+  clipx weights list --json`,
+		Args: noArgs(""),
+		RunE: func(*cobra.Command, []string) error { return weightsList(o) },
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: weights list takes no arguments", errUsage)
-	}
-	if *asJSON {
+	f := c.Flags()
+	f.BoolVar(&o.asJSON, "json", false, "print the registry entries as JSON")
+	return c
+}
+
+func weightsList(o *weightsListOptions) error {
+	if o.asJSON {
 		enc := json.NewEncoder(weightsOut)
 		enc.SetIndent("", "  ")
 		return enc.Encode(weights.List())
@@ -89,21 +91,41 @@ func weightsOptions(offline, quiet bool) weights.Options {
 	return weights.Options{Offline: offline, Quiet: quiet}
 }
 
-func weightsFetch(args []string) error {
-	fs := newFlagSet("weights fetch", "[--offline] [--quiet] NAME...")
-	offline := fs.Bool("offline", false, "use only the caches, never the network")
-	quiet := fs.Bool("quiet", false, "no progress output")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// weightsFetchOptions are the flags of clipx weights fetch.
+type weightsFetchOptions struct {
+	names   []string // the models
+	offline bool
+	quiet   bool
+}
+
+func newWeightsFetchCmd() *cobra.Command {
+	o := &weightsFetchOptions{}
+	c := &cobra.Command{
+		Use:   "fetch [--offline] [--quiet] NAME...",
+		Short: "download (or find in the caches) and verify the named models; prints their files",
+		Long: `Download (or find in the caches) and verify the named models, then print their files: weights,
+config and commit, one per line. A model that fails is reported on standard error and the others
+are still fetched; the command fails if any did.`,
+		Example: `  clipx weights fetch ViT-B/32
+  clipx weights fetch --offline --quiet MobileCLIP-S0`,
+		Args: minArgs(1, "at least one model name (see 'clipx weights list')"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.names = args
+			return weightsFetch(o)
+		},
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: weights fetch needs at least one model name (see 'clipx weights list')", errUsage)
-	}
+	f := c.Flags()
+	f.BoolVar(&o.offline, "offline", false, "use only the caches, never the network")
+	f.BoolVar(&o.quiet, "quiet", false, "no progress output")
+	return c
+}
+
+func weightsFetch(o *weightsFetchOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var failed []string
-	for _, name := range fs.Args() {
-		loc, err := weights.Fetch(ctx, name, weightsOptions(*offline, *quiet))
+	for _, name := range o.names {
+		loc, err := weights.Fetch(ctx, name, weightsOptions(o.offline, o.quiet))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "clipx weights fetch: %v\n", err)
 			failed = append(failed, name)
@@ -126,12 +148,30 @@ func weightsFetch(args []string) error {
 	return nil
 }
 
-func weightsVerify(args []string) error {
-	fs := newFlagSet("weights verify", "[NAME...]")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// weightsVerifyOptions are the arguments of clipx weights verify.
+type weightsVerifyOptions struct {
+	names []string // the models; none: every model with cached files
+}
+
+func newWeightsVerifyCmd() *cobra.Command {
+	o := &weightsVerifyOptions{}
+	c := &cobra.Command{
+		Use:   "verify [NAME...]",
+		Short: "re-hash the cached files of the named models (default: every model with cached files)",
+		Long: `Re-hash the cached files of the named models (default: every model with cached files) and print
+one line per file: model, file, state, path. It fails if a file is missing or corrupt.`,
+		Example: `  clipx weights verify
+  clipx weights verify ViT-B/32`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			o.names = args
+			return weightsVerify(o)
+		},
 	}
-	names := fs.Args()
+	return c
+}
+
+func weightsVerify(o *weightsVerifyOptions) error {
+	names := o.names
 	all := len(names) == 0
 	if all {
 		for _, e := range weights.List() {

@@ -23,8 +23,22 @@ import (
 func TempPattern(path string) string { return "." + filepath.Base(path) + ".tmp*" }
 
 // Write replaces path with what write produces. On any error (from write or the file system) the
-// temporary file is removed and path is left as it was. perm applies to a newly created file.
-func Write(path string, perm os.FileMode, write func(w io.Writer) error) (err error) {
+// temporary file is removed and path is left as it was. perm is the file's mode.
+func Write(path string, perm os.FileMode, write func(w io.Writer) error) error {
+	return WriteFile(path, perm, func(f *os.File) error { return write(f) })
+}
+
+// WriteBytes replaces path with data, as os.WriteFile writes it but atomically (see Write).
+func WriteBytes(path string, data []byte, perm os.FileMode) error {
+	return Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteFile is Write for writers that need the temporary file itself (to seek, or WriteAt a
+// header once the payload is written). write must not close f.
+func WriteFile(path string, perm os.FileMode, write func(f *os.File) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, TempPattern(path))
 	if err != nil {

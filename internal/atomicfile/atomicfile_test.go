@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,5 +93,38 @@ func TestCheckWritableFailsEarly(t *testing.T) {
 				t.Errorf("CheckWritable(%s) = %v, want ok=%v", tc.path, err, tc.ok)
 			}
 		})
+	}
+}
+
+func TestWriteBytesAndWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.bin")
+	if err := WriteBytes(p, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "hello" {
+		t.Errorf("WriteBytes wrote %q", b)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	// WriteFile gives the temporary file itself: a header written last with WriteAt.
+	err := WriteFile(p, 0o644, func(f *os.File) error {
+		if _, err := f.Write([]byte("....payload")); err != nil {
+			return err
+		}
+		_, err := f.WriteAt([]byte("HEAD"), 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "HEADpayload" {
+		t.Errorf("WriteFile wrote %q", b)
+	}
+	// Into a missing directory: an error naming the path, nothing written.
+	missing := filepath.Join(dir, "no", "such", "f.bin")
+	if err := WriteBytes(missing, []byte("x"), 0o644); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("WriteBytes into a missing directory: %v", err)
 	}
 }

@@ -10,11 +10,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // Expect is what a file must be. Zero fields are not checked; when all are zero, a download is
@@ -209,10 +210,7 @@ func (c *Client) writeStamp(abs string, st os.FileInfo, d digests) {
 	if os.MkdirAll(c.StampDir, 0o755) != nil {
 		return
 	}
-	tmp := sp + ".tmp" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatUint(rand.Uint64(), 36)
-	if os.WriteFile(tmp, data, 0o644) == nil && os.Rename(tmp, sp) != nil {
-		_ = os.Remove(tmp)
-	}
+	_ = atomicfile.WriteBytes(sp, data, 0o644) // best effort: without a stamp the file is hashed again
 }
 
 func (c *Client) removeStamp(abs string) {

@@ -7,8 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/clipkit/clipkit/nb/notebook"
 	"github.com/clipkit/clipkit/data"
+	"github.com/clipkit/clipkit/nb/notebook"
 )
 
 // TinyCIFAR10 is the CIFAR-format test archive in the repository (testdata/data): a few synthetic

@@ -5,22 +5,21 @@
 // an explicit fallback when CIFAR-10 cannot be fetched), and parameter counts per tower.
 //
 // Each GoNB cell is a new process: a cell that needs the model calls Open, which loads it again
-// (seconds for ViT-B/32) and attaches persistent text and image caches, so embeddings computed by
-// an earlier cell or an earlier run are read back instead of recomputed. Close saves the caches.
+// (seconds for ViT-B/32) with cliplib's persistent text and image caches on (cliplib.Options
+// TextCache and ImageCache), so embeddings computed by an earlier cell or an earlier run are read
+// back instead of recomputed. Close saves the caches. A Session is a thin notebook view of one
+// *cliplib.Model: it adds the banner, progress bars and datasets, no inference of its own.
 package explore
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"image"
-	"image/draw"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/backend"
-	"github.com/clipkit/clipkit/cliplib/cache"
 	"github.com/clipkit/clipkit/nb/notebook"
 )
 
@@ -66,7 +65,7 @@ func PerClass(full, smoke int) (int, error) {
 	return notebook.Pick(full, smoke), nil
 }
 
-// Session is a loaded model with its caches attached.
+// Session is a loaded model (text and image caches on) with what notebooks show about it.
 type Session struct {
 	// Model is the loaded model.
 	Model *cliplib.Model
@@ -74,51 +73,44 @@ type Session struct {
 	Backend string
 	// Smoke is true in smoke mode.
 	Smoke bool
-
-	texts, images *cache.TextCache
 }
 
 // Open loads ModelName() on the backend of $GOMLX_BACKEND (default simplego) in the precision of
 // $CLIP_PRECISION, falling back to deterministic random weights when the trained ones cannot be
-// fetched (Model.RandomWeights then says so), and attaches persistent text and image embedding
-// caches under $CLIPKIT_CACHE (default ~/.cache/clipkit).
+// fetched (Model.RandomWeights then says so), with persistent text and image embedding caches
+// under $CLIPKIT_CACHE (default ~/.cache/clipkit).
 func Open() (*Session, error) {
 	return OpenModel(ModelName())
 }
 
+// Options are the load options of OpenModel: $CLIP_PRECISION, random weights when the trained
+// ones cannot be fetched, persistent text and image caches (quiet about ignored cache files).
+func Options() cliplib.Options {
+	return cliplib.Options{Precision: os.Getenv(EnvPrecision), FallbackToRandom: true, TextCache: true, ImageCache: true,
+		Warn: func(string) {}}
+}
+
 // OpenModel is Open for a given model name or checkpoint path.
 func OpenModel(name string) (*Session, error) {
-	m, err := cliplib.Load(name, cliplib.Options{Precision: os.Getenv(EnvPrecision), FallbackToRandom: true})
+	m, err := cliplib.Load(name, Options())
 	if err != nil {
 		return nil, fmt.Errorf("loading model %q (set %s to another name, see `clipx models`): %w", name, EnvModel, err)
 	}
-	s := &Session{Model: m, Backend: backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()), Smoke: notebook.Smoke()}
-	quiet := cache.Options{Warn: func(string) {}}
-	if s.texts, err = m.UseTextCache("", quiet); err != nil {
-		m.Close()
-		return nil, err
-	}
-	if s.images, err = m.UseImageCache("", quiet); err != nil {
-		m.Close()
-		return nil, err
-	}
-	return s, nil
+	return &Session{Model: m, Backend: backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()), Smoke: notebook.Smoke()}, nil
 }
 
 // Close saves the caches and releases the model.
 func (s *Session) Close() error {
-	err := s.Save()
-	s.Model.Close()
-	return err
+	if err := s.Model.Close(); err != nil {
+		return fmt.Errorf("saving the embedding caches: %w", err)
+	}
+	return nil
 }
 
-// Save writes the text and image caches to disk.
+// Save writes the text and image caches to disk (those that gained entries).
 func (s *Session) Save() error {
-	if err := s.Model.SaveTextCache(); err != nil {
-		return fmt.Errorf("saving the text-embedding cache: %w", err)
-	}
-	if err := s.Model.SaveImageCache(); err != nil {
-		return fmt.Errorf("saving the image-embedding cache: %w", err)
+	if err := s.Model.Save(); err != nil {
+		return fmt.Errorf("saving the embedding caches: %w", err)
 	}
 	return nil
 }
@@ -193,7 +185,7 @@ func (s *Session) EncodeFiles(label string, files []string) ([][]float32, error)
 		out = append(out, embs...)
 		p.Add(len(batch))
 	}
-	return out, s.Model.SaveImageCache()
+	return out, s.Save()
 }
 
 // Items is what EncodeDataset needs of a dataset: decoded images by index (data.Dataset has it).
@@ -203,72 +195,29 @@ type Items interface {
 
 // EncodeDataset returns the embeddings of the dataset items idx (in that order) and their labels,
 // encoding BatchSize at a time with a progress bar labelled label. Embeddings are cached by the
-// images' pixels (and the model's identity), so a re-run or a later cell reads them back.
+// images' pixels (Model.EncodeImagesCached, keyed by cliplib.PixelKey and the model's identity),
+// so a re-run or a later cell reads them back.
 func (s *Session) EncodeDataset(label string, ds Items, idx []int) ([][]float32, []int, error) {
-	embs := make([][]float32, len(idx))
+	embs := make([][]float32, 0, len(idx))
 	labels := make([]int, len(idx))
-	keys := make([]string, len(idx))
 	imgs := make([]image.Image, len(idx))
 	for j, i := range idx {
 		img, l, err := ds.Item(i)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dataset item %d: %w", i, err)
 		}
-		imgs[j], labels[j], keys[j] = img, l, PixelKey(img)
+		imgs[j], labels[j] = img, l
 	}
 	p := notebook.NewProgress(label, len(idx))
 	defer p.Done()
-	var todo []int
-	flush := func() error {
-		if len(todo) == 0 {
-			return nil
-		}
-		batch := make([]image.Image, len(todo))
-		for k, j := range todo {
-			batch[k] = imgs[j]
-		}
-		out, err := s.Model.EncodeImages(batch)
+	for start := 0; start < len(imgs); start += BatchSize {
+		batch := imgs[start:min(start+BatchSize, len(imgs))]
+		out, err := s.Model.EncodeImagesCached(batch)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		for k, j := range todo {
-			embs[j] = out[k]
-			s.images.PutKey(keys[j], out[k])
-		}
-		p.Add(len(todo))
-		todo = todo[:0]
-		return nil
+		embs = append(embs, out...)
+		p.Add(len(batch))
 	}
-	for j := range idx {
-		if v, ok := s.images.GetKey(keys[j]); ok {
-			embs[j] = v
-			p.Add(1)
-			continue
-		}
-		todo = append(todo, j)
-		if len(todo) == BatchSize {
-			if err := flush(); err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return nil, nil, err
-	}
-	return embs, labels, s.Model.SaveImageCache()
-}
-
-// PixelKey is the image-cache key of a decoded image: "pixels:" and the SHA-256 of its size and
-// RGBA pixels (so that it cannot collide with the file-content keys of EncodeImageFiles).
-func PixelKey(img image.Image) string {
-	b := img.Bounds()
-	rgba, ok := img.(*image.RGBA)
-	if !ok || rgba.Rect.Min != (image.Point{}) || rgba.Stride != 4*b.Dx() {
-		rgba = image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(rgba, rgba.Rect, img, b.Min, draw.Src)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%dx%d:", b.Dx(), b.Dy())
-	h.Write(rgba.Pix[:4*b.Dx()*b.Dy()]) // a sub-image's Pix runs on past its last pixel
-	return "pixels:" + string(h.Sum(nil))
+	return embs, labels, s.Save()
 }

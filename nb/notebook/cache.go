@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // EnvCache is clipkit's cache root (also used for downloads); Cached stores values under
@@ -59,18 +61,7 @@ func Cached[T any](key string, fn func() (T, error)) (T, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return zero, fmt.Errorf("notebook.Cached(%q): %w", key, err)
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return zero, fmt.Errorf("notebook.Cached(%q): %w", key, err)
-	}
-	_, werr := tmp.Write(buf.Bytes())
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return zero, fmt.Errorf("notebook.Cached(%q): writing %s: %v %v", key, tmp.Name(), werr, cerr)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.WriteBytes(path, buf.Bytes(), 0o600); err != nil {
 		return zero, fmt.Errorf("notebook.Cached(%q): %w", key, err)
 	}
 	return v, nil

@@ -24,7 +24,6 @@
 package notebook
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,10 +31,12 @@ import (
 	"strings"
 
 	"github.com/janpfeifer/gonb/gonbui"
+
+	"github.com/clipkit/clipkit/internal/repo"
 )
 
 // ModulePath is the Go module path of the clipkit repository.
-const ModulePath = "github.com/clipkit/clipkit"
+const ModulePath = repo.ModulePath
 
 // WiringCell is the text of the first code cell of every notebook: it points GoNB at the
 // repository that contains the notebook (see the package documentation).
@@ -71,7 +72,7 @@ func InNotebook() bool { return gonbui.IsNotebook }
 
 // RepoRoot returns the root of the clipkit checkout: the nearest directory, from $GONB_DIR (the
 // notebook's directory in a cell) or else the working directory upwards, whose go.mod declares
-// module github.com/clipkit/clipkit.
+// module github.com/clipkit/clipkit (repo.RootFrom).
 func RepoRoot() (string, error) {
 	start := os.Getenv("GONB_DIR")
 	if start == "" {
@@ -81,35 +82,11 @@ func RepoRoot() (string, error) {
 		}
 		start = wd
 	}
-	start, err := filepath.Abs(start)
+	root, err := repo.RootFrom(start)
 	if err != nil {
 		return "", fmt.Errorf("notebook.RepoRoot: %w", err)
 	}
-	for dir := start; ; dir = filepath.Dir(dir) {
-		if isRepoRoot(dir) {
-			return dir, nil
-		}
-		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("notebook.RepoRoot: no go.mod of module %s in %s or any directory above it", ModulePath, start)
-		}
-	}
-}
-
-// isRepoRoot reports whether dir/go.mod declares ModulePath.
-func isRepoRoot(dir string) bool {
-	f, err := os.Open(filepath.Join(dir, "go.mod"))
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "module ") {
-			return strings.Trim(strings.TrimSpace(strings.TrimPrefix(line, "module")), `"`) == ModulePath
-		}
-	}
-	return false
+	return root, nil
 }
 
 // ImagesDir returns the directory of sample photos: $CLIPKIT_IMAGES, else the nearest

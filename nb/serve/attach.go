@@ -161,7 +161,7 @@ func (c *Client) healthQuick() (*Health, error) {
 // start launches clipx serve detached (own session and process group, output to its log file)
 // and waits for its state file.
 func start(opt Options, statePath string) (*Client, error) {
-	bin, err := clipxBinary(opt.Clipx)
+	bin, err := clipxBinary(opt.Clipx, opt.Notices)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func start(opt Options, statePath string) (*Client, error) {
 }
 
 // clipxBinary finds the clipx to start (see Options.Clipx).
-func clipxBinary(explicit string) (string, error) {
+func clipxBinary(explicit string, notices io.Writer) (string, error) {
 	if explicit == "" {
 		explicit = os.Getenv("CLIPKIT_CLIPX")
 	}
@@ -235,6 +235,7 @@ func clipxBinary(explicit string) (string, error) {
 	}
 	if root, err := notebook.RepoRoot(); err == nil {
 		out := filepath.Join(api.Dir(), "bin", "clipx")
+		fmt.Fprintf(notices, "serve: go build ./cmd/clipx in %s (quick when nothing changed)\n", root)
 		// go build is incremental: it relinks only when a source changed.
 		cmd := exec.Command("go", "build", "-o", out, "./cmd/clipx")
 		cmd.Dir = root

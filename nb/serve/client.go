@@ -20,7 +20,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	api "github.com/clipkit/clipkit/cliplib/serve"
@@ -222,8 +224,16 @@ func (c *Client) do(method, path string, in, out any) error {
 	return nil
 }
 
-// died is the error of a call to a server whose process is gone.
+// died is the error of a call to a server whose process is gone: an exit it logged (idle timeout,
+// shutdown request, signal) is named, anything else is a crash or a kill.
 func (c *Client) died() error {
-	return fmt.Errorf("%w: %s (pid %d, %s) died, crashed or was killed; call serve.Attach to start a new one. %s",
-		ErrServerDied, c.st.Model, c.st.PID, c.st.URL, logTail(c.logf))
+	how := "died without saying why (crashed or killed)"
+	if b, err := os.ReadFile(c.logf); err == nil {
+		if i := strings.LastIndex(string(b), "stopping: "); i >= 0 {
+			reason, _, _ := strings.Cut(string(b[i+len("stopping: "):]), "\n")
+			how = "exited (" + reason + ")"
+		}
+	}
+	return fmt.Errorf("%w: %s (pid %d, %s) %s; call serve.Attach to start a new one. %s",
+		ErrServerDied, c.st.Model, c.st.PID, c.st.URL, how, logTail(c.logf))
 }

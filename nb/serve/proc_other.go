@@ -23,3 +23,5 @@ func terminate(pid int) {
 		_ = p.Kill()
 	}
 }
+
+func terminateGroup(pid int) { terminate(pid) }

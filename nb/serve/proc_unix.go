@@ -28,3 +28,14 @@ func terminate(pid int) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
+
+// terminateGroup sends SIGTERM to a process group led by pid, then SIGKILL after 5 s.
+func terminateGroup(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	for i := 0; i < 50 && pidAlive(pid); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if pidAlive(pid) {
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}

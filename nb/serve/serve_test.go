@@ -219,6 +219,9 @@ func TestIdleExitRemovesTheStateFile(t *testing.T) {
 	if b, _ := os.ReadFile(c.LogPath()); !strings.Contains(string(b), "stopping: idle") {
 		t.Errorf("log does not say it stopped when idle:\n%s", b)
 	}
+	if _, err := c.Health(); !errors.Is(err, ErrServerDied) || !strings.Contains(err.Error(), "exited (idle)") {
+		t.Errorf("call after the idle exit: %v; want ErrServerDied saying it exited when idle", err)
+	}
 }
 
 func TestStaleStateFileAndFailedStart(t *testing.T) {
@@ -243,4 +246,66 @@ func TestStaleStateFileAndFailedStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), "no-such-model-xyz") {
 		t.Fatalf("failed start: %v", err)
 	}
+}
+
+// TestServerOutlivesTheCellProgram runs Attach in a child process (as a GoNB cell program does),
+// in its own process group, then kills that whole group with SIGKILL: the server it started must
+// keep running and answer the next Attach.
+func TestServerOutlivesTheCellProgram(t *testing.T) {
+	if os.Getenv("CLIPKIT_SERVE_CELL") == "1" {
+		return // in the child: only TestCellProgram runs
+	}
+	opt := testOptions(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCellProgram$", "-test.v")
+	cmd.Env = append(os.Environ(), "CLIPKIT_SERVE_CELL=1", "CLIPKIT_CLIPX="+opt.Clipx)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 0, 4096)
+	deadline := time.Now().Add(time.Minute)
+	pid := 0
+	for pid == 0 && time.Now().Before(deadline) {
+		b := make([]byte, 512)
+		n, err := out.Read(b)
+		buf = append(buf, b[:n]...)
+		if i := strings.Index(string(buf), "server pid "); i >= 0 {
+			fmt.Sscanf(string(buf[i:]), "server pid %d", &pid)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if pid == 0 {
+		cmd.Process.Kill()
+		t.Fatalf("the cell program did not report a server pid: %s", buf)
+	}
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the cell program's whole group
+	cmd.Wait()
+	time.Sleep(300 * time.Millisecond)
+	if !pidAlive(pid) {
+		t.Fatalf("the server (pid %d) died with its cell program's process group", pid)
+	}
+	c := attach(t, opt)
+	if c.PID() != pid {
+		t.Fatalf("next Attach: pid %d, want the surviving server %d", c.PID(), pid)
+	}
+}
+
+// TestCellProgram is the child of TestServerOutlivesTheCellProgram: it attaches, prints the
+// server's pid and waits to be killed.
+func TestCellProgram(t *testing.T) {
+	if os.Getenv("CLIPKIT_SERVE_CELL") != "1" {
+		t.Skip("run by TestServerOutlivesTheCellProgram")
+	}
+	c, err := Attach(Options{Model: "tiny-vit", RandomWeights: true, Idle: 2 * time.Minute, Notices: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("server pid %d\n", c.PID())
+	time.Sleep(time.Minute)
 }

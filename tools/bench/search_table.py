@@ -3,7 +3,7 @@
 
     python3 tools/bench/search_table.py --go go_1e5.json go_1e6.json --ref ref_1e5.json ref_1e6.json
 
---go: reports from `clipx bench search` (cliplib/search/searchbench.Report);
+--go: reports from `clipx bench search` (cliplib/bench/searchbench.Report);
 --ref: reports from tools/bench/search_reference.py. Sizes are matched by N. Standard library only.
 """
 import argparse

@@ -6,7 +6,7 @@ the same JSON (a "results" list of {model, tower, batch, precision, items_per_se
   python tools/bench/torch_bench.py --models ViT-B-32,RN50 --batches 1,8,32 --json torch.json
   python tools/bench/torch_bench.py --device cuda --precisions f32,f16 ...
 
-Interleaved with clipx (what scripts/bench-cpu.sh runs): with --interleave-with "clipx bench worker"
+Interleaved with clipx (what tools/bench/bench-cpu.sh runs): with --interleave-with "clipx bench worker"
 it starts our benchmark worker and measures each point round-robin, one call of ours then one of
 PyTorch per round (our process waits on its input while PyTorch runs, and the other way round), for
 at least --rounds rounds and --min-time seconds, after two untimed warm-up calls each. Items/s are

@@ -122,8 +122,9 @@ def curated():
         for t in texts:
             out.append((cat, t))
 
-    # Fact sheet §5.5 rows (and the rows that need real ftfy).
-    add("factsheet", "Hello World!", "a photo of a cat", "a photo of a dog", "Hello, world!",
+    # Basic cases: case, punctuation, contractions, accents, whitespace, numbers (and rows that need
+    # real ftfy).
+    add("basic", "Hello World!", "a photo of a cat", "a photo of a dog", "Hello, world!",
         "A PHOTO of  a Cat!", "don't stop 42 times", "cafe uber naive",
         "hello-world, 3.14 (test)", "café über naïve", "  spaced   out  ", "", "a diagram",
         "a dog", "a cat", 'a photo of the number: "7".', "itap of a goldfish.",

@@ -10,25 +10,18 @@ import (
 	"github.com/clipkit/clipkit/cliplib/encoder"
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/cliplib/model/mobileclip"
+
+	"github.com/clipkit/clipkit/internal/repo"
 )
 
-// repoRoot walks up from the package directory to the directory holding go.mod.
+// repoRoot is the repository root (repo.Root).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := repo.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return root
 }
 
 func readSD(t *testing.T, path string) checkpoint.StateDict {

@@ -1,4 +1,4 @@
-package optimized
+package imagesearch
 
 import (
 	"bytes"
@@ -23,11 +23,11 @@ import (
 // writer could end up beside the other's index file with a matching hash).
 func TestConcurrentSavesNeverPairAManifestWithAnotherIndex(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	a, err := m.IndexImages(writeImages(t, t.TempDir(), 3), IndexOptions{})
+	a, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := m.IndexImages(writeImages(t, t.TempDir(), 5), IndexOptions{Kind: KindHNSW})
+	b, err := IndexImages(m, writeImages(t, t.TempDir(), 5), IndexOptions{Kind: KindHNSW})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func (f failingIndex) Save(path string) error {
 // writers are removed by the next save.
 func TestSaveKeepsThePreviousIndexAndCleansStaleTempFiles(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	ix, err := m.IndexImages(writeImages(t, t.TempDir(), 3), IndexOptions{})
+	ix, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestSaveKeepsThePreviousIndexAndCleansStaleTempFiles(t *testing.T) {
 // files: each is an error naming the file, and a FIFO in the index's place does not hang.
 func TestLoadIndexRefusesBadFilesBeforeReadingThem(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	ix, err := m.IndexImages(writeImages(t, t.TempDir(), 3), IndexOptions{})
+	ix, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestLoadIndexRefusesBadFilesBeforeReadingThem(t *testing.T) {
 // (the search file at path, its manifest at ManifestPath(path)) readable.
 func TestLoadIndexReadsTheOlderTwoFileLayout(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	ix, err := m.IndexImages(writeImages(t, t.TempDir(), 3), IndexOptions{})
+	ix, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,40 +188,6 @@ func TestLoadIndexReadsTheOlderTwoFileLayout(t *testing.T) {
 	back, err := LoadIndex(p)
 	if err != nil || back.Index.Len() != 3 {
 		t.Fatalf("LoadIndex of the two-file layout: %v", err)
-	}
-}
-
-// TestUnwritableCacheDirRunsUncachedWithAWarning: a cache directory that cannot be written (a
-// file in its place, or read-only) makes the model cache in memory and say so, instead of
-// failing the run.
-func TestUnwritableCacheDirRunsUncachedWithAWarning(t *testing.T) {
-	fileInTheWay := filepath.Join(t.TempDir(), "cache")
-	os.WriteFile(fileInTheWay, []byte("x"), 0o644)
-	readOnly := t.TempDir()
-	os.Chmod(readOnly, 0o500)
-	t.Cleanup(func() { os.Chmod(readOnly, 0o755) })
-	for _, tc := range []struct{ name, dir string }{{"file in the way", fileInTheWay}, {"read-only", readOnly}} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.name == "read-only" && os.Geteuid() == 0 {
-				t.Skip("root writes read-only directories")
-			}
-			var warnings []string
-			var mu sync.Mutex
-			opt := tinyOptions(tc.dir)
-			opt.Warn = func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() }
-			m := load(t, "tiny-vit", opt)
-			if _, err := m.EncodeImageFiles(writeImages(t, t.TempDir(), 2)...); err != nil {
-				t.Fatal(err)
-			}
-			if err := m.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, "\n"), "in memory only") {
-				t.Errorf("warnings %q, want one saying the cache is in memory only", warnings)
-			}
-		})
 	}
 }
 

@@ -1,4 +1,4 @@
-package optimized
+package imagesearch
 
 import (
 	"os"
@@ -17,7 +17,7 @@ func TestImageIndexFindsEachImageAndRoundTrips(t *testing.T) {
 			nested := writeImagesFrom(t, filepath.Join(dir, "sub"), 7, 1)
 			os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an image"), 0o644)
 			var progress []int
-			ix, err := m.IndexFolder(dir, IndexOptions{Kind: kind, Chunk: 3, Progress: func(done, total int) {
+			ix, err := IndexFolder(m, dir, IndexOptions{Kind: kind, Chunk: 3, Progress: func(done, total int) {
 				progress = append(progress, done)
 			}})
 			if err != nil {
@@ -30,7 +30,7 @@ func TestImageIndexFindsEachImageAndRoundTrips(t *testing.T) {
 				t.Errorf("progress %v, want 3 chunks ending at 8", progress)
 			}
 			for _, f := range append(files, nested...) {
-				hits, err := m.SearchImageFile(ix, f, 3)
+				hits, err := SearchImageFile(m, ix, f, 3)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -41,7 +41,7 @@ func TestImageIndexFindsEachImageAndRoundTrips(t *testing.T) {
 					t.Errorf("hits not sorted: %+v", hits)
 				}
 			}
-			hits, err := m.SearchText(ix, "a colourful gradient", 20)
+			hits, err := SearchText(m, ix, "a colourful gradient", 20)
 			if err != nil || len(hits) != 8 {
 				t.Fatalf("text query: %d hits, %v (want all 8 when k exceeds the count)", len(hits), err)
 			}
@@ -53,7 +53,7 @@ func TestImageIndexFindsEachImageAndRoundTrips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := m.SearchText(back, "a colourful gradient", 20)
+			again, err := SearchText(m, back, "a colourful gradient", 20)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -73,20 +73,20 @@ func TestImageIndexRefusesAnotherModelAndForeignFiles(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
 	dir := t.TempDir()
 	writeImages(t, dir, 3)
-	ix, err := m.IndexFolder(dir, IndexOptions{})
+	ix, err := IndexFolder(m, dir, IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	opt := tinyOptions(t.TempDir())
-	opt.Model.Precision = "bf16"
+	opt.Precision = "bf16"
 	other := load(t, "tiny-vit", opt)
-	if _, err := other.SearchText(ix, "a cat", 1); err == nil || !strings.Contains(err.Error(), "same model") {
+	if _, err := SearchText(other, ix, "a cat", 1); err == nil || !strings.Contains(err.Error(), "same model") {
 		t.Errorf("query with another model: %v", err)
 	}
-	if _, err := m.SearchText(ix, "  ", 1); err == nil {
+	if _, err := SearchText(m, ix, "  ", 1); err == nil {
 		t.Error("empty query accepted")
 	}
-	if _, err := m.SearchText(ix, "a cat", 0); err == nil {
+	if _, err := SearchText(m, ix, "a cat", 0); err == nil {
 		t.Error("k = 0 accepted")
 	}
 
@@ -95,7 +95,7 @@ func TestImageIndexRefusesAnotherModelAndForeignFiles(t *testing.T) {
 	if err := ix.Save(a); err != nil {
 		t.Fatal(err)
 	}
-	ix2, err := m.IndexImages(writeImages(t, t.TempDir(), 2), IndexOptions{})
+	ix2, err := IndexImages(m, writeImages(t, t.TempDir(), 2), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,20 +117,20 @@ func TestIndexingBadInput(t *testing.T) {
 	files := writeImages(t, dir, 3)
 	bad := filepath.Join(dir, "broken.png")
 	os.WriteFile(bad, []byte("\x89PNG but not really"), 0o644)
-	if _, err := m.IndexFolder(dir, IndexOptions{}); err == nil || !strings.Contains(err.Error(), "broken.png") {
+	if _, err := IndexFolder(m, dir, IndexOptions{}); err == nil || !strings.Contains(err.Error(), "broken.png") {
 		t.Errorf("a corrupt image without SkipBad: %v", err)
 	}
-	ix, err := m.IndexFolder(dir, IndexOptions{SkipBad: true})
+	ix, err := IndexFolder(m, dir, IndexOptions{SkipBad: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ix.Index.Len() != len(files) || len(ix.Skipped) != 1 || !strings.Contains(ix.Skipped[0], "broken.png") {
 		t.Errorf("SkipBad: %d indexed, skipped %q", ix.Index.Len(), ix.Skipped)
 	}
-	if _, err := m.IndexFolder(t.TempDir(), IndexOptions{}); err == nil || !strings.Contains(err.Error(), "no image files") {
+	if _, err := IndexFolder(m, t.TempDir(), IndexOptions{}); err == nil || !strings.Contains(err.Error(), "no image files") {
 		t.Errorf("empty folder: %v", err)
 	}
-	if _, err := m.IndexImages(files, IndexOptions{Kind: "lsh"}); err == nil || !strings.Contains(err.Error(), "unknown index kind") {
+	if _, err := IndexImages(m, files, IndexOptions{Kind: "lsh"}); err == nil || !strings.Contains(err.Error(), "unknown index kind") {
 		t.Errorf("unknown kind: %v", err)
 	}
 }

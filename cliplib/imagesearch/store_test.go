@@ -1,4 +1,4 @@
-package optimized
+package imagesearch
 
 import (
 	"context"
@@ -23,15 +23,15 @@ func TestSearchStoreFindsImagesFiltersAndRefusesAnotherModel(t *testing.T) {
 	for i, f := range files {
 		label := []string{"even", "odd"}[i%2]
 		if err := st.Upsert(ctx, search.Item{ID: uint64(i), Vector: embs[i],
-			Metadata: map[string]string{"path": f, "label": label, ModelMetaKey: m.StoreIdentity()}}); err != nil {
+			Metadata: map[string]string{"path": f, "label": label, ModelMetaKey: StoreIdentity(m)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	hits, err := m.SearchStoreImageFile(ctx, st, files[3], 1, nil)
+	hits, err := SearchStoreImageFile(ctx, m, st, files[3], 1, nil)
 	if err != nil || len(hits) != 1 || hits[0].Path != files[3] || hits[0].Rank != 1 {
 		t.Fatalf("image query: %+v, %v", hits, err)
 	}
-	hits, err = m.SearchStoreImageFile(ctx, st, files[3], 4, search.Filter{"label": "even"})
+	hits, err = SearchStoreImageFile(ctx, m, st, files[3], 4, search.Filter{"label": "even"})
 	if err != nil || len(hits) != 2 {
 		t.Fatalf("filtered query: %+v, %v", hits, err)
 	}
@@ -40,13 +40,13 @@ func TestSearchStoreFindsImagesFiltersAndRefusesAnotherModel(t *testing.T) {
 			t.Errorf("filter label=even returned %+v", h)
 		}
 	}
-	if _, err := m.SearchStoreText(ctx, st, "  ", 1, nil); err == nil {
+	if _, err := SearchStoreText(ctx, m, st, "  ", 1, nil); err == nil {
 		t.Error("empty text query accepted")
 	}
 	opt := tinyOptions(t.TempDir())
-	opt.Model.Precision = "bf16"
+	opt.Precision = "bf16"
 	other := load(t, "tiny-vit", opt)
-	if _, err := other.SearchStoreText(ctx, st, "a cat", 1, nil); err == nil || !strings.Contains(err.Error(), "same model") {
+	if _, err := SearchStoreText(ctx, other, st, "a cat", 1, nil); err == nil || !strings.Contains(err.Error(), "same model") {
 		t.Errorf("query with another model: %v", err)
 	}
 }

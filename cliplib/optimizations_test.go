@@ -1,4 +1,4 @@
-package optimized
+package cliplib
 
 import (
 	"context"
@@ -14,16 +14,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/batcher"
+	"github.com/clipkit/clipkit/cliplib/cache"
 )
 
 // testBackend: see package batcher's tests (simplego's parallel op scheduler races by itself).
 const testBackend = "go:ops_sequential"
 
+// tinyOptions turns every optimisation on (Options.Optimized), with caches under dir.
 func tinyOptions(dir string) Options {
-	return Options{Model: cliplib.Options{Backend: testBackend, RandomWeights: true}, CacheDir: dir,
-		Batch: batcher.Options{MaxBatch: 8, MaxWait: 5 * time.Millisecond}}
+	return Options{Backend: testBackend, RandomWeights: true, CacheDir: dir,
+		Batch: batcher.Options{MaxBatch: 8, MaxWait: 5 * time.Millisecond}}.Optimized()
 }
 
 func load(t *testing.T, arch string, opt Options) *Model {
@@ -36,13 +37,14 @@ func load(t *testing.T, arch string, opt Options) *Model {
 	return m
 }
 
-func plain(t *testing.T, arch string) *cliplib.Model {
+// plain loads arch with zero Options: no cache, no batching.
+func plain(t *testing.T, arch string) *Model {
 	t.Helper()
-	m, err := cliplib.Load(arch, cliplib.Options{Backend: testBackend, RandomWeights: true})
+	m, err := Load(arch, Options{Backend: testBackend, RandomWeights: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(m.Close)
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
@@ -75,16 +77,6 @@ func writeImagesFrom(t *testing.T, dir string, first, n int) []string {
 	return paths
 }
 
-func maxDiff(a, b [][]float32) float64 {
-	d := 0.0
-	for i := range a {
-		for j := range a[i] {
-			d = math.Max(d, math.Abs(float64(a[i][j]-b[i][j])))
-		}
-	}
-	return d
-}
-
 var prompts = []string{"a photo of a cat.", "a photo of a dog.", "a diagram", "a photo of a cat.",
 	"a very long caption of a photo of a small striped cat sitting on a red mat in the afternoon sun"}
 
@@ -105,8 +97,8 @@ func TestResultsEqualThePlainModel(t *testing.T) {
 		opt  func(*Options)
 	}{
 		{"all on", func(*Options) {}},
-		{"no batching", func(o *Options) { o.NoBatching = true }},
-		{"no caches", func(o *Options) { o.NoTextCache, o.NoImageCache = true, true }},
+		{"no batching", func(o *Options) { o.Batching = false }},
+		{"no caches", func(o *Options) { o.TextCache, o.ImageCache = false, false }},
 		{"memory only", func(o *Options) { o.MemoryOnly = true }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,11 +114,11 @@ func TestResultsEqualThePlainModel(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if d := math.Max(maxDiff(gotT, wantT), maxDiff(gotI, wantI)); d != 0 {
+				if d := math.Max(maxAbsDiff(gotT, wantT), maxAbsDiff(gotI, wantI)); d != 0 {
 					t.Fatalf("pass %d: embeddings differ from the plain model's by %g", pass, d)
 				}
 			}
-			imgs, err := cliplib.DecodeImageFiles(files...)
+			imgs, err := DecodeImageFiles(files...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +126,7 @@ func TestResultsEqualThePlainModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := maxDiff(got, wantI); d != 0 {
+			if d := maxAbsDiff(got, wantI); d != 0 {
 				t.Fatalf("EncodeImages differs by %g", d)
 			}
 		})
@@ -175,7 +167,7 @@ func TestCachesPersistAcrossModelsAndCountHits(t *testing.T) {
 	if st.TextCache.Hits != 5 || st.TextCache.Misses != 0 || st.ImageCache.Hits != 3 || st.TextBatches.Batches != 0 || st.ImageBatches.Batches != 0 {
 		t.Errorf("second model: %+v; want every text and image served from the saved caches without encoding", st)
 	}
-	if d := maxDiff(got, want); d != 0 {
+	if d := maxAbsDiff(got, want); d != 0 {
 		t.Errorf("cached embeddings differ by %g", d)
 	}
 	if len(warnings) > 0 {
@@ -183,7 +175,7 @@ func TestCachesPersistAcrossModelsAndCountHits(t *testing.T) {
 	}
 	// A different precision is a different model: it must not see these vectors.
 	bopt := tinyOptions(dir)
-	bopt.Model.Precision = "bf16"
+	bopt.Precision = "bf16"
 	bf := load(t, "tiny-vit", bopt)
 	if bf.Identity() == second.Identity() {
 		t.Fatal("bf16 and f32 models share an identity")
@@ -224,7 +216,7 @@ func TestCorruptCacheFileIsIgnoredWithAWarning(t *testing.T) {
 	if s := m2.Stats().TextCache; s.Hits != 0 || s.Misses != 2 {
 		t.Errorf("stats %+v: the corrupt file must not serve anything", s)
 	}
-	if d := maxDiff(got, want); d != 0 {
+	if d := maxAbsDiff(got, want); d != 0 {
 		t.Errorf("re-encoded embeddings differ by %g", d)
 	}
 }
@@ -232,12 +224,12 @@ func TestCorruptCacheFileIsIgnoredWithAWarning(t *testing.T) {
 func TestRepeatedZeroShotClassListIsServedByTheCache(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
 	classes := []string{"cat", "dog", "airplane", "ship"}
-	z1, err := m.ZeroShot(classes, cliplib.CIFARTemplates[:4])
+	z1, err := m.ZeroShot(classes, CIFARTemplates[:4])
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := m.Stats()
-	z2, err := m.ZeroShot(classes, cliplib.CIFARTemplates[:4])
+	z2, err := m.ZeroShot(classes, CIFARTemplates[:4])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,14 +238,14 @@ func TestRepeatedZeroShotClassListIsServedByTheCache(t *testing.T) {
 		t.Errorf("second ZeroShot: %d hits and %d batches, want 16 hits and none", after.TextCache.Hits-before.TextCache.Hits,
 			after.TextBatches.Batches-before.TextBatches.Batches)
 	}
-	if d := maxDiff(z1.Weights, z2.Weights); d != 0 {
+	if d := maxAbsDiff(z1.Weights, z2.Weights); d != 0 {
 		t.Errorf("classifier weights differ by %g", d)
 	}
-	ref, err := plain(t, "tiny-vit").ZeroShot(classes, cliplib.CIFARTemplates[:4])
+	ref, err := plain(t, "tiny-vit").ZeroShot(classes, CIFARTemplates[:4])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := maxDiff(z1.Weights, ref.Weights); d != 0 {
+	if d := maxAbsDiff(z1.Weights, ref.Weights); d != 0 {
 		t.Errorf("optimized classifier differs from the plain one by %g", d)
 	}
 	files := writeImages(t, t.TempDir(), 2)
@@ -265,7 +257,7 @@ func TestRepeatedZeroShotClassListIsServedByTheCache(t *testing.T) {
 
 func TestConcurrentSingleRequestsAreBatchedAndDeduplicated(t *testing.T) {
 	opt := tinyOptions(t.TempDir())
-	opt.NoTextCache = true
+	opt.TextCache = false
 	opt.Batch = batcher.Options{MaxBatch: 16, MaxWait: 50 * time.Millisecond}
 	m := load(t, "tiny-vit", opt)
 	want, err := plain(t, "tiny-vit").EncodeTexts(prompts)
@@ -288,7 +280,7 @@ func TestConcurrentSingleRequestsAreBatchedAndDeduplicated(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		if d := maxDiff([][]float32{got[i]}, [][]float32{want[i%len(prompts)]}); d != 0 {
+		if d := maxAbsDiff([][]float32{got[i]}, [][]float32{want[i%len(prompts)]}); d != 0 {
 			t.Fatalf("request %d differs by %g", i, d)
 		}
 	}
@@ -299,12 +291,12 @@ func TestConcurrentSingleRequestsAreBatchedAndDeduplicated(t *testing.T) {
 }
 
 func TestPrecisionOptions(t *testing.T) {
-	if _, err := Load("tiny-vit", Options{Model: cliplib.Options{Backend: "go", RandomWeights: true, Precision: "f16"}, MemoryOnly: true}); err == nil ||
+	if _, err := Load("tiny-vit", Options{Backend: "go", RandomWeights: true, Precision: "f16", MemoryOnly: true}.Optimized()); err == nil ||
 		!strings.Contains(err.Error(), "f16") {
 		t.Errorf("f16 on simplego: %v, want a clear refusal", err)
 	}
 	opt := tinyOptions(t.TempDir())
-	opt.Model.Precision = "bf16"
+	opt.Precision = "bf16"
 	m := load(t, "tiny-vit", opt)
 	if m.Precision() != "bf16" || m.Stats().Precision != "bf16" {
 		t.Errorf("precision %q", m.Precision())
@@ -314,7 +306,7 @@ func TestPrecisionOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := maxDiff(got, ref); d == 0 || d > 0.1 {
+	if d := maxAbsDiff(got, ref); d == 0 || d > 0.1 {
 		t.Errorf("bf16 vs f32 max difference %g: want small but not zero", d)
 	}
 }
@@ -322,14 +314,14 @@ func TestPrecisionOptions(t *testing.T) {
 func TestTextBucketingIsReported(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
 	opt := tinyOptions(t.TempDir())
-	opt.Model.Encoder.FullTextLength = true
+	opt.Encoder.FullTextLength = true
 	full := load(t, "tiny-vit", opt)
 	if !m.TextBucketing() || full.TextBucketing() {
 		t.Errorf("TextBucketing: default %v, FullTextLength %v", m.TextBucketing(), full.TextBucketing())
 	}
 	a, _ := m.EncodeTexts(prompts)
 	b, _ := full.EncodeTexts(prompts)
-	if d := maxDiff(a, b); d > 1e-6 {
+	if d := maxAbsDiff(a, b); d > 1e-6 {
 		t.Errorf("bucketed vs full-length texts differ by %g", d)
 	}
 }
@@ -347,9 +339,6 @@ func TestClosedModelRefusesWork(t *testing.T) {
 	}
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
-	}
-	if _, err := Wrap(nil, Options{}); err == nil {
-		t.Error("Wrap(nil) accepted")
 	}
 }
 
@@ -386,5 +375,99 @@ func TestSaveWritesOnlyChangedCaches(t *testing.T) {
 	}
 	if st2, _ := os.Stat(textFile); !st2.ModTime().Before(st.ModTime()) {
 		t.Error("Close rewrote a cache that only served hits")
+	}
+}
+
+// TestUnwritableCacheDirRunsUncachedWithAWarning: a cache directory that cannot be written (a
+// file in its place, or read-only) makes the model cache in memory and say so, instead of
+// failing the run.
+func TestUnwritableCacheDirRunsUncachedWithAWarning(t *testing.T) {
+	fileInTheWay := filepath.Join(t.TempDir(), "cache")
+	os.WriteFile(fileInTheWay, []byte("x"), 0o644)
+	readOnly := t.TempDir()
+	os.Chmod(readOnly, 0o500)
+	t.Cleanup(func() { os.Chmod(readOnly, 0o755) })
+	for _, tc := range []struct{ name, dir string }{{"file in the way", fileInTheWay}, {"read-only", readOnly}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "read-only" && os.Geteuid() == 0 {
+				t.Skip("root writes read-only directories")
+			}
+			var warnings []string
+			var mu sync.Mutex
+			opt := tinyOptions(tc.dir)
+			opt.Warn = func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() }
+			m := load(t, "tiny-vit", opt)
+			if _, err := m.EncodeImageFiles(writeImages(t, t.TempDir(), 2)...); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(warnings) == 0 || !strings.Contains(strings.Join(warnings, "\n"), "in memory only") {
+				t.Errorf("warnings %q, want one saying the cache is in memory only", warnings)
+			}
+		})
+	}
+}
+
+// TestPixelKeyedImageCache: EncodeImagesCached serves decoded images seen before (by pixels) from
+// the image cache, with the embeddings EncodeImages computes, and without a cache is EncodeImages.
+func TestPixelKeyedImageCache(t *testing.T) {
+	files := writeImages(t, t.TempDir(), 3)
+	imgs, err := DecodeImageFiles(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain(t, "tiny-vit").EncodeImagesCached(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := tinyOptions(t.TempDir())
+	opt.Batching = false
+	m := load(t, "tiny-vit", opt)
+	for pass := range 2 {
+		got, err := m.EncodeImagesCached(imgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxAbsDiff(got, want); d != 0 {
+			t.Fatalf("pass %d differs by %g", pass, d)
+		}
+	}
+	if s := m.Stats().ImageCache; s.Hits != 3 || s.Misses != 3 || s.Entries != 3 {
+		t.Errorf("image cache %+v, want 3 misses then 3 hits", s)
+	}
+	if PixelKey(imgs[0]) == PixelKey(imgs[1]) {
+		t.Error("two different images share a pixel key")
+	}
+}
+
+// TestZeroOptionsStartCheap: the zero Options open no cache and no batcher and leave the identity
+// (a hash of every weight) uncomputed; Optimized turns the caches and batching on, which names the
+// cache files by the identity at Load.
+func TestZeroOptionsStartCheap(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		on   bool
+	}{
+		{"zero", Options{Backend: testBackend, RandomWeights: true}, false},
+		{"optimized", tinyOptions(t.TempDir()), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := load(t, "tiny-vit", tc.opt)
+			if got := m.id != (cache.Identity{}); got != tc.on {
+				t.Errorf("identity computed at Load: %v, want %v", got, tc.on)
+			}
+			if got := m.TextCache() != nil && m.ImageCache() != nil && m.batch != nil; got != tc.on {
+				t.Errorf("caches and batcher on: %v, want %v", got, tc.on)
+			}
+			if o := m.Options(); o.TextCacheBytes != DefaultTextCacheBytes || o.ImageCacheBytes != DefaultImageCacheBytes ||
+				o.CacheDir == "" || o.Warn == nil {
+				t.Errorf("defaults not filled in: %+v", o)
+			}
+		})
 	}
 }

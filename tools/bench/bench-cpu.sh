@@ -12,7 +12,7 @@
 # It prints the ratio table (ours / PyTorch) and writes $OUT/interleaved.json and
 # $OUT/interleaved.md, both with the machine's load at the start.
 #
-# Usage: scripts/bench-cpu.sh [--out DIR]   (default build/bench-cpu)
+# Usage: tools/bench/bench-cpu.sh [--out DIR]   (default build/bench-cpu)
 # Overrides: BENCH_MODELS (default ViT-B/32,RN50,MobileCLIP-S0), BENCH_BATCHES (1,8,32),
 # BENCH_TOWERS (image,text), BENCH_BACKEND (ours; default the automatic choice, xla:cpu where
 # installed), BENCH_ROUNDS (7), BENCH_MIN_TIME (3 s per point), BENCH_PYTHON (python with torch,
@@ -22,7 +22,7 @@
 # Run it on a quiet machine; the interleaving keeps the ratio fair when the load drifts, not the
 # absolute figures.
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 OUT="$REPO/build/bench-cpu"
 while [ $# -gt 0 ]; do

@@ -1,4 +1,4 @@
-package optimized
+package imagesearch
 
 import (
 	"os"
@@ -13,7 +13,7 @@ import (
 // error naming the file, or an index whose manifest matches its vectors; never panic or hang.
 // Seeds: a valid one-file index, its truncations, and a file with a huge manifest length.
 //
-//	go test ./cliplib/optimized -run '^$' -fuzz FuzzLoadIndex -fuzztime 30s
+//	go test ./cliplib/imagesearch -run '^$' -fuzz FuzzLoadIndex -fuzztime 30s
 func FuzzLoadIndex(f *testing.F) {
 	e, _ := search.NewExact(4)
 	e.Add(search.Item{ID: 1, Vector: []float32{1, 0, 0, 0}, Metadata: map[string]string{"path": "/a.png"}},

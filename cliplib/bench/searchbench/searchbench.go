@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -29,6 +30,8 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib/search"
 	"github.com/clipkit/clipkit/cliplib/search/synth"
+
+	"github.com/clipkit/clipkit/internal/atomicfile"
 )
 
 // Config selects what to measure. Zero fields take the defaults noted.
@@ -503,23 +506,19 @@ func MeasureBandwidth(bytes int64, passes int) float64 {
 
 // writeF32 writes v as raw little-endian float32.
 func writeF32(path string, v []float32) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 && len(v) > 0 {
-		_, err = w.Write(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
-	} else {
-		err = binary.Write(w, binary.LittleEndian, v)
-	}
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.Write(path, 0o644, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		var err error
+		if binary.NativeEndian.Uint16([]byte{1, 0}) == 1 && len(v) > 0 {
+			_, err = w.Write(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v)))
+		} else {
+			err = binary.Write(w, binary.LittleEndian, v)
+		}
+		if err != nil {
+			return err
+		}
+		return w.Flush()
+	})
 }
 
 func machine() Machine {

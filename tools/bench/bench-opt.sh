@@ -7,11 +7,11 @@
 #   clipx bench batching   the request batcher's throughput by MaxBatch 1..64 (64 clients);
 #   clipx bench zeroshot   plain facade vs the optimized one on a repeated zero-shot workload.
 #
-# Usage: scripts/bench-opt.sh [--out DIR]  (default build/bench-opt). Model: BENCH_MODEL (ViT-B/32).
+# Usage: tools/bench/bench-opt.sh [--out DIR]  (default build/bench-opt). Model: BENCH_MODEL (ViT-B/32).
 # xla:cpu parts are skipped when its plugin is missing (scripts/install-xla-cpu.sh installs it).
 # Weights: the trained ones when cached, else deterministic random weights (reported as such).
 set -euo pipefail
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 OUT="$REPO/build/bench-opt"
 if [ "${1:-}" = --out ]; then OUT="$2"; fi

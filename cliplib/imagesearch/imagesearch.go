@@ -1,4 +1,16 @@
-package optimized
+// Package imagesearch indexes folders of images with a *cliplib.Model and searches them by text
+// or by image: IndexFolder / IndexImages encode the files (through the model's image cache, so
+// re-indexing only encodes new or changed files) into a search.Index (exact or HNSW); an
+// ImageIndex is saved as one file holding its Manifest (which model, identity, precision, ...) and
+// the index, and LoadIndex reads it back (also the older two-file layout). SearchText and
+// SearchImageFile refuse a model other than the one the index was built with. SearchStore* search
+// a search.Store (in-process or external, such as Milvus) filled by `clipx search embed`.
+//
+//	m, err := cliplib.Load("ViT-B/32", cliplib.Options{}.Optimized())
+//	ix, err := imagesearch.IndexFolder(m, "photos", imagesearch.IndexOptions{})
+//	err = ix.Save("photos.idx")
+//	hits, err := imagesearch.SearchText(m, ix, "a dog on a beach", 5)
+package imagesearch
 
 import (
 	"crypto/sha256"
@@ -15,12 +27,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/clipkit/clipkit/internal/readlimit"
-
-	"github.com/clipkit/clipkit/data"
-
+	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/search"
+	"github.com/clipkit/clipkit/data"
 	"github.com/clipkit/clipkit/internal/atomicfile"
+	"github.com/clipkit/clipkit/internal/readlimit"
 )
 
 // IndexOptions configure IndexImages and IndexFolder.
@@ -90,12 +101,12 @@ func ListImages(dir string) ([]string, error) { return data.ImageFiles(dir) }
 
 // IndexFolder indexes every image file under dir (see ListImages and IndexImages); dangling
 // symbolic links are left out and listed in Skipped.
-func (m *Model) IndexFolder(dir string, opt IndexOptions) (*ImageIndex, error) {
+func IndexFolder(m *cliplib.Model, dir string, opt IndexOptions) (*ImageIndex, error) {
 	files, skipped, err := data.ImageFilesReport(dir)
 	if err != nil {
 		return nil, err
 	}
-	ix, err := m.IndexImages(files, opt)
+	ix, err := IndexImages(m, files, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -106,12 +117,13 @@ func (m *Model) IndexFolder(dir string, opt IndexOptions) (*ImageIndex, error) {
 	return ix, nil
 }
 
-// IndexImages encodes image files (through the image cache, so re-indexing a folder only encodes
-// new or changed files) and puts them in a new index; item i has ID i and the file's absolute
-// path as metadata.
-func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, error) {
+// IndexImages encodes image files with m (through m's image cache when it is on,
+// cliplib.Options.ImageCache, so re-indexing a folder only encodes new or changed files) and puts
+// their embeddings [m.EmbedDim()] in a new index; item i has ID i and the file's absolute path as
+// metadata.
+func IndexImages(m *cliplib.Model, paths []string, opt IndexOptions) (*ImageIndex, error) {
 	if len(paths) == 0 {
-		return nil, errors.New("optimized: no images to index")
+		return nil, errors.New("imagesearch: no images to index")
 	}
 	if opt.Chunk <= 0 {
 		opt.Chunk = 32
@@ -127,7 +139,7 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 	case KindHNSW:
 		idx, err = search.NewHNSW(m.EmbedDim(), opt.HNSW)
 	default:
-		return nil, fmt.Errorf("optimized: unknown index kind %q (want %s or %s)", opt.Kind, KindExact, KindHNSW)
+		return nil, fmt.Errorf("imagesearch: unknown index kind %q (want %s or %s)", opt.Kind, KindExact, KindHNSW)
 	}
 	if err != nil {
 		return nil, err
@@ -153,7 +165,7 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 				}
 				v = one[0]
 			}
-			if err := checkEmbedding(p, v, m.Name()); err != nil {
+			if err := checkEmbedding(p, v, m.Name); err != nil {
 				return nil, err
 			}
 			abs, aerr := filepath.Abs(p)
@@ -171,10 +183,10 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 		}
 	}
 	if idx.Len() == 0 {
-		return nil, fmt.Errorf("optimized: none of the %d images could be indexed (first problem: %s)", len(paths), ix.Skipped[0])
+		return nil, fmt.Errorf("imagesearch: none of the %d images could be indexed (first problem: %s)", len(paths), ix.Skipped[0])
 	}
-	ix.Manifest = Manifest{Format: ManifestFormat, Version: ManifestVersion, Model: m.Name(), Identity: m.Identity().String(),
-		Precision: m.Precision(), RandomWeights: m.base.RandomWeights(), Kind: opt.Kind, Dim: m.EmbedDim(), Count: idx.Len(),
+	ix.Manifest = Manifest{Format: ManifestFormat, Version: ManifestVersion, Model: m.Name, Identity: m.Identity().String(),
+		Precision: m.Precision(), RandomWeights: m.RandomWeights(), Kind: opt.Kind, Dim: m.EmbedDim(), Count: idx.Len(),
 		Created: time.Now().UTC().Truncate(time.Second)}
 	return ix, nil
 }
@@ -183,7 +195,7 @@ func (m *Model) IndexImages(paths []string, opt IndexOptions) (*ImageIndex, erro
 // (which search.Index.Add would refuse without saying which file it came from).
 func checkEmbedding(path string, v []float32, model string) error {
 	if j := slices.IndexFunc(v, func(x float32) bool { return math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) }); j >= 0 {
-		return fmt.Errorf("optimized: the embedding of %s has the non-finite value %v at %d: the model (%s) computes NaN or infinity; "+
+		return fmt.Errorf("imagesearch: the embedding of %s has the non-finite value %v at %d: the model (%s) computes NaN or infinity; "+
 			"nothing was indexed", path, v[j], j, model)
 	}
 	return nil
@@ -199,7 +211,7 @@ type Hit struct {
 	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
-// Search returns the k images most similar to an embedding, best first.
+// Search returns the k images most similar to an embedding vec [Manifest.Dim], best first.
 func (ix *ImageIndex) Search(vec []float32, k int) ([]Hit, error) {
 	res, err := ix.Index.Search(vec, k)
 	if err != nil {
@@ -213,21 +225,22 @@ func (ix *ImageIndex) Search(vec []float32, k int) ([]Hit, error) {
 }
 
 // CheckModel returns an error unless m is the model the index was built with.
-func (ix *ImageIndex) CheckModel(m *Model) error {
+func (ix *ImageIndex) CheckModel(m *cliplib.Model) error {
 	if id := m.Identity().String(); id != ix.Manifest.Identity {
 		return fmt.Errorf("the index was built with %s (precision %s, identity %.12s…) but the query model is %s (precision %s, identity %.12s…): "+
-			"queries must be encoded by the same model", ix.Manifest.Model, ix.Manifest.Precision, ix.Manifest.Identity, m.Name(), m.Precision(), id)
+			"queries must be encoded by the same model", ix.Manifest.Model, ix.Manifest.Precision, ix.Manifest.Identity, m.Name, m.Precision(), id)
 	}
 	return nil
 }
 
-// SearchText returns the k images that best match a text query.
-func (m *Model) SearchText(ix *ImageIndex, query string, k int) ([]Hit, error) {
+// SearchText returns the k images that best match a text query, encoded by m (which must be the
+// model the index was built with: ImageIndex.CheckModel).
+func SearchText(m *cliplib.Model, ix *ImageIndex, query string, k int) ([]Hit, error) {
 	if err := ix.CheckModel(m); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(query) == "" {
-		return nil, errors.New("optimized: empty text query")
+		return nil, errors.New("imagesearch: empty text query")
 	}
 	embs, err := m.EncodeTexts([]string{query})
 	if err != nil {
@@ -236,8 +249,9 @@ func (m *Model) SearchText(ix *ImageIndex, query string, k int) ([]Hit, error) {
 	return ix.Search(embs[0], k)
 }
 
-// SearchImageFile returns the k indexed images most similar to an image file.
-func (m *Model) SearchImageFile(ix *ImageIndex, path string, k int) ([]Hit, error) {
+// SearchImageFile returns the k indexed images most similar to an image file, encoded by m (which
+// must be the model the index was built with).
+func SearchImageFile(m *cliplib.Model, ix *ImageIndex, path string, k int) ([]Hit, error) {
 	if err := ix.CheckModel(m); err != nil {
 		return nil, err
 	}

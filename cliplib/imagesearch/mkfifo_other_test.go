@@ -1,6 +1,6 @@
 //go:build !unix
 
-package optimized
+package imagesearch
 
 import "errors"
 
