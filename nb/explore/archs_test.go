@@ -39,7 +39,9 @@ func TestArchRow(t *testing.T) {
 		name  string
 		check func(row []string) bool
 	}{
-		{"ViT-B/32", func(r []string) bool { return r[3] == "32" && r[4] == "768 × 12" && r[5] == "50" && r[12] == "151277313" }},
+		{"ViT-B/32", func(r []string) bool {
+			return r[3] == "32" && r[4] == "768 × 12" && r[5] == "50" && r[12] == "151277313"
+		}},
 		{"RN50", func(r []string) bool { return strings.HasPrefix(r[4], "stem ") && r[5] == "—" }},
 	}
 	for _, tt := range tests {
