@@ -139,3 +139,14 @@ func FastestScaling(points []ScalingPoint) (ScalingPoint, bool) {
 	}
 	return best, true
 }
+
+// MeasuredMemory returns the points of tower that did not fail, in order.
+func MeasuredMemory(points []MemoryPoint, tower string) []MemoryPoint {
+	var out []MemoryPoint
+	for _, p := range points {
+		if p.Tower == tower && p.Error == "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -101,3 +101,19 @@ func TestBatchingMeasuredFastest(t *testing.T) {
 		t.Errorf("FastestScaling = %+v, %v", p, ok)
 	}
 }
+
+func TestMeasuredMemory(t *testing.T) {
+	pts := []MemoryPoint{
+		{Result: Result{Tower: "image", Batch: 1}},
+		{Result: Result{Tower: "image", Batch: 4, Error: "oom"}},
+		{Result: Result{Tower: "text", Batch: 1}},
+		{Result: Result{Tower: "image", Batch: 8}},
+	}
+	got := MeasuredMemory(pts, "image")
+	if len(got) != 2 || got[0].Batch != 1 || got[1].Batch != 8 {
+		t.Errorf("MeasuredMemory(image) = %+v", got)
+	}
+	if got := MeasuredMemory(pts, "none"); got != nil {
+		t.Errorf("MeasuredMemory(none) = %+v", got)
+	}
+}
