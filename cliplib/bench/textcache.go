@@ -215,3 +215,65 @@ func CheckBatcher(modelName string, n int) (BatcherCheck, error) {
 	}
 	return out, nil
 }
+
+// TextRun is one timed pass of prompts through a model, with its text cache's counters.
+type TextRun struct {
+	Model, Backend, Precision string
+	Random                    bool   // the model ran on random weights
+	Identity                  string // the model's identity (cache.Identity.String), which names its cache file
+	Prompts                   int
+	Seconds                   float64
+	Stats                     cache.Stats // the text cache's counters after the pass
+	// Embeddings are the prompts' embeddings (callers drop them before saving where not needed).
+	Embeddings [][]float32 `json:",omitempty"`
+}
+
+// TimeTexts encodes prompts on m in one call and times it.
+func TimeTexts(m *cliplib.Model, prompts []string) (TextRun, error) {
+	start := time.Now()
+	embs, err := m.EncodeTexts(prompts)
+	took := time.Since(start)
+	if err != nil {
+		return TextRun{}, err
+	}
+	st := m.Stats()
+	return TextRun{Model: m.Label(), Backend: st.Backend, Precision: m.Precision(), Random: m.RandomWeights(),
+		Identity: m.Identity().String(), Prompts: len(prompts), Seconds: took.Seconds(), Stats: st.TextCache, Embeddings: embs}, nil
+}
+
+// TextCacheComparison is one workload of text queries timed without a text cache and through an
+// empty one.
+type TextCacheComparison struct {
+	NoCache, WithCache RepeatReport
+	// HitRate is the share of the workload's lookups the cache answered.
+	HitRate float64
+}
+
+// CompareTextCache loads name with opt twice, first with the text cache off and then with an
+// empty text cache in dir (emptied first), and times workload on each (RepeatedTexts, warming up
+// with warmup).
+func CompareTextCache(name string, opt cliplib.Options, dir string, workload, warmup []string) (TextCacheComparison, error) {
+	var out TextCacheComparison
+	for _, on := range []bool{false, true} {
+		if err := os.RemoveAll(dir); err != nil {
+			return TextCacheComparison{}, err
+		}
+		o := opt
+		o.TextCache, o.CacheDir = on, dir
+		m, err := cliplib.Load(name, o)
+		if err != nil {
+			return TextCacheComparison{}, err
+		}
+		rep, hit, err := RepeatedTexts(m, workload, warmup)
+		m.Close()
+		if err != nil {
+			return TextCacheComparison{}, err
+		}
+		if on {
+			out.WithCache, out.HitRate = rep, hit
+		} else {
+			out.NoCache = rep
+		}
+	}
+	return out, nil
+}

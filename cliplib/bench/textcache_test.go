@@ -151,3 +151,29 @@ func TestRepeatedTextsAndCheckBatcher(t *testing.T) {
 		t.Errorf("n=0: %v", err)
 	}
 }
+
+func TestTimeTextsAndCompareTextCache(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "go")
+	dir := t.TempDir()
+	opt := cliplib.Options{RandomWeights: true}
+	m, err := cliplib.Load("tiny-vit", cliplib.Options{RandomWeights: true, TextCache: true, CacheDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := TimeTexts(m, []string{"a cat", "a dog", "a cat"})
+	m.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Prompts != 3 || len(run.Embeddings) != 3 || !run.Random || run.Identity != m.Identity().String() || run.Seconds <= 0 ||
+		run.Stats.Misses+run.Stats.Hits == 0 {
+		t.Errorf("TimeTexts = %+v", run)
+	}
+	cmp, err := CompareTextCache("tiny-vit", opt, filepath.Join(dir, "repeat"), []string{"a cat", "a dog", "a cat", "a cat"}, []string{"a cat", "a dog"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmp.NoCache.Queries != 4 || cmp.WithCache.Queries != 4 || cmp.HitRate != 0.5 {
+		t.Errorf("CompareTextCache = %+v, want 4 queries each and hit rate 0.5", cmp)
+	}
+}
