@@ -226,6 +226,10 @@ type TextRun struct {
 	Stats                     cache.Stats // the text cache's counters after the pass
 	// Embeddings are the prompts' embeddings (callers drop them before saving where not needed).
 	Embeddings [][]float32 `json:",omitempty"`
+	// FileBytes (the size of the saved cache file) and MaxAbsDiff (the largest difference from
+	// embeddings computed another way) are for the caller to fill in; TimeTexts leaves them 0.
+	FileBytes  int64   `json:",omitempty"`
+	MaxAbsDiff float64 `json:",omitempty"`
 }
 
 // TimeTexts encodes prompts on m in one call and times it.
