@@ -171,3 +171,13 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// ClassPrompts lists every class put into every template (cliplib.Prompts), class by class: the
+// texts a zero-shot classifier for classes encodes.
+func ClassPrompts(classes, templates []string) []string {
+	var out []string
+	for _, c := range classes {
+		out = append(out, cliplib.Prompts(templates, c)...)
+	}
+	return out
+}

@@ -162,3 +162,13 @@ func TestBenchRunnersMeasureOncePerKey(t *testing.T) {
 		}
 	}
 }
+
+func TestClassPrompts(t *testing.T) {
+	got := ClassPrompts([]string{"cat", "dog"}, []string{"a {}.", "the {}"})
+	if want := []string{"a cat.", "the cat", "a dog.", "the dog"}; !slices.Equal(got, want) {
+		t.Errorf("ClassPrompts = %q, want %q", got, want)
+	}
+	if got := ClassPrompts(nil, []string{"a {}."}); len(got) != 0 {
+		t.Errorf("no classes: %q", got)
+	}
+}
