@@ -1,6 +1,9 @@
 package explore
 
 import (
+	"os"
+	"path/filepath"
+
 	"github.com/clipkit/clipkit/cliplib/bench"
 	"github.com/clipkit/clipkit/nb/notebook"
 )
@@ -87,4 +90,26 @@ func ZeroShotWorkload(key string, cfg bench.ZeroShotConfig) (*bench.ZeroShotRepo
 		defer p.Done()
 		return bench.ZeroShotWorkload(cfg)
 	})
+}
+
+// EnvBenchJSON names a saved benchmark report (clipx bench --json) that BenchmarkReport reads
+// instead of measuring.
+const EnvBenchJSON = "CLIP_BENCH_JSON"
+
+// BenchmarkReport returns the report of $CLIP_BENCH_JSON when set; otherwise it runs
+// Benchmark(key, cfg) and saves the report as indented JSON to name in notebook.CacheDir() (for
+// other tools; replaced atomically).
+func BenchmarkReport(key string, cfg bench.Config, name string) (*bench.Report, error) {
+	if p := os.Getenv(EnvBenchJSON); p != "" {
+		return bench.ReadReport(p)
+	}
+	r, err := Benchmark(key, cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := notebook.CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	return r, notebook.SaveJSON(filepath.Join(dir, name), r)
 }

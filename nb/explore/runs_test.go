@@ -2,6 +2,7 @@ package explore
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -170,5 +171,31 @@ func TestClassPrompts(t *testing.T) {
 	}
 	if got := ClassPrompts(nil, []string{"a {}."}); len(got) != 0 {
 		t.Errorf("no classes: %q", got)
+	}
+}
+
+func TestBenchmarkReportReadsOrSaves(t *testing.T) {
+	cacheDir := t.TempDir()
+	t.Setenv("CLIPKIT_CACHE", cacheDir)
+	if _, err := notebook.Cached("k", func() (*bench.Report, error) { return &bench.Report{Backend: "stored"}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvBenchJSON, "")
+	r, err := BenchmarkReport("k", bench.Config{}, "out.json")
+	if err != nil || r.Backend != "stored" {
+		t.Fatalf("BenchmarkReport = %+v, %v", r, err)
+	}
+	saved := filepath.Join(cacheDir, "notebook", "out.json")
+	var back bench.Report
+	if err := notebook.LoadJSON(saved, &back); err != nil || back.Backend != "stored" {
+		t.Fatalf("saved report %+v, %v", back, err)
+	}
+	t.Setenv(EnvBenchJSON, saved)
+	if r, err := BenchmarkReport("other-key", bench.Config{}, "x.json"); err != nil || r.Backend != "stored" {
+		t.Errorf("with %s: %+v, %v", EnvBenchJSON, r, err)
+	}
+	t.Setenv(EnvBenchJSON, filepath.Join(cacheDir, "missing.json"))
+	if _, err := BenchmarkReport("k", bench.Config{}, "x.json"); err == nil {
+		t.Error("missing report file: no error")
 	}
 }
