@@ -3,7 +3,7 @@
 //
 //	import . "github.com/clipkit/clipkit/nb"
 //
-// It stops a cell on error (Must, Check, Fail: a visible red error, a message on stderr and exit
+// It stops a cell on error (Must, Must2, Check, Fail: a visible red error, a message on stderr and exit
 // status 1, which `clipx report` detects), opens the notebooks' model (Open), and holds the few
 // small things every notebook otherwise repeated: a gap value for charts (NaN), byte and
 // parameter-count formatting (MiB, Millions), a per-backend choice of measurement sizes
@@ -36,6 +36,15 @@ func Must[T any](v T, err error) T {
 		fail(err)
 	}
 	return v
+}
+
+// Must2 is Must for calls that return two values and an error, e.g. a value, whether it was
+// found, and an error.
+func Must2[A, B any](a A, b B, err error) (A, B) {
+	if err != nil {
+		fail(err)
+	}
+	return a, b
 }
 
 // Check stops the cell with err (see Fail) when err is not nil: Must for calls that return only an

@@ -29,6 +29,12 @@ func TestMustAndCheck(t *testing.T) {
 			}
 		}, false},
 		{"Must error", func() { Must(0, boom) }, true},
+		{"Must2 ok", func() {
+			if a, b := Must2(1, true, nil); a != 1 || !b {
+				t.Errorf("Must2(1, true, nil) = %v, %v", a, b)
+			}
+		}, false},
+		{"Must2 error", func() { Must2(0, false, boom) }, true},
 		{"Check ok", func() { Check(nil) }, false},
 		{"Check error", func() { Check(boom) }, true},
 		{"Fail", func() { Fail(boom) }, true},
