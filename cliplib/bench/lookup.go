@@ -150,3 +150,36 @@ func MeasuredMemory(points []MemoryPoint, tower string) []MemoryPoint {
 	}
 	return out
 }
+
+// ResultRows lays results out as a table (header and one row per result, failed points saying
+// their error): tower, batch, precision, items/s, p50 and p95 ms, first call ms, timed calls.
+func ResultRows(results []Result) (header []string, rows [][]string) {
+	header = []string{"tower", "batch", "precision", "items/s", "p50 ms", "p95 ms", "first call ms", "timed calls"}
+	for _, x := range results {
+		if x.Error != "" {
+			rows = append(rows, []string{x.Tower, fmt.Sprint(x.Batch), x.Precision, "error: " + x.Error, "", "", "", ""})
+			continue
+		}
+		rows = append(rows, []string{x.Tower, fmt.Sprint(x.Batch), x.Precision, fmt.Sprintf("%.2f", x.ItemsPerSec),
+			fmt.Sprintf("%.1f", x.P50ms), fmt.Sprintf("%.1f", x.P95ms), fmt.Sprintf("%.0f", x.FirstCallMs), fmt.Sprint(x.Iters)})
+	}
+	return header, rows
+}
+
+// BatchingRows lays the results of reports out as a table (header and one row per result, failed
+// points saying their error): tower, MaxBatch, clients, requests, items/s, mean batch, p50 and
+// p95 request latency in ms.
+func BatchingRows(reports []*BatchingReport) (header []string, rows [][]string) {
+	header = []string{"tower", "MaxBatch", "clients", "requests", "items/s", "mean batch", "p50 ms", "p95 ms"}
+	for _, rep := range reports {
+		for _, r := range rep.Results {
+			if r.Error != "" {
+				rows = append(rows, []string{r.Tower, fmt.Sprint(r.MaxBatch), "error: " + r.Error, "", "", "", "", ""})
+				continue
+			}
+			rows = append(rows, []string{r.Tower, fmt.Sprint(r.MaxBatch), fmt.Sprint(r.Clients), fmt.Sprint(r.Requests),
+				fmt.Sprintf("%.2f", r.ItemsPerSec), fmt.Sprintf("%.2f", r.MeanBatch), fmt.Sprintf("%.0f", r.P50ms), fmt.Sprintf("%.0f", r.P95ms)})
+		}
+	}
+	return header, rows
+}

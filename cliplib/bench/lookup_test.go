@@ -117,3 +117,28 @@ func TestMeasuredMemory(t *testing.T) {
 		t.Errorf("MeasuredMemory(none) = %+v", got)
 	}
 }
+
+func TestResultRows(t *testing.T) {
+	h, rows := ResultRows([]Result{
+		{Tower: "image", Batch: 8, Precision: "f32", ItemsPerSec: 12.345, P50ms: 1.26, P95ms: 2, FirstCallMs: 99.6, Iters: 5},
+		{Tower: "text", Batch: 1, Precision: "bf16", Error: "boom"},
+	})
+	want := [][]string{
+		{"image", "8", "f32", "12.35", "1.3", "2.0", "100", "5"},
+		{"text", "1", "bf16", "error: boom", "", "", "", ""},
+	}
+	if len(h) != 8 || len(rows) != 2 || !slices.Equal(rows[0], want[0]) || !slices.Equal(rows[1], want[1]) {
+		t.Errorf("ResultRows = %q, %q", h, rows)
+	}
+	h, rows = BatchingRows([]*BatchingReport{{Results: []BatchingResult{
+		{Tower: "text", MaxBatch: 16, Clients: 64, Requests: 300, ItemsPerSec: 40.5, MeanBatch: 15.25, P50ms: 10.4, P95ms: 20.6},
+		{Tower: "image", MaxBatch: 4, Error: "oom"},
+	}}})
+	want = [][]string{
+		{"text", "16", "64", "300", "40.50", "15.25", "10", "21"},
+		{"image", "4", "error: oom", "", "", "", "", ""},
+	}
+	if len(h) != 8 || len(rows) != 2 || !slices.Equal(rows[0], want[0]) || !slices.Equal(rows[1], want[1]) {
+		t.Errorf("BatchingRows = %q, %q", h, rows)
+	}
+}
