@@ -183,3 +183,14 @@ func BatchingRows(reports []*BatchingReport) (header []string, rows [][]string) 
 	}
 	return header, rows
 }
+
+// At returns the results of tower at batch that did not fail, in order (one per model).
+func (r *Report) At(tower string, batch int) []Result {
+	var out []Result
+	for _, x := range r.Results {
+		if x.Tower == tower && x.Batch == batch && x.Error == "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -142,3 +142,25 @@ func TestResultRows(t *testing.T) {
 		t.Errorf("BatchingRows = %q, %q", h, rows)
 	}
 }
+
+func TestReportAt(t *testing.T) {
+	r := lookupReport()
+	tests := []struct {
+		tower  string
+		batch  int
+		models []string
+	}{
+		{"image", 1, []string{"slow", "fast"}},
+		{"image", 8, []string{"slow"}}, // fast failed at 8
+		{"text", 8, nil},               // skipped
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, x := range r.At(tt.tower, tt.batch) {
+			got = append(got, x.Model)
+		}
+		if !slices.Equal(got, tt.models) {
+			t.Errorf("At(%s, %d) = %v, want %v", tt.tower, tt.batch, got, tt.models)
+		}
+	}
+}
