@@ -11,13 +11,13 @@ import (
 	"github.com/clipkit/clipkit/data"
 )
 
-// ZeroShotConfig selects the zero-shot workload that compares the plain facade (a cliplib.Model
+// ZeroShotConfig selects the zero-shot workload that compares the plain model (zero Options) (a cliplib.Model
 // loaded with zero Options) with the optimized one (cliplib.Options.Optimized, in-memory caches): Requests requests, each building a classifier for the same class list
 // (as a stateless service or a notebook cell would) and classifying ImagesPerRequest new images.
 type ZeroShotConfig struct {
 	Model   string // registry name (default ViT-B/32)
 	Backend string // GoMLX backend ("" = $GOMLX_BACKEND, else the fastest installed)
-	// Precisions of the optimized facade runs (default f32; each is one run).
+	// Precisions of the optimized model (Options.Optimized()) runs (default f32; each is one run).
 	Precisions []string
 	// RandomWeights, Offline and FallbackToRandom are passed to Load.
 	RandomWeights, Offline, FallbackToRandom bool
@@ -35,19 +35,19 @@ type ZeroShotResult struct {
 	Facade    string `json:"facade"` // "plain" or "optimized"
 	Precision string `json:"precision"`
 	// RequestMs are the wall times of the requests in order; the first one is cold (for the
-	// optimized facade: empty in-memory caches).
+	// optimized model (Options.Optimized()): empty in-memory caches).
 	RequestMs []float64 `json:"request_ms"`
 	FirstMs   float64   `json:"first_ms"`
 	// RestMeanMs is the mean of the requests after the first.
 	RestMeanMs float64 `json:"rest_mean_ms"`
 	TotalMs    float64 `json:"total_ms"`
-	// TextHitRate and TextHits/TextMisses are the optimized facade's text-cache counters.
+	// TextHitRate and TextHits/TextMisses are the optimized model (Options.Optimized())'s text-cache counters.
 	TextHits    int64   `json:"text_hits,omitempty"`
 	TextMisses  int64   `json:"text_misses,omitempty"`
 	TextHitRate float64 `json:"text_hit_rate,omitempty"`
 	// Top1Agreement is the fraction of images classified as the plain f32 facade does.
 	Top1Agreement float64 `json:"top1_agreement"`
-	// Speedup is the plain facade's total time over this run's.
+	// Speedup is the plain model (zero Options)'s total time over this run's.
 	Speedup float64 `json:"speedup"`
 	Error   string  `json:"error,omitempty"`
 }
@@ -67,7 +67,7 @@ type ZeroShotReport struct {
 	Results          []ZeroShotResult `json:"results"`
 }
 
-// ZeroShotWorkload runs the workload with the plain facade, then with the optimized facade
+// ZeroShotWorkload runs the workload with the plain model (zero Options), then with the optimized model (Options.Optimized())
 // (Options.Optimized with MemoryOnly) at each precision (in-memory caches, starting empty, so that the first request is cold).
 func ZeroShotWorkload(cfg ZeroShotConfig) (*ZeroShotReport, error) {
 	if cfg.Model == "" {
@@ -113,7 +113,7 @@ func ZeroShotWorkload(cfg ZeroShotConfig) (*ZeroShotReport, error) {
 		return out
 	}
 
-	// The plain facade: every request encodes the class prompts and its images.
+	// The plain model (zero Options): every request encodes the class prompts and its images.
 	base, err := cliplib.Load(cfg.Model, lopt)
 	if err != nil {
 		return nil, err

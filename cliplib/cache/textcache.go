@@ -301,3 +301,14 @@ func (c *TextCache) load(path string) error {
 	}
 	return nil
 }
+
+// ParseIdentity parses an Identity from its String form (64 hexadecimal digits).
+func ParseIdentity(s string) (Identity, error) {
+	var id Identity
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return Identity{}, fmt.Errorf("cache.ParseIdentity(%q): want %d hexadecimal digits", s, 2*len(id))
+	}
+	copy(id[:], b)
+	return id, nil
+}

@@ -142,3 +142,18 @@ func PublishedNumbers() ([]Published, error) {
 	}
 	return out, nil
 }
+
+// PublishedMain returns the published main metric of model on dataset (PublishedNumbers, metric
+// "main"), and false when none was copied.
+func PublishedMain(model, dataset string) (Published, bool, error) {
+	all, err := PublishedNumbers()
+	if err != nil {
+		return Published{}, false, err
+	}
+	for _, p := range all {
+		if p.Model == model && p.Dataset == dataset && p.Metric == "main" {
+			return p, true, nil
+		}
+	}
+	return Published{}, false, nil
+}

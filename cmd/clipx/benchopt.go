@@ -15,7 +15,7 @@ import (
 )
 
 // The optimisation benchmarks: reduced precision, request batching, text length bucketing, and
-// the optimized facade on a zero-shot workload.
+// the optimized model (Options.Optimized()) on a zero-shot workload.
 func init() {
 	addCommand("bench", newBenchPrecisionCmd)
 	addCommand("bench", newBenchBatchingCmd)
@@ -243,9 +243,9 @@ func newBenchZeroShotCmd() *cobra.Command {
 	o := &benchZeroShotOptions{}
 	c := &cobra.Command{
 		Use:   "zeroshot [--model ViT-B/32] [--precisions f32,bf16] [--requests 4] [--json FILE]",
-		Short: "plain against optimized facade on a repeated zero-shot workload",
+		Short: "plain against optimized model (Options.Optimized()) on a repeated zero-shot workload",
 		Long: `Run a zero-shot workload of --requests requests, each building a classifier from the prompt
-templates and classifying new images, with the plain facade, then with the optimized facade at each precision
+templates and classifying new images, with the plain model (zero Options), then with the optimized model (Options.Optimized()) at each precision
 (in-memory caches, starting empty, so that the first request is cold).`,
 		Example: `  clipx bench zeroshot --model ViT-B/32 --precisions f32,bf16 --requests 4 --json zeroshot.json`,
 		Args:    noArgs(""),
@@ -253,7 +253,7 @@ templates and classifying new images, with the plain facade, then with the optim
 	}
 	f := c.Flags()
 	f.StringVar(&o.name, "model", "ViT-B/32", "registry name or checkpoint path")
-	f.StringVar(&o.precisions, "precisions", "f32", "precisions of the optimized facade runs")
+	f.StringVar(&o.precisions, "precisions", "f32", "precisions of the optimized model (Options.Optimized()) runs")
 	f.StringVar(&o.backendCfg, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
 	f.BoolVar(&o.random, "random-weights", false, "use deterministic random weights")
 	f.BoolVar(&o.offline, "offline", false, "never touch the network; without cached weights, fall back to random weights")

@@ -59,7 +59,7 @@ func (p *Progress) Add(n int) {
 }
 
 // Set records that done steps are finished in all (for callbacks that report a running count,
-// such as optimized.IndexOptions.Progress); it is clamped to [0, total] when total is known.
+// such as imagesearch.IndexOptions.Progress); it is clamped to [0, total] when total is known.
 func (p *Progress) Set(done int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
