@@ -4,13 +4,20 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/clipkit/clipkit/nb/notebook"
 	"github.com/clipkit/clipkit/nb/serve"
 )
 
-// EnvPrecision is the compute precision the notebooks use (f32 default, bf16, f16), as in nb/explore.
-const EnvPrecision = "CLIP_PRECISION"
+// Environment variables read by Attach.
+const (
+	// EnvPrecision is the compute precision the notebooks use (f32 default, bf16, f16), as in nb/explore.
+	EnvPrecision = "CLIP_PRECISION"
+	// EnvServeIdle is how long a model server started by a notebook waits without requests before
+	// it exits (a Go duration, default 30m); CI sets it short so that no server outlives the run long.
+	EnvServeIdle = "CLIPKIT_SERVE_IDLE"
+)
 
 // Attach returns a client of the model server for model (a notebook passes explore.ModelName()),
 // starting `clipx serve` on first use: precision $CLIP_PRECISION, backend $GOMLX_BACKEND (else the
@@ -26,6 +33,13 @@ func Attach(model string) (*serve.Client, error) {
 // AttachPrecision is Attach for a given precision (f32, bf16, f16; "" is f32): one server each.
 func AttachPrecision(model, precision string) (*serve.Client, error) {
 	opt := serve.Options{Model: model, Backend: os.Getenv("GOMLX_BACKEND"), Precision: precision, RandomWeights: notebook.Smoke()}
+	if v := os.Getenv(EnvServeIdle); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("widgets.Attach: %s=%q: want a positive Go duration such as 30m or 90s", EnvServeIdle, v)
+		}
+		opt.Idle = d
+	}
 	c, err := serve.Attach(opt)
 	if err == nil || opt.RandomWeights {
 		return c, err
