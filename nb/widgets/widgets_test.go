@@ -295,3 +295,12 @@ func TestImageFiles(t *testing.T) {
 		}
 	}
 }
+
+func TestAttachRejectsBadIdle(t *testing.T) {
+	for _, v := range []string{"soon", "-1m", "0s"} {
+		t.Setenv(EnvServeIdle, v)
+		if _, err := Attach("tiny-vit"); err == nil || !strings.Contains(err.Error(), "want a positive Go duration") {
+			t.Errorf("%s=%q: got %v, want an error naming the variable", EnvServeIdle, v, err)
+		}
+	}
+}
