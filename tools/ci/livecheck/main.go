@@ -35,9 +35,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -94,6 +96,15 @@ func main() {
 	flag.StringVar(&o.TypeInto, "type-into", "02-zero-shot", "the notebook (of --notebooks) with a classes box to type into and time")
 	flag.Parse()
 	o.Notebooks = strings.Split(nbs, ",")
+	// Killed (CI time-out, Ctrl-C): stop JupyterLab, its kernels and Chromium before exiting.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sig
+		logf("%v: cleaning up", s)
+		runCleanups()
+		os.Exit(1)
+	}()
 	res, err := Run(o)
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
@@ -113,6 +124,27 @@ func main() {
 		}
 	}
 	fmt.Println("livecheck: ok")
+}
+
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+// atExit registers f to run when the program is killed by a signal (deferred calls do not run then).
+func atExit(f func()) {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	cleanups = append(cleanups, f)
+}
+
+func runCleanups() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
 }
 
 // Run performs the checks; it returns what it measured so far even on failure.
@@ -162,11 +194,17 @@ func Run(o Options) ([]NotebookResult, error) {
 		_ = exec.Command(o.Jupyter, "trust", c).Run()
 	}
 
+	atExit(func() {
+		for _, c := range copies {
+			_ = os.Remove(c)
+		}
+	})
 	jl, err := startJupyter(o, nbDir)
 	if err != nil {
 		return nil, err
 	}
 	defer jl.stop()
+	atExit(jl.stop)
 
 	userData, err := os.MkdirTemp("", "livecheck-profile-")
 	if err != nil {
@@ -182,6 +220,7 @@ func Run(o Options) ([]NotebookResult, error) {
 		return nil, fmt.Errorf("starting %s: %w", o.Chromium, err)
 	}
 	defer l.Kill()
+	atExit(l.Kill)
 	browser := rod.New().ControlURL(controlURL)
 	if err := browser.Connect(); err != nil {
 		return nil, err
@@ -223,6 +262,7 @@ type jupyterLab struct {
 	token   string
 	logPath string
 	done    chan error
+	once    sync.Once
 }
 
 func freePort() (int, error) {
@@ -299,7 +339,9 @@ func startJupyter(o Options, nbDir string) (*jupyterLab, error) {
 }
 
 // stop ends JupyterLab and its kernels (its process group).
-func (jl *jupyterLab) stop() {
+func (jl *jupyterLab) stop() { jl.once.Do(jl.kill) }
+
+func (jl *jupyterLab) kill() {
 	if jl.cmd == nil || jl.cmd.Process == nil {
 		return
 	}
