@@ -15,8 +15,8 @@
 #      ~/.local/share/jupyter/kernels/gonb), with a PATH that has go, goimports and gopls;
 #   4. echarts@5.4.3 from npm into <repo>/node_modules (git-ignored), pinned by the committed
 #      package.json + package-lock.json (`npm ci`); nb/plots inlines it into notebook output.
-#   5. with --browser (or CLIPKIT_BROWSER=1): Debian's chromium, for the browser check and
-#      GoNB's nbexec (widgets need a live front end).
+#   5. with --browser (or CLIPKIT_BROWSER=1): Debian's chromium, for the browser checks
+#      (tools/ci/browsercheck, tools/ci/livecheck) and GoNB's nbexec (`clipx report --live`).
 #
 # Afterwards: `source .venv/bin/activate` (or put .venv/bin and $(go env GOPATH)/bin on PATH) and run
 # `jupyter lab notebooks/`.

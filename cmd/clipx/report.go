@@ -19,6 +19,7 @@ import (
 
 	"github.com/clipkit/clipkit/nb/notebook"
 	"github.com/clipkit/clipkit/nb/plots"
+	"github.com/clipkit/clipkit/nb/widgets"
 	"github.com/spf13/cobra"
 )
 
@@ -37,6 +38,7 @@ type reportConfig struct {
 	liveTimeout time.Duration // limit for one notebook under --live
 	chromium    string        // browser for --live
 	liveTries   int           // attempts under --live
+	noInput     bool          // hide code cells (nbconvert --no-input)
 	notebooks   []string      // the notebooks named (default: every notebooks/*.ipynb)
 }
 
@@ -53,6 +55,7 @@ in smoke mode. It fails, naming the notebook and cell, when a cell errs (compile
 non-zero exit).`,
 		Example: `  clipx report --out /tmp/reports
   CLIP_SMOKE=1 clipx report --out /tmp/reports 02-zero-shot 15-image-search
+  clipx report --no-input --out /tmp/reports 02-zero-shot
   clipx report --live --out /tmp/live 10-text-cache`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			cfg.notebooks = args
@@ -70,6 +73,7 @@ non-zero exit).`,
 	fs.DurationVar(&cfg.liveTimeout, "live-timeout", 15*time.Minute, "with --live: limit for one notebook")
 	fs.IntVar(&cfg.liveTries, "live-tries", 3, "with --live: attempts per notebook (nbexec sometimes drives JupyterLab before it is ready)")
 	fs.StringVar(&cfg.chromium, "chromium", "", "with --live: Chromium executable (default: chromium or chromium-browser on PATH)")
+	fs.BoolVar(&cfg.noInput, "no-input", false, "hide the code cells in the reports (as nbconvert's --no-input): question, charts and conclusions only")
 	return c
 }
 
@@ -98,12 +102,13 @@ func runReport(cfg *reportConfig) error {
 		fmt.Fprintln(os.Stderr, "clipx report: smoke mode (CLIP_SMOKE is set)")
 	}
 	var failures []string
-	for _, nb := range notebooks {
+	for i, nb := range notebooks {
 		start := time.Now()
+		fmt.Fprintf(os.Stderr, "clipx report: [%d/%d] %s: running\n", i+1, len(notebooks), nb)
 		htmlPath, err := reportNotebook(*cfg, jupyter, nb)
 		if err != nil {
 			failures = append(failures, err.Error())
-			fmt.Fprintf(os.Stderr, "clipx report: FAILED %s after %s (details at the end)\n", nb, time.Since(start).Round(time.Second))
+			fmt.Fprintf(os.Stderr, "clipx report: [%d/%d] FAILED %s after %s (details at the end)\n", i+1, len(notebooks), nb, time.Since(start).Round(time.Second))
 			if cfg.failFast {
 				break
 			}
@@ -255,7 +260,11 @@ func reportNotebook(cfg reportConfig, jupyter, nbPath string) (string, error) {
 
 	// 3. Convert to HTML (also when cells failed: the report shows the errors) and make it self-contained.
 	log.Reset()
-	cmd := exec.Command(jupyter, "nbconvert", "--to", "html", "--output-dir", tmp, "--output", name+".html", cleanedPath)
+	args := []string{"nbconvert", "--to", "html", "--output-dir", tmp, "--output", name + ".html"}
+	if cfg.noInput {
+		args = append(args, "--no-input")
+	}
+	cmd := exec.Command(jupyter, append(args, cleanedPath)...)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("%s: converting to HTML failed (%v):\n%s", nbPath, err, logTail(log.String(), 25))
@@ -305,7 +314,9 @@ var (
 )
 
 // checkAndCleanNotebook returns the executed notebook without empty HTML outputs (left by
-// in-place updates such as progress bars) and GoNB's WebSocket bootstrap, plus one message per
+// in-place updates such as progress bars) and GoNB's WebSocket bootstrap, with live panels
+// (nb/widgets) replaced by the static snapshot of their controls, and titled (metadata.title,
+// which nbconvert uses for the page title) by its first Markdown heading; plus one message per
 // failing code cell: an "error" output (compile errors, special commands), or stderr ending in
 // "exit status N"/"signal: ..." (panics, os.Exit).
 func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
@@ -319,10 +330,14 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 	}
 	var failures []string
 	codeIdx := 0
+	title := ""
 	for i, raw := range cells {
 		var c ipynbCell
 		c.Source = raw["source"]
 		_ = json.Unmarshal(raw["cell_type"], &c.CellType)
+		if c.CellType == "markdown" && title == "" {
+			title = markdownTitle(multilineText(c.Source))
+		}
 		if o, ok := raw["outputs"]; ok {
 			if err := json.Unmarshal(o, &c.Outputs); err != nil {
 				return nil, nil, fmt.Errorf("cell %d: bad outputs: %w", i+1, err)
@@ -366,6 +381,26 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 					if strings.Contains(text, "gonb-err") { // GoNB shows compiler errors as HTML before the error output
 						errContext.WriteString(htmlToText(text))
 					}
+					if strings.Contains(text, widgets.ControlsStart) {
+						snap, err := snapshotPanels(text)
+						if err != nil {
+							return nil, nil, fmt.Errorf("cell %d: %w", i+1, err)
+						}
+						var m map[string]json.RawMessage
+						if err := json.Unmarshal(o, &m); err != nil {
+							return nil, nil, fmt.Errorf("cell %d: bad output: %w", i+1, err)
+						}
+						data := map[string]json.RawMessage{}
+						if data["text/html"], err = marshalJSON(snap, false); err != nil {
+							return nil, nil, err
+						}
+						if m["data"], err = marshalJSON(data, false); err != nil {
+							return nil, nil, err
+						}
+						if o, err = marshalJSON(m, false); err != nil {
+							return nil, nil, err
+						}
+					}
 				}
 			}
 			kept = append(kept, o)
@@ -392,11 +427,78 @@ func checkAndCleanNotebook(data []byte) ([]byte, []string, error) {
 		return nil, nil, err
 	}
 	nb["cells"] = cb
+	if title != "" {
+		var meta map[string]json.RawMessage
+		if len(nb["metadata"]) > 0 {
+			if err := json.Unmarshal(nb["metadata"], &meta); err != nil {
+				return nil, nil, fmt.Errorf("executed notebook has bad metadata: %w", err)
+			}
+		}
+		if meta == nil {
+			meta = map[string]json.RawMessage{}
+		}
+		if meta["title"], err = marshalJSON(title, false); err != nil {
+			return nil, nil, err
+		}
+		if nb["metadata"], err = marshalJSON(meta, false); err != nil {
+			return nil, nil, err
+		}
+	}
 	out, err := marshalJSON(nb, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	return out, failures, nil
+}
+
+var (
+	mdHeading = regexp.MustCompile(`(?m)^#{1,6}[ \t]+(.+?)[ \t#]*$`)
+	mdInline  = regexp.MustCompile("[*_`]+")
+	mdLink    = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	// panelScript is the script of a live panel (nb/widgets' runtime and its binding): dead in a
+	// static report, which has no model server.
+	panelScript = regexp.MustCompile(`(?s)<script>\s*// clipkit live panels:.*?</script>`)
+	snapshotTpl = regexp.MustCompile(`(?s)<template class="` + regexp.QuoteMeta(widgets.SnapshotClass) + `">(.*?)</template>`)
+)
+
+// markdownTitle returns the text of the first heading of a Markdown cell ("02 · Zero-shot
+// classification of the sample photos"), without emphasis marks or link targets; "" if none.
+func markdownTitle(md string) string {
+	m := mdHeading.FindStringSubmatch(md)
+	if m == nil {
+		return ""
+	}
+	t := mdLink.ReplaceAllString(m[1], "$1")
+	return strings.TrimSpace(mdInline.ReplaceAllString(t, ""))
+}
+
+// snapshotPanels replaces, in one HTML output, each live panel's controls (between
+// widgets.ControlsStart and ControlsEnd) by the static snapshot of their state that the panel
+// carries in a <template>, and drops the panels' scripts: a report shows what the kernel computed
+// for that state, not dead inputs.
+func snapshotPanels(h string) (string, error) {
+	var out strings.Builder
+	rest := h
+	for {
+		i := strings.Index(rest, widgets.ControlsStart)
+		if i < 0 {
+			out.WriteString(rest)
+			break
+		}
+		j := strings.Index(rest[i:], widgets.ControlsEnd)
+		if j < 0 {
+			return "", fmt.Errorf("live panel: controls not closed (no %s)", widgets.ControlsEnd)
+		}
+		after := rest[i+j+len(widgets.ControlsEnd):]
+		m := snapshotTpl.FindStringSubmatchIndex(after)
+		if m == nil {
+			return "", fmt.Errorf("live panel: no snapshot <template> after its controls")
+		}
+		out.WriteString(rest[:i])
+		out.WriteString(`<div class="clipkit-snapshot">` + after[m[2]:m[3]] + `</div>`)
+		rest = after[:m[0]] + after[m[1]:]
+	}
+	return panelScript.ReplaceAllString(out.String(), ""), nil
 }
 
 // marshalJSON encodes v without escaping <, > and & (notebook outputs are HTML), indented like
@@ -626,7 +728,7 @@ func nbexecOnce(cfg reportConfig, nbexec, binDir, abs string, src []byte, log *b
 		args = append(args, "--jupyter_args=--allow-root")
 	}
 	cmd := exec.Command(nbexec, args...)
-	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"), notebook.EnvRequireLive+"=1")
+	cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = newProcessGroup()
 	if err := cmd.Start(); err != nil {

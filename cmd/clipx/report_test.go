@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clipkit/clipkit/nb/widgets"
 )
 
 // executedNotebook builds a minimal executed .ipynb with the given code cells' outputs.
@@ -145,5 +148,54 @@ func TestUnexecutedCells(t *testing.T) {
 		{"cell_type":"markdown","source":"# t"}]}`)
 	if n := unexecutedCells(nb); n != 1 {
 		t.Errorf("unexecutedCells = %d, want 1", n)
+	}
+}
+
+func TestMarkdownTitle(t *testing.T) {
+	cases := []struct{ md, want string }{
+		{"# 02 · Zero-shot classification\n\ntext", "02 · Zero-shot classification"},
+		{"intro\n\n## *Live* [panels](http://x) ##", "Live panels"},
+		{"no heading", ""},
+	}
+	for _, c := range cases {
+		if got := markdownTitle(c.md); got != c.want {
+			t.Errorf("markdownTitle(%q) = %q, want %q", c.md, got, c.want)
+		}
+	}
+}
+
+func TestCheckAndCleanNotebookTitlesAndSnapshotsPanels(t *testing.T) {
+	panel := `<div class="clipkit-panel">` + widgets.ControlsStart + `<textarea data-clipkit-name="classes">cat</textarea>` +
+		widgets.ControlsEnd + `<template class="` + widgets.SnapshotClass + `"><pre>cat</pre></template><div class="clipkit-chart"></div></div>` +
+		"\n<script>\n// clipkit live panels: runtime\nfetch(x)</script>"
+	cell := map[string]any{"cell_type": "code", "execution_count": 1, "source": "%%\nx", "metadata": map[string]any{},
+		"outputs": []any{map[string]any{"output_type": "display_data", "metadata": map[string]any{}, "data": map[string]any{"text/html": panel}}}}
+	nb, _ := json.Marshal(map[string]any{"metadata": map[string]any{"kernelspec": map[string]any{"name": "gonb"}}, "nbformat": 4, "nbformat_minor": 5,
+		"cells": []any{map[string]any{"cell_type": "markdown", "source": "# 02 · Zero-shot\n", "metadata": map[string]any{}}, cell}})
+	cleaned, failures, err := checkAndCleanNotebook(nb)
+	if err != nil || len(failures) > 0 {
+		t.Fatalf("err %v, failures %v", err, failures)
+	}
+	var doc struct {
+		Metadata map[string]any `json:"metadata"`
+		Cells    []struct {
+			Outputs []struct {
+				Data map[string]string `json:"data"`
+			} `json:"outputs"`
+		} `json:"cells"`
+	}
+	if err := json.Unmarshal(cleaned, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Metadata["title"] != "02 · Zero-shot" || doc.Metadata["kernelspec"] == nil {
+		t.Errorf("metadata = %v, want title %q and the kernelspec kept", doc.Metadata, "02 · Zero-shot")
+	}
+	h := doc.Cells[1].Outputs[0].Data["text/html"]
+	if strings.Contains(h, "<textarea") || strings.Contains(h, "fetch(x)") || !strings.Contains(h, `<div class="clipkit-snapshot"><pre>cat</pre></div>`) ||
+		!strings.Contains(h, "clipkit-chart") {
+		t.Errorf("panel not replaced by its snapshot: %s", h)
+	}
+	if _, err := snapshotPanels(widgets.ControlsStart + "x"); err == nil {
+		t.Error("want an error for unclosed controls")
 	}
 }

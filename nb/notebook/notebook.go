@@ -1,6 +1,7 @@
 // Package notebook holds the conventions that clipkit's GoNB notebooks share: smoke mode, where
-// the repository and the sample data are, and progress reporting for long loops. Live prompt
-// editing (a text box that re-runs a callback) is in live.go. It imports no GoMLX package.
+// the repository and the sample data are, and progress reporting for long loops. Live controls
+// (text boxes, sliders, ... bound to the model server, leaving the kernel free) are in nb/widgets.
+// It imports no GoMLX package.
 //
 // # Wiring a notebook to this repository
 //
@@ -136,4 +137,15 @@ func ImageFiles(dir string) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// Lines splits text into its trimmed, non-empty lines (one class or prompt per line).
+func Lines(text string) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/clipkit/clipkit/nb/plots"
 )
 
 func TestSmokeAndPick(t *testing.T) {
@@ -184,25 +182,5 @@ func TestCachedComputesOnceAndRecoversFromCorruption(t *testing.T) {
 	}
 	if _, err := Cached("", fn); err == nil {
 		t.Error("empty key: want an error")
-	}
-}
-
-func TestLiveTextOutsideNotebookRunsUpdateOnce(t *testing.T) {
-	calls := 0
-	res, err := LiveText{Initial: "a\nb", Update: func(text string) ([]plots.Block, error) {
-		calls++
-		if got := Lines(text); len(got) != 2 {
-			t.Errorf("Update got %q", got)
-		}
-		return []plots.Block{plots.Text("ok")}, nil
-	}}.Run()
-	if err != nil || calls != 1 || res.Live || res.Final != "a\nb" {
-		t.Errorf("Run() = %+v, %v (calls %d); want one Update, not live", res, err, calls)
-	}
-	if _, err := (LiveText{Initial: "x", Update: func(string) ([]plots.Block, error) { return nil, errors.New("bad") }}).Run(); err == nil {
-		t.Error("failing initial Update: want an error")
-	}
-	if _, err := (LiveText{}).Run(); err == nil {
-		t.Error("nil Update: want an error")
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"github.com/janpfeifer/gonb/gonbui"
 )
 
-// EnvInline selects where Display inlines the ECharts library: "session" (default: the first
-// chart output of the kernel session) or "cell" (the first chart output of every cell).
+// EnvInline selects where Display inlines the ECharts library: "cell" (default: the first chart
+// output of every cell, so that a cell re-run after a page reload draws its charts) or "session"
+// (the first chart output of the kernel session only: lighter notebooks, but a reloaded page then
+// has no library until the kernel restarts).
 const EnvInline = "CLIPKIT_PLOTS_INLINE"
 
 var (
@@ -39,7 +41,7 @@ func claimLibrary() bool {
 		return false
 	}
 	marker := sessionMarker()
-	if os.Getenv(EnvInline) != "cell" && marker != "" {
+	if os.Getenv(EnvInline) == "session" && marker != "" {
 		if _, err := os.Stat(marker); err == nil {
 			emittedInProc = true
 			return false
@@ -132,8 +134,9 @@ func EmbedLibrary() error {
 	return gonbui.Error()
 }
 
-// EnsureLibrary displays the ECharts library as an output of its own unless this process or an
-// earlier cell of the kernel session already did (see the package documentation). Use it before
+// EnsureLibrary displays the ECharts library as an output of its own unless this process (or,
+// with CLIPKIT_PLOTS_INLINE=session, an earlier cell of the kernel session) already did (see the
+// package documentation). Use it before
 // charts that go into outputs updated in place (gonbui.UpdateHTML), which are not kept.
 func EnsureLibrary() error {
 	displayMu.Lock()

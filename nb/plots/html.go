@@ -89,7 +89,7 @@ func (c *Chart) Fragment() (string, error) {
     if (typeof window.echarts === "undefined") {
       if (waited < %d) { waited += 100; setTimeout(draw, 100); return; }
       el.innerHTML = '<p style="color:#a00">This chart needs the ECharts library, which no output on this page defines. ' +
-        'Restart the kernel and run all cells (or call plots.EmbedLibrary() first); clipx report pages always include it.</p>';
+        'Re-run this cell (every chart cell carries the library unless CLIPKIT_PLOTS_INLINE=session), or call plots.EmbedLibrary() first; clipx report pages always include it.</p>';
       return;
     }
     el.innerHTML = "";

@@ -9,22 +9,20 @@
 //
 // # Where the 1 MB library goes
 //
-// echarts.min.js is about 1 MB. It is inlined at most once per page:
+// echarts.min.js is about 1 MB. It is inlined at most once per page or cell output group:
 //
 //   - Page/Render (standalone HTML for the CLI) put it once in the page's <head>.
-//   - Display (in a GoNB notebook) inlines it in the first chart output of the kernel session only.
-//     Each GoNB cell runs as a new process, so "already emitted" is remembered in a marker file in
-//     $GONB_TMP_DIR, which lives exactly as long as the kernel. Every chart script waits (up to
-//     ChartWaitSeconds) for window.echarts, so a chart also draws when the library arrives later on
-//     the page. In exported HTML, outputs run in document order, so the first chart cell's output
-//     (which executes first in a top-to-bottom run, as `clipx report` does) defines the library
-//     for all the others. Running a single chart cell alone in a fresh kernel inlines it there.
+//   - Display (in a GoNB notebook) inlines it in the first chart output of every cell (each GoNB
+//     cell runs as a new process). The script defines window.echarts only when the page lacks it,
+//     so the cost is the bytes, not the parsing. This is what makes charts survive a page reload
+//     with the kernel still running: re-running any chart cell brings the library back. Every
+//     chart script also waits (up to ChartWaitSeconds) for window.echarts, so a chart draws when
+//     the library arrives later on the page. `clipx report` keeps only the first copy in the HTML
+//     it writes, so exported reports carry it once and open offline.
 //
-// The one case this cannot see is re-running, in the same kernel, the cell that carried the
-// library after the page was reloaded with its output cleared: the chart then shows a message
-// asking to restart the kernel and run all (or call EmbedLibrary). Set CLIPKIT_PLOTS_INLINE=cell to
-// inline the library in every chart cell instead (robust, ~1 MB per cell); `clipx report` drops
-// the duplicate copies from the HTML it writes.
+// CLIPKIT_PLOTS_INLINE=session restores the old economy (the first chart output of the kernel
+// session only, remembered in a marker file in $GONB_TMP_DIR); a reloaded page then shows a
+// message asking to re-run the cell that carried the library (or call EmbedLibrary).
 //
 // Charts need JavaScript: an untrusted notebook in JupyterLab (opened from git, not yet trusted
 // with the command palette's "Trust Notebook" or `jupyter trust`) shows, in place of each chart, a line saying so.

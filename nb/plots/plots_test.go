@@ -267,6 +267,7 @@ func TestLibraryTooSmallIsRejected(t *testing.T) {
 
 func TestFragmentsInlineLibraryOncePerSession(t *testing.T) {
 	fakeLibrary(t, "")
+	t.Setenv(EnvInline, "session")
 	markerOverride = filepath.Join(t.TempDir(), "marker")
 	c1, _ := Bar([]string{"a"}, Options{}, Series{Values: []float64{1}})
 	c2, _ := Bar([]string{"b"}, Options{}, Series{Values: []float64{2}})
@@ -289,7 +290,18 @@ func TestFragmentsInlineLibraryOncePerSession(t *testing.T) {
 	if strings.Contains(frags[0], LibraryMarker) {
 		t.Error("second cell of the session inlined the library again")
 	}
-	// CLIPKIT_PLOTS_INLINE=cell: every cell (process) carries it.
+	// By default (or CLIPKIT_PLOTS_INLINE=cell) every cell (process) carries it, so a cell re-run
+	// after a page reload draws.
+	for _, mode := range []string{"", "cell"} {
+		t.Setenv(EnvInline, mode)
+		displayMu.Lock()
+		emittedInProc = false
+		displayMu.Unlock()
+		frags, _ = Fragments(c1, c2)
+		if !strings.Contains(frags[0], LibraryMarker) || strings.Contains(frags[1], LibraryMarker) {
+			t.Errorf("inline=%q: want the library in the cell's first chart only", mode)
+		}
+	}
 	t.Setenv(EnvInline, "cell")
 	displayMu.Lock()
 	emittedInProc = false

@@ -4,10 +4,13 @@
 #   1. scripts/setup-notebooks.sh --browser (JupyterLab venv, GoNB kernel, ECharts, Chromium);
 #   2. every notebooks/*.ipynb executed headless in smoke mode (CLIP_SMOKE=1) by `clipx report`,
 #      which fails on any cell error; one self-contained HTML report each;
-#   3. the notebooks with live widgets (notebook.LiveText) executed again with `clipx report --live`
-#      (GoNB's nbexec: JupyterLab in headless Chromium), so their widget cell serves a real edit;
+#   3. the live controls (nb/widgets) driven in JupyterLab by headless Chromium (tools/ci/livecheck):
+#      notebooks 02 and 08 run all cells, "banana⏎cat" typed into the classes box must give two
+#      classes, a slider moved must change the chart, another cell must run while the controls are
+#      live, charts must draw again after a page reload; edit-to-redraw latency p50/p95 is printed;
 #   4. a browser check: one exported report opened offline in headless Chromium must show a drawn
-#      chart and a loaded image (a screenshot is kept), plus the plots package's browser tests.
+#      chart and a loaded image (a screenshot is kept), plus the browser tests of the plots package
+#      and of the live panels' JavaScript (against a fake model server, without Jupyter).
 #
 # Output (reports, screenshot) goes to $CLIPKIT_CI_OUT (default <repo>/reports/ci, git-ignored).
 # Environment: CLIPKIT_CI_CELL_TIMEOUT (default 10m), CLIPKIT_CI_SKIP_SETUP=1 to skip step 1.
@@ -32,21 +35,19 @@ if [ "${CLIPKIT_CI_SKIP_SETUP:-0}" != 1 ]; then
   log "set-up took $((SECONDS-t0))s"
 fi
 export PATH="$REPO/.venv/bin:$(go env GOPATH)/bin:$PATH"
+# Model servers the notebooks' live controls start (nb/widgets, clipx serve) exit after this long idle.
+export CLIPKIT_SERVE_IDLE="${CLIPKIT_SERVE_IDLE:-2m}"
 rm -rf "$OUT"; mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/clipx" ./cmd/clipx
 go build -o "$OUT/bin/browsercheck" ./tools/ci/browsercheck
+go build -o "$OUT/bin/livecheck" ./tools/ci/livecheck
 
 step "all notebooks, smoke mode (clipx report)" \
   env CLIP_SMOKE=1 "$OUT/bin/clipx" report --out "$OUT" --timeout "$CELL_TIMEOUT"
 
-live=()
-for nb in notebooks/*.ipynb; do
-  if grep -q 'LiveText' "$nb"; then live+=("$nb"); fi
-done
-if [ "${#live[@]}" -gt 0 ]; then
-  step "widget notebooks with a live front end (clipx report --live: ${live[*]})" \
-    env CLIP_SMOKE=1 "$OUT/bin/clipx" report --live --out "$OUT/live" --timeout "$CELL_TIMEOUT" "${live[@]}"
-fi
+# The notebooks' model servers (nb/serve) run this clipx rather than building their own.
+step "live controls in JupyterLab + headless Chromium (tools/ci/livecheck: 02-zero-shot, 08-temperature)" \
+  env CLIP_SMOKE=1 CLIPKIT_CLIPX="$OUT/bin/clipx" "$OUT/bin/livecheck" --out "$OUT/live" --notebooks 02-zero-shot,08-temperature
 
 # The browser check opens the first report (00-platform-check when present).
 first="$(ls "$OUT"/*.html 2>/dev/null | head -1 || true)"
@@ -56,8 +57,8 @@ if [ -n "$first" ]; then
 else
   failed=$((failed+1)); log "FAILED: no report to check in $OUT"
 fi
-step "plots in headless Chromium (go test ./tools/ci/browsercheck)" \
-  env CLIPKIT_BROWSER_TEST=1 go test -count=1 ./tools/ci/browsercheck
+step "plots and the live panels' runtime in headless Chromium (go test ./tools/ci/browsercheck ./tools/ci/livecheck)" \
+  env CLIPKIT_BROWSER_TEST=1 go test -count=1 ./tools/ci/browsercheck ./tools/ci/livecheck
 
 ls -la "$OUT" "$OUT/live" 2>/dev/null | grep -v '^total' >&2 || true
 echo "notebook checks: $passed passed, $failed failed"
