@@ -201,6 +201,9 @@ func splitmix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// sequentialPrefix is how many nodes of a graph Add inserts one at a time before it goes parallel.
+const sequentialPrefix = 1024
+
 // Add implements Index. Items are inserted in parallel (cfg.Workers); the
 // call holds the index exclusively until all are linked.
 func (h *HNSW) Add(items ...Item) error {
@@ -243,10 +246,14 @@ func (h *HNSW) Add(items ...Item) error {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	n := len(items)
+	// The first nodes of a graph go in one at a time: inserted concurrently into a graph that has
+	// almost no links yet, they all find only the entry point, link to it alone, and its pruning
+	// then leaves some with no incoming link at all, unreachable (recall@10 fell to 0.5-0.65 on
+	// 300 points with 8-32 workers; TestParallelBuildKeepsRecall). Past a few hundred nodes a new
+	// node finds real neighbours, and parallel inserts build as good a graph as sequential ones.
 	start := 0
-	if !h.hasEntry {
-		h.insert(uint32(first)) // the first node becomes the entry point
-		start = 1
+	for ; start < n && first+start < sequentialPrefix; start++ {
+		h.insert(uint32(first + start))
 	}
 	workers = min(workers, n-start)
 	if workers <= 1 {
