@@ -67,6 +67,9 @@ type Family struct {
 	Name string
 	// Architectures are added to the model registry (model.Register) when the family registers.
 	Architectures []*model.Config
+	// Aliases are other names of Architectures (open_clip's "ViT-B-32" for "ViT-B/32", ...),
+	// added with model.RegisterAlias: alias → registered name.
+	Aliases map[string]string
 	// ImageTowers and TextTowers are the graph builders of the tower kinds the family provides.
 	ImageTowers map[model.VisionFamily]ImageTower
 	TextTowers  map[model.TextFamily]TextTower
@@ -86,6 +89,9 @@ type Family struct {
 	// Preprocess holds the preprocessing recipes of the family's weights, under the names the
 	// weights registry uses (weights.PreprocessOpenAI, ...).
 	Preprocess map[string]model.Preprocess
+	// Infer, when set, recognises the family's image tower in OpenAI-layout checkpoints and
+	// infers its configuration from tensor shapes (InferCLIP, CheckShapes).
+	Infer *Inference
 	// Examples name a few of the family's architectures for messages (default: its first
 	// published Architectures).
 	Examples []string
@@ -137,6 +143,9 @@ func Register(f Family) {
 	for _, c := range f.Architectures {
 		model.Register(c)
 	}
+	for alias, name := range f.Aliases {
+		model.RegisterAlias(alias, name)
+	}
 }
 
 // conflictLocked returns what in f conflicts with the families already registered.
@@ -157,6 +166,25 @@ func conflictLocked(f *Family) error {
 	for _, l := range f.Layouts {
 		if o := forLayoutLocked(l); o != nil {
 			return fmt.Errorf("family %s: layout %q already registered by %s", f.Name, l, o.Name)
+		}
+	}
+	if i := f.Infer; i != nil {
+		if i.Marker == "" || i.Vision == nil || i.Sizes == nil {
+			return fmt.Errorf("family %s: an Inference needs a Marker, Vision and Sizes", f.Name)
+		}
+		for _, o := range families {
+			if o.Infer != nil && o.Infer.Marker == i.Marker {
+				return fmt.Errorf("family %s: inference marker %q already registered by %s", f.Name, i.Marker, o.Name)
+			}
+		}
+	}
+	for alias, name := range f.Aliases {
+		known := false
+		for _, c := range f.Architectures {
+			known = known || c.Name == name
+		}
+		if !known {
+			return fmt.Errorf("family %s: alias %q of %q, which is not one of its architectures", f.Name, alias, name)
 		}
 	}
 	if len(f.Layouts) > 0 && f.Prepare == nil {
