@@ -308,7 +308,7 @@ func configFor(dir, file string, sd checkpoint.StateDict, fam *family.Family, op
 	if cfg, err := configFile(dir, file, sd); cfg != nil || err != nil {
 		return cfg, err
 	}
-	cfg, err := model.InferCLIP(shapesOf(sd), nn.QuickGELU)
+	cfg, err := family.InferCLIP(shapesOf(sd), nn.QuickGELU)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (give the architecture explicitly)", file, err)
 	}
@@ -327,7 +327,7 @@ func configFile(dir, file string, sd checkpoint.StateDict) (*model.Config, error
 				return nil, err
 			}
 			// Every size the file states must match the checkpoint before anything is built.
-			if err := model.CheckShapes(cfg, shapesOf(sd)); err != nil {
+			if err := family.CheckShapes(cfg, shapesOf(sd)); err != nil {
 				return nil, fmt.Errorf("%s does not match %s: %w", p, file, err)
 			}
 			cfg.Name = filepath.Base(dir)

@@ -12,6 +12,9 @@
 //
 // ToOpenAI maps a state dict in OpenAI / open_clip or HF transformers naming onto the project's
 // internal naming, which is OpenAI's (openai/CLIP clip/model.py, which open_clip keeps).
+// DetectLayout names a state dict's layout: those generic two, or a layout with a tower family's
+// own naming, which the family registers (RegisterLayout) and maps itself (MobileCLIP's:
+// package cliplib/model/mobileclip).
 //
 // Safety: every size a file declares is checked against the file's real size before anything is
 // allocated, so memory use is bounded by the input; pickles go through an allowlist of the few

@@ -3,46 +3,75 @@ package checkpoint
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Layout names the parameter naming scheme of a checkpoint.
 type Layout string
 
 // Layouts ToOpenAI understands. The project's internal naming for CLIP (ViT and ModifiedResNet)
-// is OpenAI's / open_clip's state-dict naming (openai/CLIP clip/model.py).
+// is OpenAI's / open_clip's state-dict naming (openai/CLIP clip/model.py). Layouts with a tower
+// family's own naming (MobileCLIP's) are registered by that family (RegisterLayout).
 const (
 	// LayoutOpenAI: OpenAI's .pt files and open_clip's CLIP class (same names).
 	LayoutOpenAI Layout = "openai"
 	// LayoutHF: HuggingFace transformers CLIPModel (vision_model.*, text_model.*, ...).
 	LayoutHF Layout = "hf-transformers"
-	// LayoutOpenCLIPCustomText: open_clip CustomTextCLIP, e.g. MobileCLIP (visual.trunk.*, text.*).
-	// Recognised so the error is precise; mapping it is not implemented here.
-	LayoutOpenCLIPCustomText Layout = "open_clip-custom-text"
-	// LayoutAppleMobileCLIP: Apple's original MobileCLIP .pt (image_encoder.*, text_encoder.*).
-	// Recognised so the error is precise; mapping it is not implemented here.
-	LayoutAppleMobileCLIP Layout = "apple-mobileclip"
 )
 
-// layoutSpec is one known layout: how to recognise it and, when supported, how to map it to
-// OpenAI names. A MobileCLIP mapping is added by giving its spec a toOpenAI function (or by a
-// sibling ToMobileCLIP that shares DetectLayout).
+// layoutSpec is one known layout: how to recognise it and, for the generic layouts, how to map
+// it to OpenAI names (nil for registered layouts: their family maps them).
 type layoutSpec struct {
 	layout   Layout
 	detect   func(keys []string) bool
 	toOpenAI func(sd StateDict) (StateDict, error)
 }
 
-// layouts is checked in order; the first whose detect matches wins.
-var layouts = []layoutSpec{
-	{LayoutAppleMobileCLIP, anyPrefix("image_encoder.", "text_encoder."), nil},
-	{LayoutOpenCLIPCustomText, anyPrefix("visual.trunk.", "text."), nil},
-	{LayoutHF, anyPrefix("vision_model.", "text_model.", "visual_projection.", "text_projection.weight"), hfToOpenAI},
-	{LayoutOpenAI, anyPrefix("visual.", "token_embedding.", "transformer.resblocks.", "ln_final.", "positional_embedding", "text_projection"), openAIToOpenAI},
+var (
+	layoutsMu sync.RWMutex
+	// registered holds the layouts of tower families (RegisterLayout), checked in registration
+	// order before generic.
+	registered []layoutSpec
+	// generic is checked after registered, in order; the first whose detect matches wins.
+	generic = []layoutSpec{
+		{LayoutHF, AnyPrefix("vision_model.", "text_model.", "visual_projection.", "text_projection.weight"), hfToOpenAI},
+		{LayoutOpenAI, AnyPrefix("visual.", "token_embedding.", "transformer.resblocks.", "ln_final.", "positional_embedding", "text_projection"), openAIToOpenAI},
+	}
+)
+
+// RegisterLayout adds a layout with a tower family's own naming: DetectLayout names it for a
+// state dict whose keys (sorted, without a leading "module.") satisfy detect. Registered layouts
+// are tried, in registration order, before the generic HF and OpenAI ones (whose prefixes, such
+// as "visual.", they may share); ToOpenAI refuses them, their family maps them. It panics if l is
+// already known or detect is nil, since registrations are program constants (package family
+// calls it for a family's Layouts).
+func RegisterLayout(l Layout, detect func(keys []string) bool) {
+	layoutsMu.Lock()
+	defer layoutsMu.Unlock()
+	if detect == nil {
+		panic(fmt.Errorf("checkpoint: layout %q registered without a detect function", l))
+	}
+	for _, s := range append(slices.Clone(registered), generic...) {
+		if s.layout == l {
+			panic(fmt.Errorf("checkpoint: layout %q registered twice", l))
+		}
+	}
+	registered = append(registered, layoutSpec{layout: l, detect: detect})
 }
 
-func anyPrefix(prefixes ...string) func([]string) bool {
+// allLayouts returns the registered layouts followed by the generic ones.
+func allLayouts() []layoutSpec {
+	layoutsMu.RLock()
+	defer layoutsMu.RUnlock()
+	return append(slices.Clone(registered), generic...)
+}
+
+// AnyPrefix returns a layout detector (RegisterLayout) that matches when one of the keys starts
+// with one of the prefixes.
+func AnyPrefix(prefixes ...string) func([]string) bool {
 	return func(keys []string) bool {
 		for _, k := range keys {
 			for _, p := range prefixes {
@@ -55,8 +84,9 @@ func anyPrefix(prefixes ...string) func([]string) bool {
 	}
 }
 
-// stripModulePrefix returns the keys of sd without a leading "module." (DataParallel wrapping).
-func stripModulePrefix(sd StateDict) (StateDict, error) {
+// StripModulePrefix returns sd with its keys stripped of a leading "module." (DataParallel
+// wrapping); a key present with and without the prefix is an error.
+func StripModulePrefix(sd StateDict) (StateDict, error) {
 	out := make(StateDict, len(sd))
 	for k, t := range sd {
 		nk := strings.TrimPrefix(k, "module.")
@@ -68,8 +98,8 @@ func stripModulePrefix(sd StateDict) (StateDict, error) {
 	return out, nil
 }
 
-// sortedKeys returns the keys of sd in order.
-func sortedKeys(sd StateDict) []string {
+// SortedKeys returns the keys of sd in increasing order.
+func SortedKeys(sd StateDict) []string {
 	keys := make([]string, 0, len(sd))
 	for k := range sd {
 		keys = append(keys, k)
@@ -78,8 +108,8 @@ func sortedKeys(sd StateDict) []string {
 	return keys
 }
 
-// sample formats up to n keys for an error message.
-func sample(keys []string, n int) string {
+// SampleKeys formats up to n keys (and how many there are in all) for an error message.
+func SampleKeys(keys []string, n int) string {
 	if len(keys) <= n {
 		return strings.Join(keys, ", ")
 	}
@@ -89,23 +119,26 @@ func sample(keys []string, n int) string {
 // DetectLayout names the layout of sd (after stripping a leading "module."), or returns an error
 // that lists a few of its keys when no known layout matches.
 func DetectLayout(sd StateDict) (Layout, error) {
-	sd, err := stripModulePrefix(sd)
+	sd, err := StripModulePrefix(sd)
 	if err != nil {
 		return "", err
 	}
-	return detectLayout(sortedKeys(sd))
+	return DetectKeys(SortedKeys(sd))
 }
 
-func detectLayout(keys []string) (Layout, error) {
+// DetectKeys names the layout of a state dict from its keys (sorted, a leading "module." already
+// stripped): the first registered layout (RegisterLayout) whose detector matches, else HF
+// transformers, else OpenAI; an error lists a few keys when none matches.
+func DetectKeys(keys []string) (Layout, error) {
 	if len(keys) == 0 {
 		return "", fmt.Errorf("checkpoint has no tensors")
 	}
-	for _, l := range layouts {
+	for _, l := range allLayouts() {
 		if l.detect(keys) {
 			return l.layout, nil
 		}
 	}
-	return "", fmt.Errorf("unknown checkpoint layout: keys such as %s match neither OpenAI/open_clip CLIP names nor HF transformers CLIPModel names", sample(keys, 5))
+	return "", fmt.Errorf("unknown checkpoint layout: keys such as %s match neither OpenAI/open_clip CLIP names nor HF transformers CLIPModel names", SampleKeys(keys, 5))
 }
 
 // ToOpenAI maps a CLIP state dict to the project's internal naming (OpenAI / open_clip names) and
@@ -116,21 +149,21 @@ func detectLayout(keys []string) (Layout, error) {
 // matrices are transposed. Any key it cannot place is an error that names it; nothing is dropped
 // silently. Tensors whose data does not change are shared with sd, not copied; sd is not modified.
 func ToOpenAI(sd StateDict) (StateDict, Layout, error) {
-	sd, err := stripModulePrefix(sd)
+	sd, err := StripModulePrefix(sd)
 	if err != nil {
 		return nil, "", err
 	}
-	keys := sortedKeys(sd)
-	layout, err := detectLayout(keys)
+	keys := SortedKeys(sd)
+	layout, err := DetectKeys(keys)
 	if err != nil {
 		return nil, "", err
 	}
-	for _, l := range layouts {
+	for _, l := range allLayouts() {
 		if l.layout != layout {
 			continue
 		}
 		if l.toOpenAI == nil {
-			return nil, layout, fmt.Errorf("checkpoint layout %s (keys such as %s) cannot be mapped to OpenAI CLIP names; it needs its own model family", layout, sample(keys, 3))
+			return nil, layout, fmt.Errorf("checkpoint layout %s (keys such as %s) cannot be mapped to OpenAI CLIP names; it needs its own model family", layout, SampleKeys(keys, 3))
 		}
 		out, err := l.toOpenAI(sd)
 		if err != nil {
@@ -194,7 +227,7 @@ func compileKeyPatterns(pats []string) *regexp.Regexp {
 func openAIToOpenAI(sd StateDict) (StateDict, error) {
 	out := make(StateDict, len(sd))
 	var unknown []string
-	for _, k := range sortedKeys(sd) {
+	for _, k := range SortedKeys(sd) {
 		if isNonParameter(k) {
 			continue
 		}
@@ -205,16 +238,16 @@ func openAIToOpenAI(sd StateDict) (StateDict, error) {
 		out[k] = sd[k]
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("keys that are not OpenAI CLIP parameters: %s", sample(unknown, 5))
+		return nil, fmt.Errorf("keys that are not OpenAI CLIP parameters: %s", SampleKeys(unknown, 5))
 	}
-	if err := scalarLogitScale(out); err != nil {
+	if err := ScalarLogitScale(out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// scalarLogitScale replaces a one-element logit_scale by a 0-d tensor sharing its data.
-func scalarLogitScale(sd StateDict) error {
+// ScalarLogitScale replaces a one-element logit_scale by a 0-d tensor sharing its data.
+func ScalarLogitScale(sd StateDict) error {
 	t, ok := sd["logit_scale"]
 	if !ok {
 		return nil
@@ -282,7 +315,7 @@ func hfToOpenAI(sd StateDict) (StateDict, error) {
 	type qkvParts map[string]map[string]*Tensor
 	qkv := map[string]qkvParts{}
 	var unknown []string
-	for _, k := range sortedKeys(sd) {
+	for _, k := range SortedKeys(sd) {
 		t := sd[k]
 		if isNonParameter(k) {
 			continue
@@ -294,7 +327,7 @@ func hfToOpenAI(sd StateDict) (StateDict, error) {
 			continue
 		}
 		if to, ok := hfTransposed[k]; ok {
-			tt, err := transpose2D(t)
+			tt, err := Transpose2D(t)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", k, err)
 			}
@@ -333,7 +366,7 @@ func hfToOpenAI(sd StateDict) (StateDict, error) {
 		unknown = append(unknown, k)
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("keys with no OpenAI equivalent: %s", sample(unknown, 5))
+		return nil, fmt.Errorf("keys with no OpenAI equivalent: %s", SampleKeys(unknown, 5))
 	}
 	blocks := make([]string, 0, len(qkv))
 	for b := range qkv {
@@ -363,7 +396,7 @@ func hfToOpenAI(sd StateDict) (StateDict, error) {
 			}
 		}
 	}
-	if err := scalarLogitScale(out); err != nil {
+	if err := ScalarLogitScale(out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -379,8 +412,8 @@ func presentParts(p map[string]*Tensor) string {
 	return strings.Join(s, ",")
 }
 
-// transpose2D returns the transpose of a 2-D floating tensor as a new tensor.
-func transpose2D(t *Tensor) (*Tensor, error) {
+// Transpose2D returns the transpose [C, R] of a 2-D floating tensor [R, C] as a new tensor.
+func Transpose2D(t *Tensor) (*Tensor, error) {
 	if len(t.Shape) != 2 || !t.isFloat() {
 		return nil, fmt.Errorf("want a 2-D floating matrix, got %s", t)
 	}

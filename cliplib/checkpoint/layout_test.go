@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -29,7 +31,7 @@ func TestToOpenAIGivesTheOpenCLIPTensorsFromEveryFormat(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.layout == LayoutHF {
-				keys := sortedKeys(sd)
+				keys := SortedKeys(sd)
 				if fmt.Sprint(keys) != fmt.Sprint(exp.TinyCLIP.HFKeys) {
 					t.Fatalf("HF fixture keys %v, transformers reported %v", keys, exp.TinyCLIP.HFKeys)
 				}
@@ -84,7 +86,7 @@ func TestToOpenAICleansOpenAILayout(t *testing.T) {
 		"visual.bn1.num_batches_tracked", "visual.bn1.running_var", "visual.conv1.weight",
 		"visual.layer4.2.downsample.1.bias",
 	}
-	if got := sortedKeys(out); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := SortedKeys(out); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("keys %v, want %v", got, want)
 	}
 	if ls := out["logit_scale"]; len(ls.Shape) != 0 || ls.Data[0] != 4.6 {
@@ -210,7 +212,14 @@ func TestToOpenAIConcatenatesQKVAndTransposesProjections(t *testing.T) {
 	}
 }
 
+// testLayout is a layout registered as a tower family registers its own (RegisterLayout); its
+// prefix is no real checkpoint's.
+const testLayout Layout = "test-family"
+
+var registerTestLayout = sync.OnceFunc(func() { RegisterLayout(testLayout, AnyPrefix("testfamily.")) })
+
 func TestToOpenAIRejectsUnknownAndIncompleteLayouts(t *testing.T) {
+	registerTestLayout()
 	one := func() *Tensor { return &Tensor{Shape: []int{1}, DType: F32, Data: []float32{1}} }
 	withHF := func(edit func(StateDict)) StateDict {
 		sd := hfSynthetic(4, 3)
@@ -224,8 +233,7 @@ func TestToOpenAIRejectsUnknownAndIncompleteLayouts(t *testing.T) {
 	}{
 		{"empty", StateDict{}, []string{"no tensors"}},
 		{"unknown", StateDict{"encoder.weight": one(), "decoder.bias": one()}, []string{"unknown checkpoint layout", "decoder.bias", "encoder.weight"}},
-		{"open_clip MobileCLIP", StateDict{"visual.trunk.stem.0.weight": one(), "text.token_embedding.weight": one()}, []string{string(LayoutOpenCLIPCustomText), "text.token_embedding.weight"}},
-		{"Apple MobileCLIP", StateDict{"image_encoder.model.conv_exp.weight": one(), "text_encoder.embedding_layer.weight": one()}, []string{string(LayoutAppleMobileCLIP), "image_encoder.model.conv_exp.weight"}},
+		{"registered layout", StateDict{"testfamily.stem.weight": one(), "visual.proj": one()}, []string{string(testLayout), "cannot be mapped to OpenAI CLIP names", "testfamily.stem.weight"}},
 		{"OpenAI with foreign key", StateDict{"visual.proj": one(), "visual.attn_pool.query": one(), "logit_bias": one()}, []string{"not OpenAI CLIP parameters", "logit_bias", "visual.attn_pool.query"}},
 		{"bad logit_scale", StateDict{"visual.proj": one(), "logit_scale": {Shape: []int{2}, DType: F32, Data: []float32{1, 2}}}, []string{"logit_scale"}},
 		{"module prefix clash", StateDict{"visual.proj": one(), "module.visual.proj": one()}, []string{"both"}},
@@ -249,6 +257,47 @@ func TestToOpenAIRejectsUnknownAndIncompleteLayouts(t *testing.T) {
 	}
 }
 
+func TestRegisteredLayoutsComeBeforeTheGenericOnes(t *testing.T) {
+	registerTestLayout()
+	one := &Tensor{Shape: []int{1}, DType: F32, Data: []float32{1}}
+	// "visual.proj" alone is OpenAI's; with a registered layout's key, the registered layout wins.
+	for _, c := range []struct {
+		sd   StateDict
+		want Layout
+	}{
+		{StateDict{"visual.proj": one}, LayoutOpenAI},
+		{StateDict{"visual.proj": one, "module.testfamily.stem.weight": one}, testLayout},
+		{StateDict{"vision_model.post_layernorm.weight": one, "testfamily.x": one}, testLayout},
+	} {
+		if got, err := DetectLayout(c.sd); err != nil || got != c.want {
+			t.Errorf("DetectLayout(%v) = %q, %v; want %q", SortedKeys(c.sd), got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		layout Layout
+		detect func([]string) bool
+		want   string
+	}{
+		{"twice", testLayout, AnyPrefix("other."), "registered twice"},
+		{"generic", LayoutHF, AnyPrefix("other."), "registered twice"},
+		{"no detector", "test-no-detector", nil, "without a detect function"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if err, ok := r.(error); !ok || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("panic %v, want an error containing %q", r, c.want)
+				}
+			}()
+			RegisterLayout(c.layout, c.detect)
+		})
+	}
+	if got, err := DetectLayout(StateDict{"other.x": one}); err == nil {
+		t.Errorf("a refused registration was kept: %q", got)
+	}
+}
+
 func TestDetectLayout(t *testing.T) {
 	hf := hfSynthetic(4, 3)
 	got, err := DetectLayout(hf)
@@ -260,7 +309,7 @@ func TestDetectLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefixed := StateDict{}
-	keys := sortedKeys(oa)
+	keys := SortedKeys(oa)
 	sort.Strings(keys)
 	for _, k := range keys {
 		prefixed["module."+k] = oa[k]

@@ -1,9 +1,11 @@
 // Package model describes CLIP-family architectures as plain configuration structs (with the
-// papers' names), holds the registry of named architectures, and infers an architecture from a
-// checkpoint's tensor shapes the way OpenAI's build_model does.
+// papers' names), holds the registry of named architectures (and their aliases), and has the
+// shared parts of inferring an architecture from a checkpoint's tensor shapes the way OpenAI's
+// build_model does (Shapes, InferCLIPText; each family infers its own image tower, see
+// family.InferCLIP).
 //
-// The registry holds OpenAI CLIP's architectures (ViT-B/32, ..., RN50, ...) built in; the other
-// families add theirs when they register (package family). The graph builders live in
+// The registry starts empty: every family, OpenAI CLIP's ViT and ResNet included, adds its
+// architectures when it registers (package family). The graph builders live in
 // sub-packages, one per family: vit (CLIP ViT image tower), textenc (CLIP text transformer),
 // resnet (CLIP ModifiedResNet) and mobileclip (MCi and MobileCLIP text towers, and the
 // MobileCLIP architectures). They share the blocks of package nn; package families links them

@@ -16,67 +16,29 @@ const (
 	VocabSize     = 49408
 )
 
-func clipText(width, heads int, act nn.Activation) TextConfig {
+// CLIPText returns the CLIP text transformer of OpenAI's architectures: 12 causal layers over the
+// 77-token context and the 49408-token vocabulary, of the given width, heads and activation.
+func CLIPText(width, heads int, act nn.Activation) TextConfig {
 	return TextConfig{Family: TextTransformer, ContextLength: ContextLength, VocabSize: VocabSize,
 		Width: width, Layers: 12, Heads: heads, Causal: true, Activation: act}
 }
 
-func vit(name string, res, patch, width, layers, embed, textWidth int, act nn.Activation) *Config {
-	c := &Config{Name: name, EmbedDim: embed,
-		Vision: VisionConfig{Family: ViT, ImageSize: res, PatchSize: patch, Width: width, Layers: layers,
-			Heads: width / 64, Activation: act},
-		Text: clipText(textWidth, textWidth/64, act)}
-	if layers < 12 { // test configurations are shallow in both towers
-		c.Text.Layers = layers
-	}
-	return c
-}
-
-func resnet(name string, res int, blocks []int, width, embed, textWidth int) *Config {
-	c := &Config{Name: name, EmbedDim: embed,
-		Vision: VisionConfig{Family: ResNet, ImageSize: res, StageBlocks: blocks, Width: width,
-			Heads: width * 32 / 64, Activation: nn.ReLU},
-		Text: clipText(textWidth, textWidth/64, nn.QuickGELU)}
-	if res < 224 { // test configuration: shallow text tower too
-		c.Text.Layers = 2
-	}
-	return c
-}
-
+// The registry of named architectures. It starts empty: every architecture, OpenAI CLIP's
+// included, is registered by its tower family (package family, linked in by package families).
 var (
 	registryMu sync.RWMutex
 	registry   = map[string]*Config{}
+	aliases    = map[string]string{}
 )
 
-func init() {
-	// OpenAI CLIP architectures (values: the CLIP paper's model tables and open_clip's
-	// model_configs/*.json, which agree). OpenAI weights use QuickGELU in both towers.
-	for _, c := range []*Config{
-		vit("ViT-B/32", 224, 32, 768, 12, 512, 512, nn.QuickGELU),
-		vit("ViT-B/16", 224, 16, 768, 12, 512, 512, nn.QuickGELU),
-		vit("ViT-L/14", 224, 14, 1024, 24, 768, 768, nn.QuickGELU),
-		vit("ViT-L/14@336px", 336, 14, 1024, 24, 768, 768, nn.QuickGELU),
-		resnet("RN50", 224, []int{3, 4, 6, 3}, 64, 1024, 512),
-		resnet("RN101", 224, []int{3, 4, 23, 3}, 64, 512, 512),
-		resnet("RN50x4", 288, []int{4, 6, 10, 6}, 80, 640, 640),
-		resnet("RN50x16", 384, []int{6, 8, 18, 8}, 96, 768, 768),
-		resnet("RN50x64", 448, []int{3, 15, 36, 10}, 128, 1024, 1024),
-		// Small configurations with the real layouts, used by tests, smoke mode and fixtures.
-		// Heads follow CLIP's width/64 rule so that they can be inferred from shapes.
-		vit("tiny-vit", 32, 8, 128, 2, 64, 128, nn.QuickGELU),
-		resnet("tiny-rn", 64, []int{1, 2, 1, 1}, 16, 64, 128),
-	} {
-		Register(c)
-	}
-	// Aliases used by open_clip and the HF hub.
-	aliases = map[string]string{
-		"ViT-B-32": "ViT-B/32", "ViT-B-16": "ViT-B/16", "ViT-L-14": "ViT-L/14",
-		"ViT-L-14-336": "ViT-L/14@336px", "ViT-L/14@336": "ViT-L/14@336px",
-		"ViT-B-32-quickgelu": "ViT-B/32", "ViT-B-16-quickgelu": "ViT-B/16", "ViT-L-14-quickgelu": "ViT-L/14",
-	}
+// RegisterAlias makes Lookup(alias) return the architecture registered as name (open_clip's and
+// the HF hub's spellings: "ViT-B-32" for "ViT-B/32", ...). A later registration of the same alias
+// replaces it.
+func RegisterAlias(alias, name string) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	aliases[alias] = name
 }
-
-var aliases map[string]string
 
 // Register adds (or replaces) an architecture in the registry. It panics if the config is invalid,
 // since registrations are program constants.

@@ -6,10 +6,13 @@
 // loader (cliplib.Load) only ask this package; package families links every family in.
 //
 // Adding a family: write its package under cliplib/model with one Register call in an init
-// function (its architectures; its tower kinds, a new kind being a model.VisionFamily or
-// model.TextFamily value declared in the package, with a Validate check; its layouts and
-// Prepare if its files have their own naming; its Transform; its preprocessing recipes), and add
-// its blank import to cliplib/model/families. Nothing else changes: the encoder builds the towers,
+// function (its architectures and their aliases; its tower kinds, a new kind being a
+// model.VisionFamily or model.TextFamily value declared in the package, with a Validate check;
+// its layouts, with their detectors, and Prepare if its files have their own naming; its
+// Inference if its image tower appears in OpenAI-layout files; its Transform; its preprocessing
+// recipes), and add its blank import to cliplib/model/families. Packages model and checkpoint
+// hold no family's tables: the model registry starts empty, and checkpoint detects only the
+// generic OpenAI and HF layouts besides the registered ones. Nothing else changes: the encoder builds the towers,
 // model.Config.Validate accepts the kinds, and cliplib.Load reads, maps, transforms and
 // preprocesses through the registration.
 package family
@@ -61,20 +64,33 @@ type TextTower struct {
 	Validate func(cfg *model.Config) error
 }
 
+// Layout is a checkpoint layout with a family's own naming.
+type Layout struct {
+	// Name is the layout's name (checkpoint.DetectLayout's answer, Source.Layout).
+	Name checkpoint.Layout
+	// Detect reports whether a state dict's keys (sorted, without a leading "module.") are in
+	// this layout (checkpoint.AnyPrefix(...), say). It is tried before the generic HF and
+	// OpenAI layouts.
+	Detect func(keys []string) bool
+}
+
 // Family is one tower family's plug-in: everything the rest of the library knows about it.
 type Family struct {
 	// Name is the family's name in messages ("ViT", "ResNet", "MobileCLIP", ...).
 	Name string
 	// Architectures are added to the model registry (model.Register) when the family registers.
 	Architectures []*model.Config
+	// Aliases are other names of Architectures (open_clip's "ViT-B-32" for "ViT-B/32", ...),
+	// added with model.RegisterAlias: alias → registered name.
+	Aliases map[string]string
 	// ImageTowers and TextTowers are the graph builders of the tower kinds the family provides.
 	ImageTowers map[model.VisionFamily]ImageTower
 	TextTowers  map[model.TextFamily]TextTower
-	// Layouts are the checkpoint layouts (checkpoint.DetectLayout) in which files hold this
-	// family's own naming. Such files are read with Prepare instead of checkpoint.ToOpenAI, and
+	// Layouts are the checkpoint layouts in which files hold this family's own naming; Register
+	// adds them, in order, to those checkpoint.DetectLayout names (checkpoint.RegisterLayout). Such files are read with Prepare instead of checkpoint.ToOpenAI, and
 	// carry no configuration: the architecture comes from the caller, else from the file's
 	// path (ArchFromPath), else from a config file beside it.
-	Layouts []checkpoint.Layout
+	Layouts []Layout
 	// Prepare maps the tensors of a file in one of Layouts onto the internal names cfg's towers
 	// read and, when fold is set, applies the load-time transforms; it returns the file's
 	// layout. raw is not modified.
@@ -86,6 +102,9 @@ type Family struct {
 	// Preprocess holds the preprocessing recipes of the family's weights, under the names the
 	// weights registry uses (weights.PreprocessOpenAI, ...).
 	Preprocess map[string]model.Preprocess
+	// Infer, when set, recognises the family's image tower in OpenAI-layout checkpoints and
+	// infers its configuration from tensor shapes (InferCLIP, CheckShapes).
+	Infer *Inference
 	// Examples name a few of the family's architectures for messages (default: its first
 	// published Architectures).
 	Examples []string
@@ -124,6 +143,9 @@ func Register(f Family) {
 			panic(fmt.Errorf("family %s: %w", f.Name, err))
 		}
 	}
+	for _, l := range f.Layouts {
+		checkpoint.RegisterLayout(l.Name, l.Detect)
+	}
 	for k := range f.ImageTowers {
 		imageTowers[k] = fp
 	}
@@ -136,6 +158,9 @@ func Register(f Family) {
 	families = append(families, fp)
 	for _, c := range f.Architectures {
 		model.Register(c)
+	}
+	for alias, name := range f.Aliases {
+		model.RegisterAlias(alias, name)
 	}
 }
 
@@ -155,8 +180,33 @@ func conflictLocked(f *Family) error {
 		}
 	}
 	for _, l := range f.Layouts {
-		if o := forLayoutLocked(l); o != nil {
-			return fmt.Errorf("family %s: layout %q already registered by %s", f.Name, l, o.Name)
+		if o := forLayoutLocked(l.Name); o != nil {
+			return fmt.Errorf("family %s: layout %q already registered by %s", f.Name, l.Name, o.Name)
+		}
+		if l.Name == checkpoint.LayoutOpenAI || l.Name == checkpoint.LayoutHF {
+			return fmt.Errorf("family %s: layout %q is one of package checkpoint's own", f.Name, l.Name)
+		}
+		if l.Detect == nil {
+			return fmt.Errorf("family %s: layout %q without a Detect function", f.Name, l.Name)
+		}
+	}
+	if i := f.Infer; i != nil {
+		if i.Marker == "" || i.Vision == nil || i.Sizes == nil {
+			return fmt.Errorf("family %s: an Inference needs a Marker, Vision and Sizes", f.Name)
+		}
+		for _, o := range families {
+			if o.Infer != nil && o.Infer.Marker == i.Marker {
+				return fmt.Errorf("family %s: inference marker %q already registered by %s", f.Name, i.Marker, o.Name)
+			}
+		}
+	}
+	for alias, name := range f.Aliases {
+		known := false
+		for _, c := range f.Architectures {
+			known = known || c.Name == name
+		}
+		if !known {
+			return fmt.Errorf("family %s: alias %q of %q, which is not one of its architectures", f.Name, alias, name)
 		}
 	}
 	if len(f.Layouts) > 0 && f.Prepare == nil {
@@ -203,7 +253,7 @@ func ForLayout(l checkpoint.Layout) *Family {
 func forLayoutLocked(l checkpoint.Layout) *Family {
 	for _, f := range families {
 		for _, fl := range f.Layouts {
-			if fl == l {
+			if fl.Name == l {
 				return f
 			}
 		}
@@ -334,7 +384,9 @@ func Layouts() []checkpoint.Layout {
 	defer mu.RUnlock()
 	var ls []checkpoint.Layout
 	for _, f := range families {
-		ls = append(ls, f.Layouts...)
+		for _, l := range f.Layouts {
+			ls = append(ls, l.Name)
+		}
 	}
 	sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
 	return ls

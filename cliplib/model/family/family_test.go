@@ -9,6 +9,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib/model"
 	_ "github.com/clipkit/clipkit/cliplib/model/families"
 	"github.com/clipkit/clipkit/cliplib/model/family"
+	"github.com/clipkit/clipkit/cliplib/model/mobileclip"
 	"github.com/clipkit/clipkit/cliplib/model/nn"
 	"github.com/clipkit/clipkit/weights"
 )
@@ -48,8 +49,8 @@ func TestLoaderAndOwnership(t *testing.T) {
 			t.Errorf("Loader(%s) = %q, want %q", c.arch, got, c.loader)
 		}
 	}
-	mc := family.ForLayout(checkpoint.LayoutAppleMobileCLIP)
-	if mc == nil || mc != family.ForLayout(checkpoint.LayoutOpenCLIPCustomText) {
+	mc := family.ForLayout(mobileclip.LayoutApple)
+	if mc == nil || mc != family.ForLayout(mobileclip.LayoutOpenCLIP) {
 		t.Fatalf("MobileCLIP layouts: %v", family.Layouts())
 	}
 	if f := family.ForLayout(checkpoint.LayoutOpenAI); f != nil {
@@ -62,7 +63,7 @@ func TestLoaderAndOwnership(t *testing.T) {
 }
 
 func TestArchFromPath(t *testing.T) {
-	mc := family.ForLayout(checkpoint.LayoutAppleMobileCLIP)
+	mc := family.ForLayout(mobileclip.LayoutApple)
 	for path, want := range map[string]string{
 		"/cache/mobileclip_s0.pt":      "MobileCLIP-S0",
 		"mobileclip_blt.pt":            "MobileCLIP-B-LT",
@@ -107,6 +108,9 @@ func TestRecipesAndActivations(t *testing.T) {
 	}
 }
 
+// newPrefix detects a layout no real checkpoint has.
+var newPrefix = checkpoint.AnyPrefix("new.")
+
 func TestRegisterRefusesConflicts(t *testing.T) {
 	before := family.Names()
 	for _, c := range []struct {
@@ -117,8 +121,15 @@ func TestRegisterRefusesConflicts(t *testing.T) {
 		{"no name", family.Family{}, "without a name"},
 		{"image tower", family.Family{Name: "x", ImageTowers: map[model.VisionFamily]family.ImageTower{model.ViT: {}}}, "already registered by ViT"},
 		{"text tower", family.Family{Name: "x", TextTowers: map[model.TextFamily]family.TextTower{model.TextMCT: {}}}, "already registered by MobileCLIP"},
-		{"layout", family.Family{Name: "x", Layouts: []checkpoint.Layout{checkpoint.LayoutAppleMobileCLIP}}, "already registered by MobileCLIP"},
-		{"no prepare", family.Family{Name: "x", Layouts: []checkpoint.Layout{"new"}}, "without a Prepare"},
+		{"layout", family.Family{Name: "x", Layouts: []family.Layout{{Name: mobileclip.LayoutApple, Detect: newPrefix}}}, "already registered by MobileCLIP"},
+		{"generic layout", family.Family{Name: "x", Layouts: []family.Layout{{Name: checkpoint.LayoutOpenAI, Detect: newPrefix}}}, "one of package checkpoint's own"},
+		{"no detect", family.Family{Name: "x", Layouts: []family.Layout{{Name: "new"}}}, "without a Detect"},
+		{"no prepare", family.Family{Name: "x", Layouts: []family.Layout{{Name: "new", Detect: newPrefix}}}, "without a Prepare"},
+		{"inference marker", family.Family{Name: "x", Infer: &family.Inference{Marker: "visual.proj",
+			Vision: func(model.Shapes, nn.Activation) (model.VisionConfig, error) { return model.VisionConfig{}, nil },
+			Sizes:  func(_, _ *model.VisionConfig) []model.SizeCheck { return nil }}}, "already registered by ViT"},
+		{"incomplete inference", family.Family{Name: "x", Infer: &family.Inference{Marker: "new"}}, "needs a Marker, Vision and Sizes"},
+		{"alias", family.Family{Name: "x", Aliases: map[string]string{"B-32": "ViT-B/32"}}, "not one of its architectures"},
 		{"recipe", family.Family{Name: "x", Preprocess: map[string]model.Preprocess{weights.PreprocessOpenAI: model.MobileCLIPPreprocess}}, "already registered"},
 		{"invalid arch", family.Family{Name: "x", Architectures: []*model.Config{{Name: "broken"}}}, "broken"},
 	} {

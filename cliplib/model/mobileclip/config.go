@@ -10,7 +10,7 @@
 //     textenc), non-causal except for the B models.
 //
 // Parameter names are the OpenCLIP / timm hub layout ("visual.trunk.*", "text.*"); the original
-// Apple checkpoints are mapped onto it by checkpoint.MobileCLIPToOpenCLIP. Checkpoints hold the
+// Apple checkpoints are mapped onto it by ToOpenCLIP. Checkpoints hold the
 // train-time, multi-branch form of the re-parameterisable blocks; Reparameterize folds them into
 // single convolutions at load time (the default), and the graph builders compute either form
 // (model.Config.Unfolded selects the train-time one).

@@ -51,7 +51,7 @@ func init() {
 				SequentialOnGo: true,
 			},
 		},
-		Layouts: []checkpoint.Layout{checkpoint.LayoutAppleMobileCLIP, checkpoint.LayoutOpenCLIPCustomText},
+		Layouts: layouts,
 		Prepare: func(cfg *model.Config, raw checkpoint.StateDict, fold bool) (checkpoint.StateDict, checkpoint.Layout, error) {
 			cfg.Unfolded = !fold
 			return PrepareWeights(cfg, raw)
@@ -120,7 +120,7 @@ func architectures() []*model.Config {
 	mc, mc2 := model.MobileCLIPPreprocess, model.MobileCLIP2Preprocess
 	return []*model.Config{
 		// MobileCLIP (v1). The original Apple .pt files map onto these names with
-		// checkpoint.MobileCLIPToOpenCLIP; S1, S2, B and B-LT also exist in the OpenCLIP layout.
+		// ToOpenCLIP; S1, S2, B and B-LT also exist in the OpenCLIP layout.
 		mciModel("MobileCLIP-S0", "mci0", 256, 512, mct(512, 4, 8, model.VocabSize), mc),
 		mciModel("MobileCLIP-S1", "mci1", 256, 512, text512, mc),
 		mciModel("MobileCLIP-S2", "mci2", 256, 512, text512, mc),

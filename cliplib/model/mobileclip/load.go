@@ -15,14 +15,14 @@ func IsMobileCLIP(cfg *model.Config) bool {
 
 // PrepareWeights turns the tensors of a MobileCLIP checkpoint file, in Apple's original layout
 // or in the OpenCLIP / timm hub layout, into the weights encoder.New expects for cfg: names
-// mapped to the internal layout (checkpoint.MobileCLIPToOpenCLIP), then the re-parameterisable
+// mapped to the internal layout (ToOpenCLIP), then the re-parameterisable
 // branches folded (Reparameterize) unless cfg.Unfolded is set. It returns the layout the file
 // was in. raw is not modified.
 func PrepareWeights(cfg *model.Config, raw checkpoint.StateDict) (checkpoint.StateDict, checkpoint.Layout, error) {
 	if !IsMobileCLIP(cfg) {
 		return nil, "", fmt.Errorf("model %q is not a MobileCLIP architecture", cfg.Name)
 	}
-	sd, layout, err := checkpoint.MobileCLIPToOpenCLIP(raw)
+	sd, layout, err := ToOpenCLIP(raw)
 	if err != nil {
 		return nil, layout, err
 	}

@@ -118,12 +118,12 @@ type parityCase struct {
 
 // parityCases are the committed small fixtures: every model in every layout it was saved in.
 var parityCases = []parityCase{
-	{"MobileCLIP-test-S0", "apple.pt", checkpoint.LayoutAppleMobileCLIP},
-	{"MobileCLIP-test-S0", "folded.safetensors", checkpoint.LayoutOpenCLIPCustomText},
-	{"MobileCLIP-test-S2", "openclip.safetensors", checkpoint.LayoutOpenCLIPCustomText},
-	{"MobileCLIP2-test-S3", "openclip.safetensors", checkpoint.LayoutOpenCLIPCustomText},
-	{"MobileCLIP-test-B", "apple.pt", checkpoint.LayoutAppleMobileCLIP},
-	{"MobileCLIP2-test-B", "openclip.safetensors", checkpoint.LayoutOpenCLIPCustomText},
+	{"MobileCLIP-test-S0", "apple.pt", mobileclip.LayoutApple},
+	{"MobileCLIP-test-S0", "folded.safetensors", mobileclip.LayoutOpenCLIP},
+	{"MobileCLIP-test-S2", "openclip.safetensors", mobileclip.LayoutOpenCLIP},
+	{"MobileCLIP2-test-S3", "openclip.safetensors", mobileclip.LayoutOpenCLIP},
+	{"MobileCLIP-test-B", "apple.pt", mobileclip.LayoutApple},
+	{"MobileCLIP2-test-B", "openclip.safetensors", mobileclip.LayoutOpenCLIP},
 }
 
 func runParity(t *testing.T, dir string, c parityCase) {
@@ -214,10 +214,10 @@ func TestFullSizeParity(t *testing.T) {
 	}
 	root := filepath.Join(repoRoot(t), "build", "reference", "mobileclip")
 	for _, c := range []parityCase{
-		{"MobileCLIP-S0", "apple.pt", checkpoint.LayoutAppleMobileCLIP},
-		{"MobileCLIP-S0", "openclip.safetensors", checkpoint.LayoutOpenCLIPCustomText},
-		{"MobileCLIP-S2", "apple.pt", checkpoint.LayoutAppleMobileCLIP},
-		{"MobileCLIP-S2", "openclip.safetensors", checkpoint.LayoutOpenCLIPCustomText},
+		{"MobileCLIP-S0", "apple.pt", mobileclip.LayoutApple},
+		{"MobileCLIP-S0", "openclip.safetensors", mobileclip.LayoutOpenCLIP},
+		{"MobileCLIP-S2", "apple.pt", mobileclip.LayoutApple},
+		{"MobileCLIP-S2", "openclip.safetensors", mobileclip.LayoutOpenCLIP},
 	} {
 		t.Run(c.model+"/"+c.file, func(t *testing.T) {
 			dir := filepath.Join(root, c.model)

@@ -23,7 +23,7 @@ import (
 // names under "text." (TextPrefix). open_clip has no such tower; these names keep Apple's block
 // indices and follow open_clip's text names for the transformer blocks and timm's RepMixerBlock
 // names (token_mixer.{mixer,norm,layer_scale}, mlp.{conv,fc1,fc2}, layer_scale) for the mixers,
-// which is what checkpoint.MobileCLIPToOpenCLIP produces from Apple's text_encoder.* keys.
+// which is what ToOpenCLIP produces from Apple's text_encoder.* keys.
 //
 // A RepMixerBlock sees the sequence as a 1×L image with W channels: the depthwise 1×11 kernels
 // (padding 5) mix each position with its 5 neighbours on either side, padding tokens included,

@@ -1,4 +1,4 @@
-package checkpoint
+package mobileclip
 
 import (
 	"fmt"
@@ -6,17 +6,36 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/clipkit/clipkit/cliplib/checkpoint"
+	"github.com/clipkit/clipkit/cliplib/model/family"
 )
 
 // MobileCLIP's internal naming is the OpenCLIP / timm hub layout (open_clip's CustomTextCLIP):
 // "visual.trunk.*" (timm's fastvit / vit_base_mci_224 names), "text.*" (open_clip's text
 // transformer names) and "logit_scale". Apple's original .pt files (image_encoder.*,
-// text_encoder.*) are renamed onto it by MobileCLIPToOpenCLIP, following timm's
+// text_encoder.*) are renamed onto it by ToOpenCLIP, following timm's
 // fastvit.checkpoint_filter_fn and vision_transformer_hybrid._convert_mobileclip and open_clip's
 // convert_mobile_clip_state_dict (open_clip src/open_clip/convert.py). The S0 "mct" text tower has no open_clip
 // counterpart; its RepMixer blocks keep Apple's block index and get timm's RepMixerBlock names.
 
-// MobileCLIPToOpenCLIP maps a MobileCLIP state dict, in Apple's original layout or already in
+// The checkpoint layouts of MobileCLIP files, registered with package checkpoint through the
+// family's Layouts (family.Register calls checkpoint.RegisterLayout): they are detected before
+// the generic OpenAI layout, whose "visual." prefix the OpenCLIP one shares.
+const (
+	// LayoutApple: Apple's original MobileCLIP .pt (image_encoder.*, text_encoder.*).
+	LayoutApple checkpoint.Layout = "apple-mobileclip"
+	// LayoutOpenCLIP: open_clip's CustomTextCLIP, the MobileCLIP hub files (visual.trunk.*, text.*).
+	LayoutOpenCLIP checkpoint.Layout = "open_clip-custom-text"
+)
+
+// layouts are the family's layouts and their detectors, in detection order.
+var layouts = []family.Layout{
+	{Name: LayoutApple, Detect: checkpoint.AnyPrefix("image_encoder.", "text_encoder.")},
+	{Name: LayoutOpenCLIP, Detect: checkpoint.AnyPrefix("visual.trunk.", "text.")},
+}
+
+// ToOpenCLIP maps a MobileCLIP state dict, in Apple's original layout or already in
 // the OpenCLIP layout, to the internal naming, and reports the layout it came in. It strips a
 // leading "module.", drops BatchNorm counters (num_batches_tracked) and makes logit_scale a
 // scalar. Apple-layout keys are renamed:
@@ -43,35 +62,35 @@ import (
 // A key the mapping cannot place is an error naming it. Tensors are shared with sd (except the
 // transposed projections and the squeezed embeddings, which are reshaped views of the same data);
 // sd is not modified.
-func MobileCLIPToOpenCLIP(sd StateDict) (StateDict, Layout, error) {
-	sd, err := stripModulePrefix(sd)
+func ToOpenCLIP(sd checkpoint.StateDict) (checkpoint.StateDict, checkpoint.Layout, error) {
+	sd, err := checkpoint.StripModulePrefix(sd)
 	if err != nil {
 		return nil, "", err
 	}
-	keys := sortedKeys(sd)
-	layout, err := detectLayout(keys)
+	keys := checkpoint.SortedKeys(sd)
+	layout, err := checkpoint.DetectKeys(keys)
 	if err != nil {
 		return nil, "", err
 	}
-	var out StateDict
+	var out checkpoint.StateDict
 	switch layout {
-	case LayoutOpenCLIPCustomText:
-		out = make(StateDict, len(sd))
+	case LayoutOpenCLIP:
+		out = make(checkpoint.StateDict, len(sd))
 		for k, t := range sd {
 			if !strings.HasSuffix(k, ".num_batches_tracked") {
 				out[k] = t
 			}
 		}
-	case LayoutAppleMobileCLIP:
+	case LayoutApple:
 		if out, err = appleToOpenCLIP(sd, keys); err != nil {
 			return nil, layout, fmt.Errorf("%s layout: %w", layout, err)
 		}
 	default:
 		return nil, layout, fmt.Errorf("checkpoint layout %s (keys such as %s) is not a MobileCLIP layout (want Apple's image_encoder.*/text_encoder.* or OpenCLIP's visual.trunk.*/text.*)",
-			layout, sample(keys, 3))
+			layout, checkpoint.SampleKeys(keys, 3))
 	}
 	if _, ok := out["logit_scale"]; ok {
-		if err := scalarLogitScale(out); err != nil {
+		if err := checkpoint.ScalarLogitScale(out); err != nil {
 			return nil, layout, err
 		}
 	}
@@ -84,7 +103,7 @@ var (
 )
 
 // appleToOpenCLIP renames an Apple-layout state dict (keys sorted in keys).
-func appleToOpenCLIP(sd StateDict, keys []string) (StateDict, error) {
+func appleToOpenCLIP(sd checkpoint.StateDict, keys []string) (checkpoint.StateDict, error) {
 	const imgPrefix, txtPrefix = "image_encoder.model.", "text_encoder."
 	isViT := false
 	var stageEnds []int
@@ -100,8 +119,8 @@ func appleToOpenCLIP(sd StateDict, keys []string) (StateDict, error) {
 	slices.Sort(stageEnds)
 	stageEnds = slices.Compact(stageEnds)
 
-	out := make(StateDict, len(sd))
-	put := func(name string, t *Tensor) error {
+	out := make(checkpoint.StateDict, len(sd))
+	put := func(name string, t *checkpoint.Tensor) error {
 		if _, dup := out[name]; dup {
 			return fmt.Errorf("two tensors map to %q", name)
 		}
@@ -135,7 +154,7 @@ func appleToOpenCLIP(sd StateDict, keys []string) (StateDict, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, fmt.Errorf("%d keys outside image_encoder.model.*, text_encoder.* and logit_scale: %s", len(unknown), sample(unknown, 5))
+		return nil, fmt.Errorf("%d keys outside image_encoder.model.*, text_encoder.* and logit_scale: %s", len(unknown), checkpoint.SampleKeys(unknown, 5))
 	}
 	return out, nil
 }
@@ -163,14 +182,14 @@ func layerScaleGamma(k string) string {
 	return k
 }
 
-func appleMCiKey(k string, t *Tensor, stageEnds []int, put func(string, *Tensor) error) error {
+func appleMCiKey(k string, t *checkpoint.Tensor, stageEnds []int, put func(string, *checkpoint.Tensor) error) error {
 	const p = "visual.trunk."
 	if k == "head.proj" {
-		w, err := transpose2D(t)
+		w, err := checkpoint.Transpose2D(t)
 		if err != nil {
 			return err
 		}
-		bias := &Tensor{Shape: []int{w.Shape[0]}, DType: F32, Data: make([]float32, w.Shape[0])}
+		bias := &checkpoint.Tensor{Shape: []int{w.Shape[0]}, DType: checkpoint.F32, Data: make([]float32, w.Shape[0])}
 		if err := put(p+"head.fc.weight", w); err != nil {
 			return err
 		}
@@ -221,7 +240,7 @@ var appleViTRenames = strings.NewReplacer(
 	"out_proj.", "proj.",
 )
 
-func appleViTKey(k string, t *Tensor, put func(string, *Tensor) error) error {
+func appleViTKey(k string, t *checkpoint.Tensor, put func(string, *checkpoint.Tensor) error) error {
 	const p = "visual.trunk."
 	switch {
 	case k == "cls_token":
@@ -231,16 +250,16 @@ func appleViTKey(k string, t *Tensor, put func(string, *Tensor) error) error {
 		if err != nil {
 			return err
 		}
-		return put(p+"pos_embed", &Tensor{Shape: append([]int{1}, s.Shape...), DType: s.DType, Data: s.Data})
+		return put(p+"pos_embed", &checkpoint.Tensor{Shape: append([]int{1}, s.Shape...), DType: s.DType, Data: s.Data})
 	case k == "classifier.proj":
-		w, err := transpose2D(t)
+		w, err := checkpoint.Transpose2D(t)
 		if err != nil {
 			return err
 		}
 		if err := put(p+"head.weight", w); err != nil {
 			return err
 		}
-		return put(p+"head.bias", &Tensor{Shape: []int{w.Shape[0]}, DType: F32, Data: make([]float32, w.Shape[0])})
+		return put(p+"head.bias", &checkpoint.Tensor{Shape: []int{w.Shape[0]}, DType: checkpoint.F32, Data: make([]float32, w.Shape[0])})
 	case strings.HasPrefix(k, "post_transformer_norm."):
 		return put(p+"norm."+strings.TrimPrefix(k, "post_transformer_norm."), t)
 	case strings.HasPrefix(k, "patch_emb."):
@@ -261,7 +280,7 @@ var appleTextRenames = strings.NewReplacer(
 	"pre_norm_ffn.4", "mlp.c_proj",
 )
 
-func appleTextKey(k string, t *Tensor, put func(string, *Tensor) error) error {
+func appleTextKey(k string, t *checkpoint.Tensor, put func(string, *checkpoint.Tensor) error) error {
 	const p = "text."
 	switch {
 	case k == "embedding_layer.weight":
@@ -289,7 +308,7 @@ func appleTextKey(k string, t *Tensor, put func(string, *Tensor) error) error {
 }
 
 // squeezeLeading drops n leading axes of size 1 from a floating tensor (sharing its data).
-func squeezeLeading(t *Tensor, n int) (*Tensor, error) {
+func squeezeLeading(t *checkpoint.Tensor, n int) (*checkpoint.Tensor, error) {
 	if len(t.Shape) != n+2 {
 		return nil, fmt.Errorf("want a tensor of shape [%s N, W], got %s", strings.Repeat("1, ", n), t)
 	}
@@ -298,5 +317,5 @@ func squeezeLeading(t *Tensor, n int) (*Tensor, error) {
 			return nil, fmt.Errorf("want a tensor of shape [%s N, W], got %s", strings.Repeat("1, ", n), t)
 		}
 	}
-	return &Tensor{Shape: slices.Clone(t.Shape[n:]), DType: t.DType, Data: t.Data}, nil
+	return &checkpoint.Tensor{Shape: slices.Clone(t.Shape[n:]), DType: t.DType, Data: t.Data}, nil
 }

@@ -1,20 +1,22 @@
-package checkpoint
+package mobileclip
 
 import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/clipkit/clipkit/cliplib/checkpoint"
 )
 
-func vec(n int) *Tensor {
-	t := &Tensor{Shape: []int{n}, DType: F32, Data: make([]float32, n)}
+func vec(n int) *checkpoint.Tensor {
+	t := &checkpoint.Tensor{Shape: []int{n}, DType: checkpoint.F32, Data: make([]float32, n)}
 	for i := range t.Data {
 		t.Data[i] = float32(i + 1)
 	}
 	return t
 }
 
-func tensorOf(shape ...int) *Tensor {
+func tensorOf(shape ...int) *checkpoint.Tensor {
 	n := 1
 	for _, d := range shape {
 		n *= d
@@ -24,13 +26,13 @@ func tensorOf(shape ...int) *Tensor {
 	return t
 }
 
-// TestMobileCLIPToOpenCLIPRenamesApple checks the Apple → OpenCLIP renames on the key forms of
+// TestToOpenCLIPRenamesApple checks the Apple → OpenCLIP renames on the key forms of
 // the original files, including the flat network list split into stages as timm does (mci0:
 // network 0 → stage 0 blocks, 1 → stage 1 downsample, 2 → stage 1 blocks, 3 → stage 2
 // downsample, 4 → stage 2 blocks, 5 → stage 3 downsample, 6 → stage 3 pos_emb, 7 → stage 3
 // blocks).
-func TestMobileCLIPToOpenCLIPRenamesApple(t *testing.T) {
-	in := StateDict{}
+func TestToOpenCLIPRenamesApple(t *testing.T) {
+	in := checkpoint.StateDict{}
 	want := map[string]string{}
 	add := func(apple, internal string) {
 		in[apple] = vec(2)
@@ -82,12 +84,12 @@ func TestMobileCLIPToOpenCLIPRenamesApple(t *testing.T) {
 	in[txt+"positional_embedding.pos_embed.pos_embed"] = tensorOf(1, 1, 4, 2)
 	in["logit_scale"] = tensorOf(1)
 
-	out, layout, err := MobileCLIPToOpenCLIP(in)
+	out, layout, err := ToOpenCLIP(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if layout != LayoutAppleMobileCLIP {
-		t.Errorf("layout %q, want %q", layout, LayoutAppleMobileCLIP)
+	if layout != LayoutApple {
+		t.Errorf("layout %q, want %q", layout, LayoutApple)
 	}
 	for name, src := range want {
 		if got, ok := out[name]; !ok {
@@ -120,10 +122,10 @@ func TestMobileCLIPToOpenCLIPRenamesApple(t *testing.T) {
 	}
 }
 
-// TestMobileCLIPToOpenCLIPRenamesAppleViT checks the MobileCLIP-B image renames.
-func TestMobileCLIPToOpenCLIPRenamesAppleViT(t *testing.T) {
+// TestToOpenCLIPRenamesAppleViT checks the MobileCLIP-B image renames.
+func TestToOpenCLIPRenamesAppleViT(t *testing.T) {
 	const img, vis = "image_encoder.model.", "visual.trunk."
-	in := StateDict{
+	in := checkpoint.StateDict{
 		img + "patch_emb.0.block.conv.weight":                vec(2),
 		img + "patch_emb.1.block.norm.running_mean":          vec(2),
 		img + "patch_emb.2.block.conv.bias":                  vec(2),
@@ -138,7 +140,7 @@ func TestMobileCLIPToOpenCLIPRenamesAppleViT(t *testing.T) {
 		img + "post_transformer_norm.weight":                 vec(2),
 		img + "classifier.proj":                              tensorOf(2, 3),
 	}
-	out, _, err := MobileCLIPToOpenCLIP(in)
+	out, _, err := ToOpenCLIP(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,43 +163,78 @@ func TestMobileCLIPToOpenCLIPRenamesAppleViT(t *testing.T) {
 	}
 }
 
-func TestMobileCLIPToOpenCLIPPassesOpenCLIPLayout(t *testing.T) {
-	in := StateDict{
+func TestToOpenCLIPPassesOpenCLIPLayout(t *testing.T) {
+	in := checkpoint.StateDict{
 		"module.visual.trunk.stem.0.conv_kxk.0.bn.weight":              vec(2),
-		"module.visual.trunk.stem.0.conv_kxk.0.bn.num_batches_tracked": {Shape: []int{}, DType: I64, Ints: []int64{3}},
+		"module.visual.trunk.stem.0.conv_kxk.0.bn.num_batches_tracked": {Shape: []int{}, DType: checkpoint.I64, Ints: []int64{3}},
 		"module.text.token_embedding.weight":                           tensorOf(3, 2),
 		"module.logit_scale":                                           tensorOf(1),
 	}
-	out, layout, err := MobileCLIPToOpenCLIP(in)
+	out, layout, err := ToOpenCLIP(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if layout != LayoutOpenCLIPCustomText {
-		t.Errorf("layout %q, want %q", layout, LayoutOpenCLIPCustomText)
+	if layout != LayoutOpenCLIP {
+		t.Errorf("layout %q, want %q", layout, LayoutOpenCLIP)
 	}
-	keys := sortedKeys(out)
+	keys := checkpoint.SortedKeys(out)
 	if want := []string{"logit_scale", "text.token_embedding.weight", "visual.trunk.stem.0.conv_kxk.0.bn.weight"}; !slices.Equal(keys, want) {
 		t.Errorf("keys %v, want %v", keys, want)
 	}
 }
 
-func TestMobileCLIPToOpenCLIPRejects(t *testing.T) {
+func TestToOpenCLIPRejects(t *testing.T) {
 	cases := []struct {
 		name string
-		sd   StateDict
+		sd   checkpoint.StateDict
 		want string
 	}{
-		{"unknown Apple key", StateDict{"image_encoder.model.patch_embed.0.rbr_conv.0.conv.weight": vec(2), "optimizer.step": vec(1)}, "optimizer.step"},
-		{"unknown image part", StateDict{"image_encoder.model.mystery.weight": vec(2)}, "image_encoder.model.mystery.weight"},
-		{"OpenAI CLIP", StateDict{"visual.proj": vec(2), "token_embedding.weight": vec(2)}, "not a MobileCLIP layout"},
-		{"bad positional embedding", StateDict{"text_encoder.positional_embedding.pos_embed.pos_embed": tensorOf(2, 1, 4, 2)}, "positional_embedding"},
-		{"bad logit scale", StateDict{"text.token_embedding.weight": vec(2), "logit_scale": vec(2)}, "logit_scale"},
+		{"unknown Apple key", checkpoint.StateDict{"image_encoder.model.patch_embed.0.rbr_conv.0.conv.weight": vec(2), "optimizer.step": vec(1)}, "optimizer.step"},
+		{"unknown image part", checkpoint.StateDict{"image_encoder.model.mystery.weight": vec(2)}, "image_encoder.model.mystery.weight"},
+		{"OpenAI CLIP", checkpoint.StateDict{"visual.proj": vec(2), "token_embedding.weight": vec(2)}, "not a MobileCLIP layout"},
+		{"bad positional embedding", checkpoint.StateDict{"text_encoder.positional_embedding.pos_embed.pos_embed": tensorOf(2, 1, 4, 2)}, "positional_embedding"},
+		{"bad logit scale", checkpoint.StateDict{"text.token_embedding.weight": vec(2), "logit_scale": vec(2)}, "logit_scale"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := MobileCLIPToOpenCLIP(c.sd)
+			_, _, err := ToOpenCLIP(c.sd)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("want an error mentioning %q, got %v", c.want, err)
+			}
+		})
+	}
+}
+
+// TestLayoutsAreDetectedAndRefusedByToOpenAI checks that the family's layouts are registered
+// with package checkpoint ahead of the OpenAI layout (whose "visual." prefix the OpenCLIP layout
+// shares) and that checkpoint.ToOpenAI names them instead of mapping them.
+func TestLayoutsAreDetectedAndRefusedByToOpenAI(t *testing.T) {
+	one := func() *checkpoint.Tensor {
+		return &checkpoint.Tensor{Shape: []int{1}, DType: checkpoint.F32, Data: []float32{1}}
+	}
+	for _, c := range []struct {
+		name   string
+		sd     checkpoint.StateDict
+		layout checkpoint.Layout
+		want   []string
+	}{
+		{"open_clip MobileCLIP", checkpoint.StateDict{"visual.trunk.stem.0.weight": one(), "text.token_embedding.weight": one()}, LayoutOpenCLIP,
+			[]string{string(LayoutOpenCLIP), "text.token_embedding.weight"}},
+		{"Apple MobileCLIP", checkpoint.StateDict{"image_encoder.model.conv_exp.weight": one(), "text_encoder.embedding_layer.weight": one()}, LayoutApple,
+			[]string{string(LayoutApple), "image_encoder.model.conv_exp.weight"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got, err := checkpoint.DetectLayout(c.sd); err != nil || got != c.layout {
+				t.Errorf("DetectLayout = %q, %v; want %q", got, err, c.layout)
+			}
+			out, _, err := checkpoint.ToOpenAI(c.sd)
+			if out != nil || err == nil {
+				t.Fatalf("ToOpenAI mapped a %s file: %v, %v", c.layout, out, err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
 			}
 		})
 	}

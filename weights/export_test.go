@@ -1,0 +1,4 @@
+package weights
+
+// ValidateEntry exposes Entry.validate to the external tests.
+var ValidateEntry = (*Entry).validate
