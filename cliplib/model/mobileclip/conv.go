@@ -40,6 +40,10 @@ type convSpec struct {
 	bias    bool
 	kernel  [2]int // (kh, kw)
 	in, out int
+	// algo is nn.ParamConvAlgorithm of the context that builds the conv: nn.ConvNative (set on
+	// XLA backends) computes depthwise convolutions as sums of shifted taps, anything else as
+	// Toeplitz products (see depthwiseConv).
+	algo string
 }
 
 // outSize returns the output extent of a convolution along one axis.
@@ -121,6 +125,8 @@ func conv2d(x, w, b *Node, s convSpec) *Node {
 	switch {
 	case s.groups <= 1:
 		y = denseConv(x, w, s, oh, ow)
+	case s.groups == in && s.out%in == 0 && s.algo == nn.ConvNative:
+		y = depthwiseTaps(x, w, s, oh, ow)
 	case s.groups == in && s.out%in == 0:
 		y = depthwiseConv(x, w, s, oh, ow)
 	default:
@@ -223,8 +229,41 @@ func depthwiseConv(x, w *Node, s convSpec, oh, ow int) *Node {
 	return y
 }
 
+// depthwiseTaps is a groups = in convolution with channel multiplier m = out/in computed as the
+// sum over the kh·kw kernel taps of a shifted (strided) slice of the zero-padded input times the
+// tap's per-channel weight. XLA fuses the whole sum into one loop over the output, reading the
+// input in place, which measured 4–7× faster than the Toeplitz products on xla:cpu
+// (BenchmarkDepthwise7x7 with CLIPKIT_TEST_BACKEND=xla:cpu); simplego runs each term as a
+// separate pass and prefers depthwiseConv.
+func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
+	d := x.Shape().Dimensions
+	in, batch, h, wd := d[0], d[1], d[2], d[3]
+	kh, kw, stride := s.kernel[0], s.kernel[1], max(s.stride, 1)
+	c := s.out
+	if m := s.out / in; m > 1 {
+		// Output channel o = i·m + r reads input channel i: repeat every input channel m times.
+		x = Reshape(BroadcastToDims(ExpandAxes(x, 1), in, m, batch, h, wd), c, batch, h, wd)
+	}
+	xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
+	k := Reshape(w, c, kh, kw)
+	var acc *Node
+	for i := 0; i < kh; i++ {
+		for j := 0; j < kw; j++ {
+			tw := Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), c, 1, 1, 1)
+			term := Mul(tap(xp, i, j, oh, ow, stride), tw)
+			if acc == nil {
+				acc = term
+			} else {
+				acc = Add(acc, term)
+			}
+		}
+	}
+	return acc
+}
+
 // conv applies the Conv2d whose "weight" (and "bias" when s.bias) are read from ctx.
 func conv(ctx *context.Context, x *Node, s convSpec) *Node {
+	s.algo = context.GetParamOr(ctx, nn.ParamConvAlgorithm, nn.ConvMatMul)
 	g := x.Graph()
 	w := nn.Weight(ctx, g, "weight", s.out, s.in/max(s.groups, 1), s.kernel[0], s.kernel[1])
 	var b *Node

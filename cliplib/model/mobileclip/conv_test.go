@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	clipbackend "github.com/clipkit/clipkit/cliplib/backend"
 	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 
 	"github.com/gomlx/gomlx/backends"
@@ -17,9 +18,10 @@ import (
 	"github.com/clipkit/clipkit/cliplib/model/nn"
 )
 
-// TestConv2dMatchesConvGeneral checks the matrix-product convolutions (channels first) against
-// GoMLX's ConvGeneral (through nn.Conv2d, NCHW) on every kind MobileCLIP uses, at sizes that are
-// not multiples of the Toeplitz tile.
+// TestConv2dMatchesConvGeneral checks the channels-first convolutions, with both algorithms
+// (matrix products with Toeplitz depthwise products, and the shifted-tap depthwise sums XLA
+// backends use), against GoMLX's ConvGeneral (through nn.Conv2d, NCHW) on every kind MobileCLIP
+// uses, at sizes that are not multiples of the Toeplitz tile.
 func TestConv2dMatchesConvGeneral(t *testing.T) {
 	cases := []convSpec{
 		{stride: 2, pad: [2]int{1, 1}, groups: 1, kernel: [2]int{3, 3}, in: 3, out: 8, bias: true},  // stem.0
@@ -37,7 +39,11 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 		{stride: 2, pad: [2]int{0, 0}, groups: 4, kernel: [2]int{1, 1}, in: 4, out: 8},              // 1×1 depthwise ×2
 	}
 	sizes := [][2]int{{13, 19}, {16, 16}, {1, 77}, {8, 3}}
-	backend := testutil.SimpleGo(t)
+	backend, err := clipbackend.New(testutil.BackendConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, s := range cases {
 		for _, hw := range sizes {
@@ -45,37 +51,40 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 			if h+2*s.pad[0] < s.kernel[0] || w+2*s.pad[1] < s.kernel[1] || (s.kernel[0] == 4 && (h%4 != 0 || w%4 != 0)) {
 				continue
 			}
-			name := fmt.Sprintf("k%dx%d_s%d_g%d_%dto%d_%dx%d", s.kernel[0], s.kernel[1], s.stride, s.groups, s.in, s.out, h, w)
-			t.Run(name, func(t *testing.T) {
-				const batch = 2
-				x := testutil.RandTensor(rng, batch, s.in, h, w)
-				wt := testutil.RandTensor(rng, s.out, s.in/s.groups, s.kernel[0], s.kernel[1])
-				bias := testutil.RandTensor(rng, s.out)
-				ctx := context.New()
-				ctx.In("c").VariableWithValue("weight", wt)
-				if s.bias {
-					ctx.In("c").VariableWithValue("bias", bias)
-				}
-				outs, err := context.ExecOnceN(backend, ctx.Reuse(), func(ctx *context.Context, x *Node) []*Node {
-					want := nn.Conv2d(ctx.In("c"), x, nn.Conv2dOptions{Stride: [2]int{s.stride, s.stride}, Padding: s.pad, Groups: s.groups})
-					got := conv(ctx.In("c"), TransposeAllDims(x, 1, 0, 2, 3), s)
-					return []*Node{want, TransposeAllDims(got, 1, 0, 2, 3)}
-				}, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, got := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
-				if !outs[0].Shape().Equal(outs[1].Shape()) {
-					t.Fatalf("shape %s, want %s", outs[1].Shape(), outs[0].Shape())
-				}
-				d := 0.0
-				for i := range want {
-					d = math.Max(d, math.Abs(float64(got[i]-want[i])))
-				}
-				if d > 1e-4 {
-					t.Errorf("max |conv2d - ConvGeneral| = %g", d)
-				}
-			})
+			for _, algo := range []string{nn.ConvMatMul, nn.ConvNative} {
+				name := fmt.Sprintf("%s/k%dx%d_s%d_g%d_%dto%d_%dx%d", algo, s.kernel[0], s.kernel[1], s.stride, s.groups, s.in, s.out, h, w)
+				t.Run(name, func(t *testing.T) {
+					const batch = 2
+					x := testutil.RandTensor(rng, batch, s.in, h, w)
+					wt := testutil.RandTensor(rng, s.out, s.in/s.groups, s.kernel[0], s.kernel[1])
+					bias := testutil.RandTensor(rng, s.out)
+					ctx := context.New()
+					ctx.SetParam(nn.ParamConvAlgorithm, algo)
+					ctx.In("c").VariableWithValue("weight", wt)
+					if s.bias {
+						ctx.In("c").VariableWithValue("bias", bias)
+					}
+					outs, err := context.ExecOnceN(backend, ctx.Reuse(), func(ctx *context.Context, x *Node) []*Node {
+						want := nn.Conv2d(ctx.In("c"), x, nn.Conv2dOptions{Stride: [2]int{s.stride, s.stride}, Padding: s.pad, Groups: s.groups})
+						got := conv(ctx.In("c"), TransposeAllDims(x, 1, 0, 2, 3), s)
+						return []*Node{want, TransposeAllDims(got, 1, 0, 2, 3)}
+					}, x)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, got := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+					if !outs[0].Shape().Equal(outs[1].Shape()) {
+						t.Fatalf("shape %s, want %s", outs[1].Shape(), outs[0].Shape())
+					}
+					d := 0.0
+					for i := range want {
+						d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+					}
+					if d > 1e-4 {
+						t.Errorf("max |conv2d - ConvGeneral| = %g", d)
+					}
+				})
+			}
 		}
 	}
 }
