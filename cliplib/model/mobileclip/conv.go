@@ -258,7 +258,28 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 			}
 		}
 	}
-	return acc
+	return fusionBarrier(acc, k)
+}
+
+// fusionBarrier returns y [C, ...] unchanged (y/1 is exact), computed as a division by a run-time
+// vector of ones derived from the kernel k [C, ...] (1 + 0·k[c, 0, …], which XLA cannot fold
+// away). XLA fuses cheap elementwise producers into every consumer, even consumers that read
+// each element many times: without this, the shifted-tap sum of one depthwise convolution is
+// recomputed inside the next one for each of its taps (and through the residual stream, across
+// blocks), which made the MCi image tower 2× slower than with the Toeplitz products. A division
+// is one of the operations XLA treats as expensive and does not duplicate, so the sum is
+// materialised once. GoMLX exposes no optimisation-barrier op. A kernel holding a NaN or ±Inf in
+// a channel's first tap makes that channel NaN, as the convolution itself would (NaN) or may (Inf).
+func fusionBarrier(y, k *Node) *Node {
+	c := k.Shape().Dimensions[0]
+	first := Slice(Reshape(k, c, -1), AxisRange(), AxisElem(0)) // [C, 1]
+	one := AddScalar(MulScalar(first, 0), 1)
+	dims := make([]int, y.Rank())
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[0] = c
+	return Div(y, Reshape(one, dims...))
 }
 
 // conv applies the Conv2d whose "weight" (and "bias" when s.bias) are read from ctx.
