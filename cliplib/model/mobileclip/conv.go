@@ -244,8 +244,41 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 		// Output channel o = i·m + r reads input channel i: repeat every input channel m times.
 		x = Reshape(BroadcastToDims(ExpandAxes(x, 1), in, m, batch, h, wd), c, batch, h, wd)
 	}
-	xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
 	k := Reshape(w, c, kh, kw)
+	if stride == 1 {
+		// Flattened rows: the taps are 1-D shifts of the padded image by i·Wp + j, computed over
+		// oh·Wp positions (the Wp − ow columns past each row's end are dropped afterwards). The
+		// loop then runs over one long contiguous axis instead of rows of ow ≤ 64 values, which
+		// vectorises better: 1.3–2.3× faster than 2-D taps on MCi's shapes on xla:cpu.
+		extra := 0
+		if kw > 1 {
+			extra = 1 // one more zero row so the last tap's shifted window stays inside
+		}
+		xp := pad2d(x, s.pad[0], s.pad[0]+extra, s.pad[1], s.pad[1])
+		hp, wp := xp.Shape().Dimensions[2], xp.Shape().Dimensions[3]
+		flat := Reshape(xp, c, batch, hp*wp)
+		n := oh * wp
+		var acc *Node
+		for i := 0; i < kh; i++ {
+			for j := 0; j < kw; j++ {
+				tw := Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), c, 1, 1)
+				off := i*wp + j
+				term := Mul(Slice(flat, AxisRange(), AxisRange(), AxisRange(off, off+n)), tw)
+				if acc == nil {
+					acc = term
+				} else {
+					acc = Add(acc, term)
+				}
+			}
+		}
+		acc = fusionBarrier(acc, k)
+		y := Reshape(acc, c, batch, oh, wp)
+		if wp != ow {
+			y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, ow))
+		}
+		return y
+	}
+	xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
 	var acc *Node
 	for i := 0; i < kh; i++ {
 		for j := 0; j < kw; j++ {
