@@ -25,6 +25,11 @@ import (
 //     costs kh·(T+kw−1) multiply-adds per output instead of kh·kw, but runs in DotGeneral; on
 //     simplego it measured 2–4× faster than summing kh·kw shifted slices (BenchmarkDepthwise7x7 in conv_test.go).
 //
+// XLA backends (nn.ParamConvAlgorithm = nn.ConvNative, set by the encoder) compute depthwise
+// convolutions as sums of kh·kw shifted slices instead (depthwiseTaps): XLA fuses that sum into
+// one loop, 4–10× faster than the Toeplitz products there. XLA's own grouped convolution
+// (feature_group_count = C) is slower still on its CPU runtime.
+//
 // All of them compute exactly what torch.nn.functional.conv2d computes (up to float rounding).
 // The channels-first layout makes every 1×1 convolution a plain [out, in]·[in, N] product with
 // no transposition, and lets DotGeneral batch the depthwise products over the leading axis.
@@ -231,10 +236,16 @@ func depthwiseConv(x, w *Node, s convSpec, oh, ow int) *Node {
 
 // depthwiseTaps is a groups = in convolution with channel multiplier m = out/in computed as the
 // sum over the kh·kw kernel taps of a shifted (strided) slice of the zero-padded input times the
-// tap's per-channel weight. XLA fuses the whole sum into one loop over the output, reading the
-// input in place, which measured 4–7× faster than the Toeplitz products on xla:cpu
-// (BenchmarkDepthwise7x7 with CLIPKIT_TEST_BACKEND=xla:cpu); simplego runs each term as a
-// separate pass and prefers depthwiseConv.
+// tap's per-channel weight. XLA fuses the whole sum into one loop over the output that reads the
+// input in place; on xla:cpu it measured 4–10× faster than the Toeplitz products
+// (BenchmarkDepthwise7x7 with CLIPKIT_TEST_BACKEND=xla:cpu). simplego runs each term as a
+// separate pass and keeps depthwiseConv. The sum is materialised (fusionBarrier) so that XLA
+// does not recompute it inside the taps of the next convolution.
+//
+// With stride 1 the taps are 1-D shifts of the flattened padded image [C, B, Hp·Wp] by i·Wp + j,
+// computed over oh·Wp positions (the Wp − ow columns past each row's end are dropped at the
+// end): the loop then runs over one long contiguous axis instead of rows of ow ≤ 64 values,
+// which vectorises better (1.3–2.3× faster than 2-D taps on MCi's shapes on xla:cpu).
 func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	d := x.Shape().Dimensions
 	in, batch, h, wd := d[0], d[1], d[2], d[3]
@@ -245,25 +256,17 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 		x = Reshape(BroadcastToDims(ExpandAxes(x, 1), in, m, batch, h, wd), c, batch, h, wd)
 	}
 	k := Reshape(w, c, kh, kw)
-	if stride == 1 {
-		// Flattened rows: the taps are 1-D shifts of the padded image by i·Wp + j, computed over
-		// oh·Wp positions (the Wp − ow columns past each row's end are dropped afterwards). The
-		// loop then runs over one long contiguous axis instead of rows of ow ≤ 64 values, which
-		// vectorises better: 1.3–2.3× faster than 2-D taps on MCi's shapes on xla:cpu.
-		extra := 0
-		if kw > 1 {
-			extra = 1 // one more zero row so the last tap's shifted window stays inside
+	// sum returns Σ_ij tap(i, j) · k[:, i, j], the taps having rank r (channels first).
+	sum := func(r int, tap func(i, j int) *Node) *Node {
+		dims := make([]int, r)
+		for i := range dims {
+			dims[i] = 1
 		}
-		xp := pad2d(x, s.pad[0], s.pad[0]+extra, s.pad[1], s.pad[1])
-		hp, wp := xp.Shape().Dimensions[2], xp.Shape().Dimensions[3]
-		flat := Reshape(xp, c, batch, hp*wp)
-		n := oh * wp
+		dims[0] = c
 		var acc *Node
 		for i := 0; i < kh; i++ {
 			for j := 0; j < kw; j++ {
-				tw := Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), c, 1, 1)
-				off := i*wp + j
-				term := Mul(Slice(flat, AxisRange(), AxisRange(), AxisRange(off, off+n)), tw)
+				term := Mul(tap(i, j), Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), dims...))
 				if acc == nil {
 					acc = term
 				} else {
@@ -271,27 +274,29 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 				}
 			}
 		}
-		acc = fusionBarrier(acc, k)
-		y := Reshape(acc, c, batch, oh, wp)
-		if wp != ow {
-			y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, ow))
-		}
-		return y
+		return fusionBarrier(acc, k)
 	}
-	xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
-	var acc *Node
-	for i := 0; i < kh; i++ {
-		for j := 0; j < kw; j++ {
-			tw := Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), c, 1, 1, 1)
-			term := Mul(tap(xp, i, j, oh, ow, stride), tw)
-			if acc == nil {
-				acc = term
-			} else {
-				acc = Add(acc, term)
-			}
-		}
+	if stride > 1 {
+		xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
+		return sum(4, func(i, j int) *Node { return tap(xp, i, j, oh, ow, stride) })
 	}
-	return fusionBarrier(acc, k)
+	extra := 0
+	if kw > 1 {
+		extra = 1 // one more zero row keeps the last tap's shifted window inside the image
+	}
+	xp := pad2d(x, s.pad[0], s.pad[0]+extra, s.pad[1], s.pad[1])
+	hp, wp := xp.Shape().Dimensions[2], xp.Shape().Dimensions[3]
+	flat := Reshape(xp, c, batch, hp*wp)
+	n := oh * wp
+	y := sum(3, func(i, j int) *Node {
+		off := i*wp + j
+		return Slice(flat, AxisRange(), AxisRange(), AxisRange(off, off+n))
+	})
+	y = Reshape(y, c, batch, oh, wp)
+	if wp != ow {
+		y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, ow))
+	}
+	return y
 }
 
 // fusionBarrier returns y [C, ...] unchanged (y/1 is exact), computed as a division by a run-time

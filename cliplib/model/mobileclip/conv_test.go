@@ -89,19 +89,28 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 	}
 }
 
-// BenchmarkDepthwise7x7 compares, on the configured backend, the Toeplitz-product depthwise
-// convolution with GoMLX's grouped ConvGeneral and with a sum of 49 shifted slices, on the
-// ConvFFN shapes of MCi stage 1 (128 channels, 32×32) at batch 1. Run with:
-// go test -run=^$ -bench=Depthwise ./cliplib/model/mobileclip/
+// BenchmarkDepthwise7x7 compares, on the backend CLIPKIT_TEST_BACKEND names (simplego by
+// default), the depthwise convolutions of the two algorithms (Toeplitz products, used on
+// simplego; shifted-tap sums, used on XLA) with GoMLX's grouped ConvGeneral and with an unfused
+// sum of 49 2-D shifted slices, on the ConvFFN shapes of MCi stage 1 (128 channels, 32×32) at
+// batch 1 and 8. Run with:
+//
+//	CLIPKIT_TEST_BACKEND=xla:cpu go test -run=^$ -bench=Depthwise ./cliplib/model/mobileclip/
 func BenchmarkDepthwise7x7(b *testing.B) {
 	const c, hw = 128, 32
-	backend := testutil.SimpleGo(b)
+	backend, err := clipbackend.New(testutil.BackendConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer backend.Finalize()
 	rng := rand.New(rand.NewPCG(1, 1))
-	x := testutil.RandTensor(rng, c, 1, hw, hw)
 	w := testutil.RandTensor(rng, c, 1, 7, 7)
 	spec := convSpec{stride: 1, pad: [2]int{3, 3}, groups: c, kernel: [2]int{7, 7}, in: c, out: c}
+	taps := spec
+	taps.algo = nn.ConvNative
 	impls := map[string]func(x, w *Node) *Node{
 		"toeplitz": func(x, w *Node) *Node { return conv2d(x, w, nil, spec) },
+		"taps":     func(x, w *Node) *Node { return conv2d(x, w, nil, taps) },
 		"shifted-slices": func(x, w *Node) *Node {
 			xp := pad2d(x, 3, 3, 3, 3)
 			var acc *Node
@@ -126,24 +135,60 @@ func BenchmarkDepthwise7x7(b *testing.B) {
 			}, []int{1, 1}, [][2]int{{3, 3}, {3, 3}}, nil, []int{1, 1}, c, 1)
 		},
 	}
-	for _, name := range []string{"toeplitz", "shifted-slices", "ConvGeneral"} {
-		b.Run(name, func(b *testing.B) {
-			exec, err := NewExec(backend, impls[name])
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer exec.Finalize()
-			if _, err := exec.Exec(x, w); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				out, err := exec.Exec(x, w)
+	for _, batch := range []int{1, 8} {
+		x := testutil.RandTensor(rng, c, batch, hw, hw)
+		for _, name := range []string{"toeplitz", "taps", "shifted-slices", "ConvGeneral"} {
+			b.Run(fmt.Sprintf("%s/batch%d", name, batch), func(b *testing.B) {
+				exec, err := NewExec(backend, impls[name])
 				if err != nil {
 					b.Fatal(err)
 				}
-				out[0].FinalizeAll()
-			}
-		})
+				defer exec.Finalize()
+				if _, err := exec.Exec(x, w); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					out, err := exec.Exec(x, w)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out[0].FinalizeAll()
+				}
+			})
+		}
+	}
+}
+
+// TestFusionBarrierIsExact checks that the fusion barrier returns its input bit for bit (it
+// divides by ones computed at run time), including negative zeros, the largest value and the
+// smallest normal one. (Subnormals are left out: XLA's CPU runtime flushes them to zero in every
+// operation.)
+func TestFusionBarrierIsExact(t *testing.T) {
+	backend, err := clipbackend.New(testutil.BackendConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	rng := rand.New(rand.NewPCG(3, 4))
+	y := testutil.RandTensor(rng, 4, 2, 3, 5)
+	vals := tensors.MustCopyFlatData[float32](y)
+	vals[0], vals[1], vals[2] = float32(math.Copysign(0, -1)), math.MaxFloat32, -0x1p-126
+	y = tensors.FromFlatDataAndDimensions(vals, 4, 2, 3, 5)
+	k := testutil.RandTensor(rng, 4, 3, 3)
+	exec, err := NewExec(backend, func(y, k *Node) *Node { return fusionBarrier(y, k) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	out, err := exec.Exec(y, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tensors.MustCopyFlatData[float32](out[0])
+	for i, v := range vals {
+		if math.Float32bits(got[i]) != math.Float32bits(v) {
+			t.Fatalf("fusionBarrier changed element %d: %g -> %g", i, v, got[i])
+		}
 	}
 }
