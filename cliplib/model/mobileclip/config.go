@@ -17,8 +17,8 @@
 //
 // Activations inside the convolutional towers are channels-first, [C, B, H, W]: every 1×1
 // convolution is then a plain [out, in]·[in, B·H·W] matrix product, and depthwise convolutions
-// are batched matrix products over the channel axis (see conv.go). Weights keep PyTorch's
-// layouts (OIHW kernels, [out, in] linears).
+// are batched matrix products over the channel axis on simplego and sums of shifted slices on
+// XLA backends (see conv.go). Weights keep PyTorch's layouts (OIHW kernels, [out, in] linears).
 package mobileclip
 
 import (

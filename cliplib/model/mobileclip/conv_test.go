@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	clipbackend "github.com/clipkit/clipkit/cliplib/backend"
 	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 
 	"github.com/gomlx/gomlx/backends"
@@ -17,9 +18,10 @@ import (
 	"github.com/clipkit/clipkit/cliplib/model/nn"
 )
 
-// TestConv2dMatchesConvGeneral checks the matrix-product convolutions (channels first) against
-// GoMLX's ConvGeneral (through nn.Conv2d, NCHW) on every kind MobileCLIP uses, at sizes that are
-// not multiples of the Toeplitz tile.
+// TestConv2dMatchesConvGeneral checks the channels-first convolutions, with both algorithms
+// (matrix products with Toeplitz depthwise products, and the shifted-tap depthwise sums XLA
+// backends use), against GoMLX's ConvGeneral (through nn.Conv2d, NCHW) on every kind MobileCLIP
+// uses, at sizes that are not multiples of the Toeplitz tile.
 func TestConv2dMatchesConvGeneral(t *testing.T) {
 	cases := []convSpec{
 		{stride: 2, pad: [2]int{1, 1}, groups: 1, kernel: [2]int{3, 3}, in: 3, out: 8, bias: true},  // stem.0
@@ -37,7 +39,14 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 		{stride: 2, pad: [2]int{0, 0}, groups: 4, kernel: [2]int{1, 1}, in: 4, out: 8},              // 1×1 depthwise ×2
 	}
 	sizes := [][2]int{{13, 19}, {16, 16}, {1, 77}, {8, 3}}
-	backend := testutil.SimpleGo(t)
+	if testing.Short() && testutil.BackendConfig() != "go" {
+		sizes = [][2]int{{13, 19}, {1, 77}} // XLA compiles every case: keep -short runs short
+	}
+	backend, err := clipbackend.New(testutil.BackendConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, s := range cases {
 		for _, hw := range sizes {
@@ -45,54 +54,66 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 			if h+2*s.pad[0] < s.kernel[0] || w+2*s.pad[1] < s.kernel[1] || (s.kernel[0] == 4 && (h%4 != 0 || w%4 != 0)) {
 				continue
 			}
-			name := fmt.Sprintf("k%dx%d_s%d_g%d_%dto%d_%dx%d", s.kernel[0], s.kernel[1], s.stride, s.groups, s.in, s.out, h, w)
-			t.Run(name, func(t *testing.T) {
-				const batch = 2
-				x := testutil.RandTensor(rng, batch, s.in, h, w)
-				wt := testutil.RandTensor(rng, s.out, s.in/s.groups, s.kernel[0], s.kernel[1])
-				bias := testutil.RandTensor(rng, s.out)
-				ctx := context.New()
-				ctx.In("c").VariableWithValue("weight", wt)
-				if s.bias {
-					ctx.In("c").VariableWithValue("bias", bias)
-				}
-				outs, err := context.ExecOnceN(backend, ctx.Reuse(), func(ctx *context.Context, x *Node) []*Node {
-					want := nn.Conv2d(ctx.In("c"), x, nn.Conv2dOptions{Stride: [2]int{s.stride, s.stride}, Padding: s.pad, Groups: s.groups})
-					got := conv(ctx.In("c"), TransposeAllDims(x, 1, 0, 2, 3), s)
-					return []*Node{want, TransposeAllDims(got, 1, 0, 2, 3)}
-				}, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, got := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
-				if !outs[0].Shape().Equal(outs[1].Shape()) {
-					t.Fatalf("shape %s, want %s", outs[1].Shape(), outs[0].Shape())
-				}
-				d := 0.0
-				for i := range want {
-					d = math.Max(d, math.Abs(float64(got[i]-want[i])))
-				}
-				if d > 1e-4 {
-					t.Errorf("max |conv2d - ConvGeneral| = %g", d)
-				}
-			})
+			for _, algo := range []string{nn.ConvMatMul, nn.ConvNative} {
+				name := fmt.Sprintf("%s/k%dx%d_s%d_g%d_%dto%d_%dx%d", algo, s.kernel[0], s.kernel[1], s.stride, s.groups, s.in, s.out, h, w)
+				t.Run(name, func(t *testing.T) {
+					const batch = 2
+					x := testutil.RandTensor(rng, batch, s.in, h, w)
+					wt := testutil.RandTensor(rng, s.out, s.in/s.groups, s.kernel[0], s.kernel[1])
+					bias := testutil.RandTensor(rng, s.out)
+					ctx := context.New()
+					ctx.SetParam(nn.ParamConvAlgorithm, algo)
+					ctx.In("c").VariableWithValue("weight", wt)
+					if s.bias {
+						ctx.In("c").VariableWithValue("bias", bias)
+					}
+					outs, err := context.ExecOnceN(backend, ctx.Reuse(), func(ctx *context.Context, x *Node) []*Node {
+						want := nn.Conv2d(ctx.In("c"), x, nn.Conv2dOptions{Stride: [2]int{s.stride, s.stride}, Padding: s.pad, Groups: s.groups})
+						got := conv(ctx.In("c"), TransposeAllDims(x, 1, 0, 2, 3), s)
+						return []*Node{want, TransposeAllDims(got, 1, 0, 2, 3)}
+					}, x)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, got := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+					if !outs[0].Shape().Equal(outs[1].Shape()) {
+						t.Fatalf("shape %s, want %s", outs[1].Shape(), outs[0].Shape())
+					}
+					d := 0.0
+					for i := range want {
+						d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+					}
+					if d > 1e-4 {
+						t.Errorf("max |conv2d - ConvGeneral| = %g", d)
+					}
+				})
+			}
 		}
 	}
 }
 
-// BenchmarkDepthwise7x7 compares, on the configured backend, the Toeplitz-product depthwise
-// convolution with GoMLX's grouped ConvGeneral and with a sum of 49 shifted slices, on the
-// ConvFFN shapes of MCi stage 1 (128 channels, 32×32) at batch 1. Run with:
-// go test -run=^$ -bench=Depthwise ./cliplib/model/mobileclip/
+// BenchmarkDepthwise7x7 compares, on the backend CLIPKIT_TEST_BACKEND names (simplego by
+// default), the depthwise convolutions of the two algorithms (Toeplitz products, used on
+// simplego; shifted-tap sums, used on XLA) with GoMLX's grouped ConvGeneral and with an unfused
+// sum of 49 2-D shifted slices, on the ConvFFN shapes of MCi stage 1 (128 channels, 32×32) at
+// batch 1 and 8. Run with:
+//
+//	CLIPKIT_TEST_BACKEND=xla:cpu go test -run=^$ -bench=Depthwise ./cliplib/model/mobileclip/
 func BenchmarkDepthwise7x7(b *testing.B) {
 	const c, hw = 128, 32
-	backend := testutil.SimpleGo(b)
+	backend, err := clipbackend.New(testutil.BackendConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer backend.Finalize()
 	rng := rand.New(rand.NewPCG(1, 1))
-	x := testutil.RandTensor(rng, c, 1, hw, hw)
 	w := testutil.RandTensor(rng, c, 1, 7, 7)
 	spec := convSpec{stride: 1, pad: [2]int{3, 3}, groups: c, kernel: [2]int{7, 7}, in: c, out: c}
+	taps := spec
+	taps.algo = nn.ConvNative
 	impls := map[string]func(x, w *Node) *Node{
 		"toeplitz": func(x, w *Node) *Node { return conv2d(x, w, nil, spec) },
+		"taps":     func(x, w *Node) *Node { return conv2d(x, w, nil, taps) },
 		"shifted-slices": func(x, w *Node) *Node {
 			xp := pad2d(x, 3, 3, 3, 3)
 			var acc *Node
@@ -117,24 +138,60 @@ func BenchmarkDepthwise7x7(b *testing.B) {
 			}, []int{1, 1}, [][2]int{{3, 3}, {3, 3}}, nil, []int{1, 1}, c, 1)
 		},
 	}
-	for _, name := range []string{"toeplitz", "shifted-slices", "ConvGeneral"} {
-		b.Run(name, func(b *testing.B) {
-			exec, err := NewExec(backend, impls[name])
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer exec.Finalize()
-			if _, err := exec.Exec(x, w); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				out, err := exec.Exec(x, w)
+	for _, batch := range []int{1, 8} {
+		x := testutil.RandTensor(rng, c, batch, hw, hw)
+		for _, name := range []string{"toeplitz", "taps", "shifted-slices", "ConvGeneral"} {
+			b.Run(fmt.Sprintf("%s/batch%d", name, batch), func(b *testing.B) {
+				exec, err := NewExec(backend, impls[name])
 				if err != nil {
 					b.Fatal(err)
 				}
-				out[0].FinalizeAll()
-			}
-		})
+				defer exec.Finalize()
+				if _, err := exec.Exec(x, w); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					out, err := exec.Exec(x, w)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out[0].FinalizeAll()
+				}
+			})
+		}
+	}
+}
+
+// TestFusionBarrierIsExact checks that the fusion barrier returns its input bit for bit (it
+// divides by ones computed at run time), including negative zeros, the largest value and the
+// smallest normal one. (Subnormals are left out: XLA's CPU runtime flushes them to zero in every
+// operation.)
+func TestFusionBarrierIsExact(t *testing.T) {
+	backend, err := clipbackend.New(testutil.BackendConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	rng := rand.New(rand.NewPCG(3, 4))
+	y := testutil.RandTensor(rng, 4, 2, 3, 5)
+	vals := tensors.MustCopyFlatData[float32](y)
+	vals[0], vals[1], vals[2] = float32(math.Copysign(0, -1)), math.MaxFloat32, -0x1p-126
+	y = tensors.FromFlatDataAndDimensions(vals, 4, 2, 3, 5)
+	k := testutil.RandTensor(rng, 4, 3, 3)
+	exec, err := NewExec(backend, func(y, k *Node) *Node { return fusionBarrier(y, k) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	out, err := exec.Exec(y, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tensors.MustCopyFlatData[float32](out[0])
+	for i, v := range vals {
+		if math.Float32bits(got[i]) != math.Float32bits(v) {
+			t.Fatalf("fusionBarrier changed element %d: %g -> %g", i, v, got[i])
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
 	"github.com/clipkit/clipkit/cliplib/encoder"
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/cliplib/model/mobileclip"
 
@@ -77,7 +78,7 @@ func loadFixture(t *testing.T, dir string) fixture {
 // (≤ 1e-5) and the logits (≤ 1e-5 relative to the logit scale) with the reference.
 func checkParity(t *testing.T, cfg *model.Config, weights checkpoint.StateDict, f fixture) {
 	t.Helper()
-	e, err := encoder.New(cfg, weights, encoder.Options{Backend: "go"})
+	e, err := encoder.New(cfg, weights, encoder.Options{Backend: testutil.BackendConfig()})
 	if err != nil {
 		t.Fatal(err)
 	}

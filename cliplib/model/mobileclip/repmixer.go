@@ -111,6 +111,7 @@ func (m convMLP) shapes(sh nn.Shapes, prefix string) {
 func (m convMLP) build(ctx *context.Context, x, outScale *Node) *Node {
 	g := x.Graph()
 	s := m.dwSpec()
+	s.algo = context.GetParamOr(ctx, nn.ParamConvAlgorithm, nn.ConvMatMul)
 	w := nn.Weight(ctx.In("conv").In("conv"), g, "weight", m.dim, 1, m.kernel[0], m.kernel[1])
 	scale, shift := bnAffine(ctx.In("conv").In("bn"), g, m.dim)
 	w = Mul(castTo(w, scale), Reshape(scale, m.dim, 1, 1, 1))
