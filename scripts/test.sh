@@ -43,7 +43,7 @@ run "go test (simplego)" env GOMLX_BACKEND=go go test -short -count=1 ./...
 run "Milvus store against a real server" bash scripts/test-milvus.sh
 if bash scripts/install-xla-cpu.sh --check >/dev/null 2>&1; then
   run "XLA CPU plugin" env CLIPKIT_REQUIRE_XLA_CPU=1 go test -count=1 ./cliplib/backend/
-  run "encoder and facade on xla:cpu" env CLIPKIT_TEST_BACKEND=xla:cpu go test -short -count=1 ./cliplib/encoder/ ./cliplib/
+  run "encoder, facade and MobileCLIP towers on xla:cpu" env CLIPKIT_TEST_BACKEND=xla:cpu go test -short -count=1 ./cliplib/encoder/ ./cliplib/ ./cliplib/model/mobileclip/
 else
   echo "--- FAILED: the XLA CPU plugin is not installed (scripts/install-xla-cpu.sh)" >&2; failed+=("xla:cpu plugin")
 fi
