@@ -76,3 +76,60 @@ func TestCompareStrategiesMatchesZeroShotRuns(t *testing.T) {
 		t.Error("3 class names for 10 classes: no error")
 	}
 }
+
+func TestDistinctTemplatesAndFamilies(t *testing.T) {
+	tests := []struct {
+		families []TemplateFamily
+		want     []string
+	}{
+		{nil, nil},
+		{[]TemplateFamily{{"a", []string{"x {}", "y {}"}}, {"b", []string{"y {}", "z {}"}}}, []string{"x {}", "y {}", "z {}"}},
+	}
+	for _, tt := range tests {
+		if got := DistinctTemplates(tt.families); !slices.Equal(got, tt.want) {
+			t.Errorf("DistinctTemplates = %q, want %q", got, tt.want)
+		}
+	}
+	if !slices.Equal(TemplateFamilies[CIFARFamily].Templates, cliplib.CIFARTemplates) {
+		t.Errorf("CIFARFamily = %d is %q", CIFARFamily, TemplateFamilies[CIFARFamily].Name)
+	}
+}
+
+func TestRankTemplatesAndSampleFiles(t *testing.T) {
+	t.Setenv("CLIPKIT_CACHE", t.TempDir())
+	t.Setenv("CLIP_SMOKE", "1")
+	t.Setenv(EnvModel, "")
+	t.Setenv(EnvPerClass, "")
+	ds, err := CIFAR10(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := ds.PerClassSample()
+	if err != nil || len(idx) == 0 || len(idx) > 2*len(ds.Classes()) {
+		t.Fatalf("PerClassSample: %d items, %v", len(idx), err)
+	}
+	s, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	families := []TemplateFamily{{"photo", cliplib.PhotoTemplate}, {"two", []string{cliplib.PhotoTemplate[0], "a sketch of a {}."}}}
+	r, err := s.RankTemplates(ds, idx, families)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.N != len(idx) || len(r.FamilyAcc) != 2 || len(r.Singles) != 2 || len(r.SingleAcc) != 2 || r.FamilyAcc[0] != r.SingleAcc[0] {
+		t.Errorf("ranking %+v", r)
+	}
+	_, runs, err := s.ZeroShotRuns("test", ds, idx, cliplib.PhotoTemplate)
+	if err != nil || runs[0].Acc != r.FamilyAcc[0] {
+		t.Errorf("family accuracy %v, ZeroShotRuns %v (%v)", r.FamilyAcc[0], runs, err)
+	}
+	files, labels, err := ds.SampleFiles(idx[:3])
+	if want, _ := ds.LabelsAt(idx[:3]); err != nil || len(files) != 3 || !slices.Equal(labels, want) {
+		t.Errorf("SampleFiles: %v %v %v", files, labels, err)
+	}
+	if _, _, err := ds.SampleFiles([]int{-1}); err == nil {
+		t.Error("SampleFiles(-1): no error")
+	}
+}
