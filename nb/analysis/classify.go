@@ -223,3 +223,21 @@ func Order(values []float64) []int {
 	})
 	return idx
 }
+
+// SplitPerClass splits the items idx (indices into labels) in order: the first perClass of each
+// class go to kept, the others to rest. An index outside labels is an error.
+func SplitPerClass(labels, idx []int, perClass int) (kept, rest []int, err error) {
+	seen := map[int]int{}
+	for _, i := range idx {
+		if i < 0 || i >= len(labels) {
+			return nil, nil, fmt.Errorf("SplitPerClass: index %d outside the %d labels", i, len(labels))
+		}
+		if l := labels[i]; seen[l] < perClass {
+			kept = append(kept, i)
+			seen[l]++
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	return kept, rest, nil
+}

@@ -70,15 +70,9 @@ func (s *Session) ZeroShotRuns(label string, ds *Labelled, idx []int, templateSe
 	}
 	runs := make([]ZeroShotRun, len(zs))
 	for i, z := range zs {
-		r := ZeroShotRun{Templates: len(templateSets[i]), Pred: analysis.Predictions(z.Logits(imgs))}
-		if r.Acc, err = analysis.Accuracy(r.Pred, truth); err != nil {
+		if runs[i], err = newZeroShotRun(z, imgs, truth, len(classes), len(templateSets[i])); err != nil {
 			return nil, nil, err
 		}
-		if r.CM, err = analysis.ConfusionMatrix(truth, r.Pred, len(classes)); err != nil {
-			return nil, nil, err
-		}
-		r.PerClass = analysis.PerClassAccuracy(r.CM)
-		runs[i] = r
 	}
 	return truth, runs, nil
 }
