@@ -3,13 +3,12 @@ package explore
 import (
 	"fmt"
 	"image"
-	_ "image/jpeg" // decoders for MeasureImage
-	_ "image/png"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/clipkit/clipkit/cliplib/preprocess"
 	"github.com/clipkit/clipkit/nb/notebook"
 )
 
@@ -41,16 +40,12 @@ func PlatformImages() ([]string, error) {
 // MeasureImage decodes the image at path and computes its statistics from every second pixel of
 // every second row.
 func MeasureImage(path string) (ImageStat, error) {
-	f, err := os.Open(path)
+	// The guarded decoder: size limits before any pixel is allocated (see cliplib/preprocess).
+	img, _, err := preprocess.DecodeFile(path)
 	if err != nil {
 		return ImageStat{}, err
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return ImageStat{}, fmt.Errorf("%s: %w", path, err)
-	}
-	st, err := f.Stat()
+	st, err := os.Stat(path)
 	if err != nil {
 		return ImageStat{}, err
 	}
