@@ -36,9 +36,6 @@ func normalizeArgs(root *cobra.Command, args []string) []string {
 		}
 		cmd = sub
 	}
-	if cmd.DisableFlagParsing {
-		return args // a legacy command parses its own flags (legacy.go)
-	}
 	out := slices.Clone(args)
 	takesValue := false
 	for j := i; j < len(out); j++ {

@@ -13,6 +13,9 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// errHelp is what clipx returns for a help request (-h, --help): the usage was printed, exit 0.
+var errHelp = errors.New("help requested")
+
 // clipx runs clipx with args as main does and returns the error that run would print; a help
 // request (-h, --help) returns errHelp.
 func clipx(args ...string) error {
@@ -258,39 +261,5 @@ func TestFreshFlagsPerRun(t *testing.T) {
 	}
 	if strings.HasPrefix(buf.String(), "[") {
 		t.Error("--json of the previous run leaked into this one")
-	}
-}
-
-// TestLegacyCommandsStillRun: a command written on package flag and wired with register() runs
-// with its arguments as given, its -h is not an error, and its usage errors exit 2.
-func TestLegacyCommandsStillRun(t *testing.T) {
-	var got []string
-	saved := registrations
-	defer func() { registrations = saved }()
-	register("legacytest", "a legacy command", func(args []string) error {
-		fs := newFlagSet("legacytest", "[-n N]")
-		n := fs.Int("n", 1, "a number")
-		var names multiFlag
-		fs.Var(&names, "name", "repeatable")
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		got = append([]string{strings.Repeat("x", *n)}, names...)
-		return nil
-	})
-	if err := clipx("legacytest", "-n", "3", "--name", "a", "-name", "b"); err != nil || strings.Join(got, " ") != "xxx a b" {
-		t.Errorf("legacytest: %v, %q", err, got)
-	}
-	var code int
-	captureStd(t, func() { code = run([]string{"legacytest", "-h"}) })
-	if code != 0 {
-		t.Errorf("legacytest -h exited %d", code)
-	}
-	captureStd(t, func() { code = run([]string{"legacytest", "-bogus"}) })
-	if code != 2 {
-		t.Errorf("legacytest -bogus exited %d, want 2", code)
-	}
-	if err := clipx("legacytest", "-n", "x"); !errors.Is(err, errUsage) {
-		t.Errorf("legacytest -n x: %v, want a usage error", err)
 	}
 }

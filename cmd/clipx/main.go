@@ -29,8 +29,7 @@
 //	}
 //
 // Usage errors (a missing or bad flag or argument) wrap errUsage: clipx prints them with the
-// command's usage on standard error and exits 2; other errors exit 1. A command still written on
-// package flag (func(args []string) error) can be wired with register() meanwhile (legacy.go).
+// command's usage on standard error and exits 2; other errors exit 1.
 package main
 
 import (
