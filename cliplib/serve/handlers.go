@@ -376,65 +376,29 @@ func zeroShotResult(classes []string, sims [][]float32, labels []int, t float64)
 	k := len(classes)
 	res := &ZeroShotResponse{Classes: classes, Probs: make([][]float32, len(sims)), Logits: make([][]float32, len(sims)),
 		Top: make([]int, len(sims)), Entropy: make([]float64, len(sims)), Temperature: t}
-	const bins = 10
-	var binN [bins]int
-	var binConf, binAcc [bins]float64
 	classN, classHit := make([]int, k), make([]int, k)
-	correct, nll := 0, 0.0
+	var cal cliplib.Calibration
 	for i, row := range sims {
-		logits := make([]float32, k)
-		p64 := make([]float64, k)
-		mx := math.Inf(-1)
+		p64 := cliplib.SoftmaxAt(row, t)
+		logits, probs := make([]float32, k), make([]float32, k)
 		for j, v := range row {
-			l := float64(v) / t
-			logits[j] = float32(l)
-			p64[j] = l
-			mx = math.Max(mx, l)
+			logits[j], probs[j] = float32(float64(v)/t), float32(p64[j])
 		}
-		sum := 0.0
-		for j := range p64 {
-			p64[j] = math.Exp(p64[j] - mx)
-			sum += p64[j]
-		}
-		probs := make([]float32, k)
-		best, h := 0, 0.0
-		for j := range p64 {
-			p64[j] /= sum
-			probs[j] = float32(p64[j])
-			if p64[j] > p64[best] {
-				best = j
-			}
-			if p64[j] > 0 {
-				h -= p64[j] * math.Log(p64[j])
-			}
-		}
-		res.Logits[i], res.Probs[i], res.Top[i], res.Entropy[i] = logits, probs, best, h
+		best := cliplib.Argmax64(p64)
+		res.Logits[i], res.Probs[i], res.Top[i], res.Entropy[i] = logits, probs, best, cliplib.Entropy64(p64)
 		if i >= len(labels) || labels[i] < 0 || labels[i] >= k {
 			continue
 		}
-		res.Labeled++
 		y := labels[i]
-		hit := 0.0
 		classN[y]++
 		if best == y {
-			correct++
 			classHit[y]++
-			hit = 1
 		}
-		nll -= math.Log(math.Max(p64[y], math.SmallestNonzeroFloat64))
-		conf := p64[best]
-		b := min(int(conf*bins), bins-1)
-		binN[b]++
-		binConf[b] += conf
-		binAcc[b] += hit
+		cal.Add(p64, y)
 	}
+	res.Labeled = cal.N()
 	if res.Labeled > 0 {
-		n := float64(res.Labeled)
-		acc, ece := float64(correct)/n, 0.0
-		for b := range bins {
-			ece += math.Abs(binAcc[b]-binConf[b]) / n
-		}
-		nll /= n
+		acc, ece, nll := cal.Accuracy(), cal.ECE(), cal.NLL()
 		res.Accuracy, res.ECE, res.NLL = &acc, &ece, &nll
 		res.PerClassRecall = make([]*float64, k)
 		for c := range k {

@@ -3,6 +3,8 @@ package analysis
 import (
 	"fmt"
 	"math"
+
+	"github.com/clipkit/clipkit/cliplib"
 )
 
 // Entropy returns the Shannon entropy −Σ p·ln p of a probability vector, in nats (0 for a one-hot
@@ -17,28 +19,10 @@ func Entropy(p []float32) float64 {
 	return h
 }
 
-// SoftmaxTemperature returns softmax(sims / t) in float64: the class probabilities CLIP gives
-// when its cosine similarities are divided by the temperature t (CLIP's learned t is
-// 1/LogitScale, 0.01 for the published weights). t must be > 0.
-func SoftmaxTemperature(sims []float32, t float64) []float64 {
-	out := make([]float64, len(sims))
-	if len(sims) == 0 {
-		return out
-	}
-	m := math.Inf(-1)
-	for _, v := range sims {
-		m = math.Max(m, float64(v)/t)
-	}
-	sum := 0.0
-	for i, v := range sims {
-		out[i] = math.Exp(float64(v)/t - m)
-		sum += out[i]
-	}
-	for i := range out {
-		out[i] /= sum
-	}
-	return out
-}
+// SoftmaxTemperature returns softmax(sims / t) in float64 (cliplib.SoftmaxAt): the class
+// probabilities CLIP gives when its cosine similarities are divided by the temperature t. t must
+// be > 0.
+func SoftmaxTemperature(sims []float32, t float64) []float64 { return cliplib.SoftmaxAt(sims, t) }
 
 // TemperaturePoint summarises the softmax of a set of items at one temperature.
 type TemperaturePoint struct {
@@ -72,51 +56,17 @@ func TemperatureSweep(sims [][]float32, truth []int, temps []float64) ([]Tempera
 			return nil, fmt.Errorf("analysis.TemperatureSweep: label %d of item %d is not a class index in [0, %d)", truth[i], i, len(row))
 		}
 	}
-	const bins = 10
 	out := make([]TemperaturePoint, len(temps))
 	for ti, t := range temps {
 		if !(t > 0) || math.IsInf(t, 0) {
 			return nil, fmt.Errorf("analysis.TemperatureSweep: temperature %g, want a finite value > 0", t)
 		}
-		pt := TemperaturePoint{Temperature: t}
-		var binN [bins]int
-		var binConf, binAcc [bins]float64
+		var c cliplib.Calibration
 		for i, row := range sims {
-			p := SoftmaxTemperature(row, t)
-			best, h := 0, 0.0
-			for j, v := range p {
-				if v > p[best] {
-					best = j
-				}
-				if v > 0 {
-					h -= v * math.Log(v)
-				}
-			}
-			conf := p[best]
-			correct := 0.0
-			if best == truth[i] {
-				correct = 1
-			}
-			pt.MeanEntropy += h
-			pt.MeanConfidence += conf
-			pt.Accuracy += correct
-			pt.NLL -= math.Log(math.Max(p[truth[i]], math.SmallestNonzeroFloat64))
-			b := min(int(conf*bins), bins-1)
-			binN[b]++
-			binConf[b] += conf
-			binAcc[b] += correct
+			c.Add(cliplib.SoftmaxAt(row, t), truth[i])
 		}
-		n := float64(len(sims))
-		pt.MeanEntropy /= n
-		pt.MeanConfidence /= n
-		pt.Accuracy /= n
-		pt.NLL /= n
-		for b := range bins {
-			if binN[b] > 0 {
-				pt.ECE += math.Abs(binAcc[b]-binConf[b]) / n
-			}
-		}
-		out[ti] = pt
+		out[ti] = TemperaturePoint{Temperature: t, MeanEntropy: c.MeanEntropy(), MeanConfidence: c.MeanConfidence(),
+			Accuracy: c.Accuracy(), NLL: c.NLL(), ECE: c.ECE()}
 	}
 	return out, nil
 }
