@@ -75,16 +75,7 @@ func Measured(results []Result, tower string) []Result {
 // Fastest returns the result with the most items per second (the first of equals), and false for
 // no results.
 func Fastest(results []Result) (Result, bool) {
-	if len(results) == 0 {
-		return Result{}, false
-	}
-	best := results[0]
-	for _, x := range results[1:] {
-		if x.ItemsPerSec > best.ItemsPerSec {
-			best = x
-		}
-	}
-	return best, true
+	return fastestBy(results, func(x Result) float64 { return x.ItemsPerSec })
 }
 
 // MaxFirstCallMs is the slowest first call (graph compilation included) among results, in ms; 0
@@ -113,31 +104,13 @@ func BatchingMeasured(reports []*BatchingReport, tower string) []BatchingResult 
 // FastestBatching returns the result with the most items per second (the first of equals), and
 // false for no results.
 func FastestBatching(results []BatchingResult) (BatchingResult, bool) {
-	if len(results) == 0 {
-		return BatchingResult{}, false
-	}
-	best := results[0]
-	for _, x := range results[1:] {
-		if x.ItemsPerSec > best.ItemsPerSec {
-			best = x
-		}
-	}
-	return best, true
+	return fastestBy(results, func(x BatchingResult) float64 { return x.ItemsPerSec })
 }
 
 // FastestScaling returns the sweep point with the most items per second (the first of equals),
 // and false for no points.
 func FastestScaling(points []ScalingPoint) (ScalingPoint, bool) {
-	if len(points) == 0 {
-		return ScalingPoint{}, false
-	}
-	best := points[0]
-	for _, p := range points[1:] {
-		if p.ItemsPerSec > best.ItemsPerSec {
-			best = p
-		}
-	}
-	return best, true
+	return fastestBy(points, func(x ScalingPoint) float64 { return x.ItemsPerSec })
 }
 
 // MeasuredMemory returns the points of tower that did not fail, in order.
@@ -193,4 +166,19 @@ func (r *Report) At(tower string, batch int) []Result {
 		}
 	}
 	return out
+}
+
+// fastestBy returns the element with the largest rate (the first of equals), and false for none.
+func fastestBy[T any](xs []T, rate func(T) float64) (T, bool) {
+	var best T
+	if len(xs) == 0 {
+		return best, false
+	}
+	best = xs[0]
+	for _, x := range xs[1:] {
+		if rate(x) > rate(best) {
+			best = x
+		}
+	}
+	return best, true
 }

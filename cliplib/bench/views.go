@@ -114,16 +114,7 @@ func (r *MemoryReport) ByBatch(precision string, v func(MemoryPoint) float64) []
 // FastestPoint returns the point with the most items per second (the first of equals), and false for
 // no points.
 func FastestPoint(points []MemoryPoint) (MemoryPoint, bool) {
-	if len(points) == 0 {
-		return MemoryPoint{}, false
-	}
-	best := points[0]
-	for _, p := range points[1:] {
-		if p.ItemsPerSec > best.ItemsPerSec {
-			best = p
-		}
-	}
-	return best, true
+	return fastestBy(points, func(x MemoryPoint) float64 { return x.ItemsPerSec })
 }
 
 // MiBs converts a byte count to mebibytes.
