@@ -43,23 +43,7 @@ func TestLabelsAtAndAccuracies(t *testing.T) {
 }
 
 func TestCompareStrategiesMatchesZeroShotRuns(t *testing.T) {
-	t.Setenv("CLIPKIT_CACHE", t.TempDir())
-	t.Setenv("CLIP_SMOKE", "1")
-	t.Setenv(EnvModel, "")
-	t.Setenv(EnvPerClass, "")
-	ds, err := CIFAR10(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	idx, _, err := ds.Sample(1000, 50, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ds, idx := smokeCIFAR(t)
 	_, want, err := s.ZeroShotRuns("test", ds, idx, cliplib.PhotoTemplate)
 	if err != nil {
 		t.Fatal(err)

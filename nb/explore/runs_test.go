@@ -59,23 +59,7 @@ func TestLabelledWarningAndSample(t *testing.T) {
 }
 
 func TestZeroShotRunsAndEncodeWords(t *testing.T) {
-	t.Setenv("CLIPKIT_CACHE", t.TempDir())
-	t.Setenv("CLIP_SMOKE", "1")
-	t.Setenv(EnvModel, "")
-	t.Setenv(EnvPerClass, "")
-	ds, err := CIFAR10(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	idx, _, err := ds.Sample(1000, 50, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ds, idx := smokeCIFAR(t)
 	truth, runs, err := s.ZeroShotRuns("test", ds, idx, cliplib.PhotoTemplate, cliplib.CIFARTemplates[:3])
 	if err != nil {
 		t.Fatal(err)
@@ -198,4 +182,28 @@ func TestBenchmarkReportReadsOrSaves(t *testing.T) {
 	if _, err := BenchmarkReport("k", bench.Config{}, "x.json"); err == nil {
 		t.Error("missing report file: no error")
 	}
+}
+
+// smokeCIFAR opens the smoke-mode session (tiny model, caches in a temporary directory) and
+// samples the CIFAR-10 items the zero-shot tests score; the session is closed when the test ends.
+func smokeCIFAR(t *testing.T) (*Session, *Labelled, []int) {
+	t.Helper()
+	t.Setenv("CLIPKIT_CACHE", t.TempDir())
+	t.Setenv("CLIP_SMOKE", "1")
+	t.Setenv(EnvModel, "")
+	t.Setenv(EnvPerClass, "")
+	ds, err := CIFAR10(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	idx, _, err := ds.Sample(1000, 50, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, ds, idx
 }
