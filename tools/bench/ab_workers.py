@@ -14,45 +14,11 @@ drifts (a shared machine), which separate runs do not. Only the standard library
 """
 import argparse
 import json
-import math
 import os
-import shlex
-import statistics
-import subprocess
 import sys
 import time
 
-
-class Worker:
-    """One clipx benchmark worker, driven over JSON lines."""
-
-    def __init__(self, cmd):
-        self.cmd = cmd
-        self.p = subprocess.Popen(shlex.split(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, **req):
-        self.p.stdin.write(json.dumps(req) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"worker {self.cmd!r} exited (status {self.p.wait()}) on {req}")
-        rep = json.loads(line)
-        if not rep.get("ok"):
-            raise RuntimeError(f"worker {self.cmd!r}: {rep.get('error')} (request {req})")
-        return rep
-
-    def close(self):
-        try:
-            self.ask(op="quit")
-        finally:
-            self.p.wait(timeout=60)
-
-
-def summary(lat_s, batch):
-    lat = sorted(lat_s)
-    med = statistics.median(lat)
-    p95 = lat[min(max(math.ceil(0.95 * len(lat)) - 1, 0), len(lat) - 1)]
-    return {"items_per_sec": batch / med, "p50_ms": med * 1e3, "p95_ms": p95 * 1e3, "iters": len(lat)}
+from benchworker import Worker, summary
 
 
 def main():

@@ -28,14 +28,13 @@ import json
 import math
 import os
 import platform
-import shlex
-import statistics
-import subprocess
 import sys
 import time
 
 import torch
 import open_clip
+
+from benchworker import Worker, summary
 
 ALIASES = {"ViT-B/32": "ViT-B-32", "ViT-B/16": "ViT-B-16", "ViT-L/14": "ViT-L-14", "ViT-L/14@336px": "ViT-L-14-336"}
 
@@ -167,37 +166,6 @@ def build_model(name, dev):
     res = model.visual.image_size
     res = res[0] if isinstance(res, (tuple, list)) else res
     return (lambda x: model.encode_image(x, normalize=True)), (lambda t: model.encode_text(t, normalize=True)), res
-
-
-class Worker:
-    """Our benchmark worker (clipx bench worker), driven over JSON lines."""
-
-    def __init__(self, cmd):
-        self.p = subprocess.Popen(shlex.split(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, **req):
-        self.p.stdin.write(json.dumps(req) + "\n")
-        self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"benchmark worker exited (status {self.p.wait()}) on {req}")
-        rep = json.loads(line)
-        if not rep.get("ok"):
-            raise RuntimeError(f"benchmark worker: {rep.get('error')} (request {req})")
-        return rep
-
-    def close(self):
-        try:
-            self.ask(op="quit")
-        finally:
-            self.p.wait(timeout=60)
-
-
-def summary(lat_s, batch):
-    lat = sorted(lat_s)
-    med = statistics.median(lat)
-    pct = lambda p: lat[min(max(math.ceil(p * len(lat)) - 1, 0), len(lat) - 1)]
-    return {"items_per_sec": batch / med, "p50_ms": med * 1e3, "p95_ms": pct(0.95) * 1e3, "iters": len(lat)}
 
 
 def interleaved(args):
