@@ -1,7 +1,7 @@
 // Package serve is the notebooks' side of clipkit's model server (`clipx serve`, package
 // cliplib/serve): Attach starts the server for a model, or attaches to the one already running,
 // and Client calls its HTTP API. The server outlives the GoNB cell that started it (its own
-// process group), so later cells and browser widgets pay no model load or compile; it exits
+// process group), so later cells that call it and browser widgets pay no model load or compile; it exits
 // after its idle timeout. A server that died is reported with the end of its log.
 //
 //	c, err := serve.Attach(serve.Options{Model: "ViT-B/32"})
