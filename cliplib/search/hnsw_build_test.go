@@ -44,19 +44,34 @@ func TestParallelBuildKeepsRecall(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				ids := map[uint64]bool{}
-				for _, r := range got {
-					ids[r.ID] = true
-				}
-				for _, r := range want {
-					if ids[r.ID] {
-						hit++
-					}
-				}
+				hit += Overlap(got, want)
 			}
 			if r := float64(hit) / (10 * nq); r < 0.95 {
 				t.Fatalf("workers %d, trial %d: recall@10 at ef=48 = %.2f, want >= 0.95", workers, trial, r)
 			}
+		}
+	}
+}
+
+func TestOverlapCountsSharedIDs(t *testing.T) {
+	r := func(ids ...uint64) []Result {
+		out := make([]Result, len(ids))
+		for i, id := range ids {
+			out[i] = Result{ID: id}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		got, want []Result
+		n         int
+	}{
+		{r(1, 2, 3), r(3, 2, 1), 3},
+		{r(1, 2, 3), r(4, 5), 0},
+		{r(1, 9), r(1, 2, 3), 1},
+		{nil, r(1), 0},
+	} {
+		if n := Overlap(tc.got, tc.want); n != tc.n {
+			t.Errorf("Overlap(%v, %v) = %d, want %d", tc.got, tc.want, n, tc.n)
 		}
 	}
 }

@@ -149,3 +149,19 @@ func validateItems(dst []float32, items []Item, dim int, exists func(uint64) boo
 	}
 	return nil
 }
+
+// Overlap counts the results of got whose ID is among want's: recall@k of got against the true
+// neighbours want is Overlap(got, want) / len(want).
+func Overlap(got, want []Result) int {
+	ids := make(map[uint64]bool, len(want))
+	for _, w := range want {
+		ids[w.ID] = true
+	}
+	c := 0
+	for _, g := range got {
+		if ids[g.ID] {
+			c++
+		}
+	}
+	return c
+}

@@ -359,7 +359,7 @@ func runHNSW(cfg Config, d, n int, items []search.Item, qs [][]float32, truth []
 		}
 		batch := time.Since(t0).Seconds() * 1e3 / float64(len(qs))
 		for i := range qs {
-			hits += overlap(got[i], truth[i])
+			hits += search.Overlap(got[i], truth[i])
 		}
 		p := EfPoint{Ef: ef, Recall: float64(hits) / float64(len(qs)*cfg.K), Latency: lat, BatchMsPerQ: batch}
 		cfg.Logf("N=%d hnsw ef=%d: recall@%d %.4f, p50 %.3f ms p95 %.3f ms (cpu p50 %.3f ms), batch %.4f ms/query",
@@ -373,20 +373,6 @@ func runHNSW(cfg Config, d, n int, items []search.Item, qs [][]float32, truth []
 		}
 	}
 	return hr, nil
-}
-
-// overlap counts results whose ID is in the truth list.
-func overlap(got, truth []search.Result) int {
-	c := 0
-	for _, g := range got {
-		for _, t := range truth {
-			if g.ID == t.ID {
-				c++
-				break
-			}
-		}
-	}
-	return c
 }
 
 // timeQueries runs f on each query (one at a time) and summarises latencies.

@@ -234,7 +234,7 @@ func CompareStores(ctx context.Context, cfg StoreConfig, cs []Contender) (*Store
 				return err
 			}
 			if i > 0 { // the first call is timeQueries' warm-up on qs[0]
-				hits += overlap(res, truth[i-1])
+				hits += search.Overlap(res, truth[i-1])
 			}
 			i++
 			return nil

@@ -222,16 +222,8 @@ func Run(t *testing.T, open Opener, minRecall float64) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ids := map[uint64]bool{}
-			for _, r := range got {
-				ids[r.ID] = true
-			}
-			for _, r := range want {
-				total++
-				if ids[r.ID] {
-					hit++
-				}
-			}
+			hit += search.Overlap(got, want)
+			total += len(want)
 		}
 		if r := float64(hit) / float64(total); r < minRecall {
 			t.Fatalf("recall@10 against the exact index = %.3f, want >= %.3f", r, minRecall)
