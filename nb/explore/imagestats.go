@@ -25,17 +25,7 @@ type ImageStat struct {
 }
 
 // PlatformImages returns the sample images of the platform check: all of them, or 6 in smoke mode.
-func PlatformImages() ([]string, error) {
-	dir, err := notebook.ImagesDir()
-	if err != nil {
-		return nil, err
-	}
-	files, err := notebook.ImageFiles(dir)
-	if err != nil {
-		return nil, err
-	}
-	return files[:min(len(files), notebook.Pick(len(files), 6))], nil
-}
+func PlatformImages() ([]string, error) { return SampleImages(notebook.Pick(0, 6)) }
 
 // MeasureImage decodes the image at path and computes its statistics from every second pixel of
 // every second row.
