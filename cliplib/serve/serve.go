@@ -429,7 +429,7 @@ func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 		BackendDescription: backend.DescribeChoice(enc.Backend(), enc.BackendChoice()), Precision: s.cfg.Precision,
 		EmbedDim: s.m.EmbedDim(), LogitScale: s.m.LogitScale(), Params: enc.NumParams(), Config: s.m.Config,
 		Weights: WeightSource{Path: src.Path, Format: src.Format, Layout: src.Layout, Random: src.Random, Reason: src.Reason},
-		PID: os.Getpid(), UptimeS: time.Since(s.started).Seconds()})
+		PID:     os.Getpid(), UptimeS: time.Since(s.started).Seconds()})
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {
