@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,6 +26,9 @@ const (
 // loaded: within it, cells attach to the random-weights server at once instead of paying a failed
 // server start each; after it, the trained weights are tried again.
 const FallbackRetry = 10 * time.Minute
+
+// attachServer is Attach; tests replace it.
+var attachServer = Attach
 
 // NotebookOptions are the Options every notebook cell and widget attaches with, for model and
 // precision ("" is f32): backend $GOMLX_BACKEND (else the fastest installed), idle exit after
@@ -54,7 +58,7 @@ func AttachNotebook(model, precision string) (c *Client, randomReason string, er
 		return nil, "", err
 	}
 	if opt.RandomWeights {
-		c, err := Attach(opt)
+		c, err := attachServer(opt)
 		return c, "", err
 	}
 	opt.defaults()
@@ -62,21 +66,21 @@ func AttachNotebook(model, precision string) (c *Client, randomReason string, er
 	if reason := recentFallback(marker, opt); reason != "" {
 		ropt := opt
 		ropt.RandomWeights = true
-		c, err := Attach(ropt)
+		c, err := attachServer(ropt)
 		return c, reason, err
 	}
-	c, err = Attach(opt)
+	c, err = attachServer(opt)
 	if err == nil {
 		return c, "", nil
 	}
 	ropt := opt
 	ropt.RandomWeights = true
-	c, err2 := Attach(ropt)
+	c, err2 := attachServer(ropt)
 	if err2 != nil {
 		return nil, "", fmt.Errorf("%w\n(and with random weights: %v)", err, err2)
 	}
 	reason := lastLine(err.Error())
-	if b, err := json.Marshal(fallback{Reason: reason, Time: time.Now()}); err == nil {
+	if b, err := json.Marshal(fallback{Reason: reason, Time: time.Now()}); err == nil && os.MkdirAll(filepath.Dir(marker), 0o700) == nil {
 		_ = atomicfile.WriteBytes(marker, b, 0o600) // a lost marker only costs the next cell a retry
 	}
 	return c, reason, nil
