@@ -207,9 +207,18 @@ func StateKey(model, backend, precision string, random bool) string {
 	return s
 }
 
-// Dir is where servers keep their state and log files: $CLIPKIT_CACHE/serve (see
-// weights.DefaultCacheDir).
-func Dir() string { return filepath.Join(weights.DefaultCacheDir(), "serve") }
+// EnvDir overrides Dir: `clipx report` points it at a folder of its own, so that the notebooks
+// it runs share servers of their own, which it stops at the end.
+const EnvDir = "CLIPKIT_SERVE_DIR"
+
+// Dir is where servers keep their state and log files: $CLIPKIT_SERVE_DIR when set, else
+// $CLIPKIT_CACHE/serve (see weights.DefaultCacheDir).
+func Dir() string {
+	if d := os.Getenv(EnvDir); d != "" {
+		return d
+	}
+	return filepath.Join(weights.DefaultCacheDir(), "serve")
+}
 
 // StatePath is the default state file of a server: Dir()/StateKey(...).json.
 func StatePath(model, backend, precision string, random bool) string {
