@@ -425,11 +425,20 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	enc := s.m.Encoder()
 	src := s.m.Source
-	writeJSON(w, Info{Model: s.cfg.ModelName, Label: s.m.Label(), Backend: s.cfg.Backend,
-		BackendDescription: backend.DescribeChoice(enc.Backend(), enc.BackendChoice()), Precision: s.cfg.Precision,
-		EmbedDim: s.m.EmbedDim(), LogitScale: s.m.LogitScale(), Params: enc.NumParams(), Config: s.m.Config,
-		Weights: WeightSource{Path: src.Path, Format: src.Format, Layout: src.Layout, Random: src.Random, Reason: src.Reason},
-		PID:     os.Getpid(), UptimeS: time.Since(s.started).Seconds()})
+	writeJSON(w, Info{
+		Model:              s.cfg.ModelName,
+		Label:              s.m.Label(),
+		Backend:            s.cfg.Backend,
+		BackendDescription: backend.DescribeChoice(enc.Backend(), enc.BackendChoice()),
+		Precision:          s.cfg.Precision,
+		EmbedDim:           s.m.EmbedDim(),
+		LogitScale:         s.m.LogitScale(),
+		Params:             enc.NumParams(),
+		Config:             s.m.Config,
+		Weights:            WeightSource{Path: src.Path, Format: src.Format, Layout: src.Layout, Random: src.Random, Reason: src.Reason},
+		PID:                os.Getpid(),
+		UptimeS:            time.Since(s.started).Seconds(),
+	})
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {

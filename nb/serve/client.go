@@ -8,6 +8,10 @@
 //	g, err := c.Gallery("photos", paths, nil)
 //	z, err := c.ZeroShot(serve.ZeroShotRequest{Gallery: g.ID, Classes: []string{"cat", "dog"}})
 //
+// Notebook cells and widgets attach with AttachNotebook (the notebooks' options: $CLIP_PRECISION,
+// $GOMLX_BACKEND, random weights in smoke mode or, remembered for a while, when the trained ones
+// cannot be loaded); nb/explore.Open wraps it in a Session.
+//
 // Browsers reach the server through Jupyter's own server (jupyter-server-proxy):
 // <Jupyter base URL> + c.BrowserBase() + "v1/zeroshot", with the token (docs/serve.md).
 package serve
