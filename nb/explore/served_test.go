@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -303,11 +304,23 @@ func TestOpenWithoutAServerLoadsInProcessAndSaysSo(t *testing.T) {
 	t.Setenv("CLIP_SMOKE", "1")
 	t.Setenv(EnvModel, "")
 	loads := localLoads.Load()
+	stderr := os.Stderr
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stderr = w
 	s, err := Open()
+	os.Stderr = stderr
+	w.Close()
+	said, _ := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if !strings.Contains(string(said), "no model server") || !strings.Contains(string(said), "no-clipx-here") {
+		t.Errorf("the fallback is not announced on stderr with its reason: %q", said)
+	}
 	if s.Served() || localLoads.Load()-loads != 1 {
 		t.Fatalf("Open without a clipx binary: served %v, %d local loads; want the in-process fallback", s.Served(), localLoads.Load()-loads)
 	}
