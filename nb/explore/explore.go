@@ -109,6 +109,9 @@ func Open() (*Session, error) {
 // OpenModel is Open for a given model name or checkpoint path.
 func OpenModel(name string) (*Session, error) {
 	prec := os.Getenv(EnvPrecision)
+	if _, err := serve.NotebookOptions(name, prec); err != nil {
+		return nil, fmt.Errorf("explore.Open: %w", err) // a setting to fix, not a reason to load in process
+	}
 	c, reason, err := serve.AttachNotebook(name, prec)
 	if err != nil {
 		s, lerr := OpenLocalModel(name)
@@ -341,6 +344,9 @@ func mdEscape(s string) string {
 func (s *Session) EncodeTexts(texts []string) ([][]float32, error) {
 	if s.local != nil {
 		return s.local.EncodeTexts(texts)
+	}
+	if len(texts) == 0 {
+		return [][]float32{}, nil // the server wants at least one text
 	}
 	return s.srv.EncodeTexts(texts)
 }

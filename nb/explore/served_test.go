@@ -212,6 +212,7 @@ func TestServedSessionMatchesTheInProcessModel(t *testing.T) {
 		}},
 		{"EncodeFiles", func(s *Session) ([][]float32, error) { return s.EncodeFiles("files", files) }},
 		{"EncodeTexts", func(s *Session) ([][]float32, error) { return s.EncodeTexts(texts) }},
+		{"EncodeTexts of none", func(s *Session) ([][]float32, error) { return s.EncodeTexts(nil) }},
 		{"ZeroShot weights", func(s *Session) ([][]float32, error) {
 			z, err := s.ZeroShot([]string{"cat", "dog", "seven"}, cliplib.PhotoTemplate)
 			if err != nil {
@@ -294,6 +295,15 @@ func TestServedSessionReportsADeadServer(t *testing.T) {
 	s2 := openServed(t)
 	if s2.Server().PID() == s.Server().PID() {
 		t.Errorf("the next cell attached to the dead server's pid %d", s2.Server().PID())
+	}
+}
+
+func TestOpenRefusesABadIdleSettingInsteadOfLoadingInProcess(t *testing.T) {
+	t.Setenv("CLIP_SMOKE", "1")
+	t.Setenv(serve.EnvServeIdle, "soon")
+	loads := localLoads.Load()
+	if _, err := Open(); err == nil || !strings.Contains(err.Error(), serve.EnvServeIdle) || localLoads.Load() != loads {
+		t.Errorf("Open with %s=soon: %v (%d local loads); want an error naming the variable and no load", serve.EnvServeIdle, err, localLoads.Load()-loads)
 	}
 }
 
