@@ -4,7 +4,8 @@
 //	import . "github.com/clipkit/clipkit/nb"
 //
 // It stops a cell on error (Must, Must2, Check, Fail: a visible red error, a message on stderr and exit
-// status 1, which `clipx report` detects), opens the notebooks' model (Open), and holds the few
+// status 1, which `clipx report` detects), opens the notebooks' model (Open: on the shared model
+// server; OpenLocal: in the cell's process), and holds the few
 // small things every notebook otherwise repeated: a gap value for charts (NaN), byte and
 // parameter-count formatting (MiB, Millions), a per-backend choice of measurement sizes
 // (ByBackend, OnSimpleGo) and keys for notebook.Cached that are fresh per kernel session
@@ -55,9 +56,17 @@ func Check(err error) {
 	}
 }
 
-// Open loads the notebooks' model (explore.Open: $CLIP_MODEL, default ViT-B/32, tiny-vit in smoke
-// mode, with persistent embedding caches) or stops the cell. Call defer s.Close() after it.
+// Open returns the notebooks' model (explore.Open: $CLIP_MODEL, default ViT-B/32, tiny-vit in
+// smoke mode, with persistent embedding caches) or stops the cell. The model runs in the model
+// server the notebook's cells and live controls share (`clipx serve`, started by the first cell
+// that needs it): that first cell pays the model's load and compile, later ones pay neither. Call
+// defer s.Close() after it.
 func Open() *explore.Session { return Must(explore.Open()) }
+
+// OpenLocal loads the notebooks' model in the cell's own process (explore.OpenLocal) or stops the
+// cell: seconds of load and compile in every cell that calls it. Only cells that measure the model
+// itself (its latency, memory, precision, the eval suite) need it. Call defer s.Close() after it.
+func OpenLocal() *explore.Session { return Must(explore.OpenLocal()) }
 
 // NaN is the value of a missing chart point: plots draw it as a gap.
 func NaN() float64 { return math.NaN() }

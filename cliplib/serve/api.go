@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	arch "github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/weights"
 )
 
@@ -30,6 +31,42 @@ type Health struct {
 	Galleries int `json:"galleries"`
 }
 
+// Info is the answer of GET /v1/info: everything a client needs to describe the served model
+// without loading it (notebooks' banners, zero-shot with the learned temperature, parameter
+// counts from the architecture).
+type Info struct {
+	// Model is the registry name or checkpoint path; Label adds " [RANDOM WEIGHTS]" when so.
+	Model string `json:"model"`
+	Label string `json:"label"`
+	// Backend is the backend configuration (e.g. "xla:cpu"); BackendDescription is the longer
+	// backend.DescribeChoice text (device, and why it was chosen).
+	Backend            string `json:"backend"`
+	BackendDescription string `json:"backend_description"`
+	Precision          string `json:"precision"`
+	// EmbedDim is E, the size of every embedding.
+	EmbedDim int `json:"embed_dim"`
+	// LogitScale is exp(logit_scale): logits = LogitScale · cosine similarity.
+	LogitScale float32 `json:"logit_scale"`
+	// Params is the number of weights the server's encoder holds.
+	Params int64 `json:"params"`
+	// Config is the architecture (cliplib/model.Config, field names as in Go).
+	Config *arch.Config `json:"config"`
+	// Weights tells where the weights came from.
+	Weights WeightSource `json:"weights"`
+	PID     int          `json:"pid"`
+	UptimeS float64      `json:"uptime_s"`
+}
+
+// WeightSource is cliplib.Source in JSON: the file the weights were read from (Path, Format,
+// Layout), or Random with the Reason random weights were used.
+type WeightSource struct {
+	Path   string `json:"path,omitempty"`
+	Format string `json:"format"`
+	Layout string `json:"layout,omitempty"`
+	Random bool   `json:"random"`
+	Reason string `json:"reason,omitempty"`
+}
+
 // EncodeTextRequest is the body of POST /v1/encode/text.
 type EncodeTextRequest struct {
 	Texts []string `json:"texts"`
@@ -39,6 +76,14 @@ type EncodeTextRequest struct {
 // readable by the server.
 type EncodeImagesRequest struct {
 	Paths []string `json:"paths"`
+}
+
+// EncodeImageDataRequest is the body of POST /v1/encode/image-data: encoded images (PNG, JPEG,
+// GIF, WebP, BMP or TIFF; base64 in JSON), for images that have no file, such as dataset items.
+// Lossless PNG gives the same embeddings as encoding the decoded image in process. Embeddings are
+// cached by the decoded pixels (cliplib.PixelKey), so an image sent again is not encoded again.
+type EncodeImageDataRequest struct {
+	Images [][]byte `json:"images"`
 }
 
 // EmbeddingsResponse answers the encode endpoints: one embedding [E] per input, in order.
@@ -162,9 +207,18 @@ func StateKey(model, backend, precision string, random bool) string {
 	return s
 }
 
-// Dir is where servers keep their state and log files: $CLIPKIT_CACHE/serve (see
-// weights.DefaultCacheDir).
-func Dir() string { return filepath.Join(weights.DefaultCacheDir(), "serve") }
+// EnvDir overrides Dir: `clipx report` points it at a folder of its own, so that the notebooks
+// it runs share servers of their own, which it stops at the end.
+const EnvDir = "CLIPKIT_SERVE_DIR"
+
+// Dir is where servers keep their state and log files: $CLIPKIT_SERVE_DIR when set, else
+// $CLIPKIT_CACHE/serve (see weights.DefaultCacheDir).
+func Dir() string {
+	if d := os.Getenv(EnvDir); d != "" {
+		return d
+	}
+	return filepath.Join(weights.DefaultCacheDir(), "serve")
+}
 
 // StatePath is the default state file of a server: Dir()/StateKey(...).json.
 func StatePath(model, backend, precision string, random bool) string {

@@ -145,6 +145,60 @@ func (s *Server) handleEncodeImages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, EmbeddingsResponse{Embeddings: embs, Ms: msSince(start)})
 }
 
+func (s *Server) handleEncodeImageData(w http.ResponseWriter, r *http.Request) {
+	var req EncodeImageDataRequest
+	if err := s.decode(w, r, &req); err != nil {
+		fail(w, err)
+		return
+	}
+	start := time.Now()
+	embs, err := s.encodeImageData("images", req.Images)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, EmbeddingsResponse{Embeddings: embs, Ms: msSince(start)})
+}
+
+// encodeImageData checks every image's header against the limits first (a bad item fails the
+// request before anything is encoded), then decodes and encodes EncodeChunk images at a time
+// through the model's pixel-keyed image cache.
+func (s *Server) encodeImageData(field string, images [][]byte) ([][]float32, error) {
+	if len(images) == 0 {
+		return nil, badRequest("%s: empty list, want at least one encoded image (PNG, JPEG, GIF, WebP, BMP or TIFF, base64 in JSON)", field)
+	}
+	if len(images) > s.cfg.MaxItems {
+		return nil, badRequest("%s: %d images, more than the limit of %d per request", field, len(images), s.cfg.MaxItems)
+	}
+	for i, b := range images {
+		name := fmt.Sprintf("%s[%d]", field, i)
+		if len(b) == 0 {
+			return nil, badRequest("%s: empty, want an encoded image", name)
+		}
+		if _, _, err := preprocess.DecodeConfigBytes(b, name, s.cfg.ImageLimits); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	}
+	out := make([][]float32, 0, len(images))
+	for lo := 0; lo < len(images); lo += s.cfg.EncodeChunk {
+		hi := min(lo+s.cfg.EncodeChunk, len(images))
+		imgs := make([]image.Image, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			img, _, err := preprocess.DecodeBytes(images[i], fmt.Sprintf("%s[%d]", field, i), s.cfg.ImageLimits)
+			if err != nil {
+				return nil, badRequest("%v", err)
+			}
+			imgs = append(imgs, img)
+		}
+		embs, err := s.m.EncodeImagesCached(imgs)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s[%d:%d]: %w", field, lo, hi, err)
+		}
+		out = append(out, embs...)
+	}
+	return out, nil
+}
+
 func (s *Server) handleGallery(w http.ResponseWriter, r *http.Request) {
 	var req GalleryRequest
 	if err := s.decode(w, r, &req); err != nil {

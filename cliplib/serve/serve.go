@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/cliplib/backend"
+	"github.com/clipkit/clipkit/cliplib/preprocess"
 )
 
 // Config configures a Server. Model and Token are required; zero values of the limits take the
@@ -58,6 +60,10 @@ type Config struct {
 	// EncodeChunk is how many images are decoded and encoded at once (default 32), bounding the
 	// memory of a large gallery.
 	EncodeChunk int
+	// ImageLimits bound each image of POST /v1/encode/image-data (default MaxSide 8192,
+	// MaxPixels 32 Mpx, MaxBytes MaxBodyBytes): its header is checked before any pixel memory is
+	// allocated.
+	ImageLimits preprocess.Limits
 	// Log receives one line per request and the server's notices (default: discarded).
 	Log *log.Logger
 }
@@ -114,6 +120,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.EncodeChunk <= 0 {
 		cfg.EncodeChunk = 32
 	}
+	if cfg.ImageLimits.MaxSide <= 0 {
+		cfg.ImageLimits.MaxSide = 8192
+	}
+	if cfg.ImageLimits.MaxPixels <= 0 {
+		cfg.ImageLimits.MaxPixels = 32 << 20
+	}
+	if cfg.ImageLimits.MaxBytes <= 0 {
+		cfg.ImageLimits.MaxBytes = cfg.MaxBodyBytes
+	}
 	if cfg.Log == nil {
 		cfg.Log = log.New(io.Discard, "", 0)
 	}
@@ -123,14 +138,16 @@ func New(cfg Config) (*Server, error) {
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/healthz", s.method("GET", s.handleHealth))
 	s.mux.HandleFunc("/v1/encode/text", s.method("POST", s.handleEncodeText))
+	s.mux.HandleFunc("/v1/info", s.method("GET", s.handleInfo))
 	s.mux.HandleFunc("/v1/encode/images", s.method("POST", s.handleEncodeImages))
+	s.mux.HandleFunc("/v1/encode/image-data", s.method("POST", s.handleEncodeImageData))
 	s.mux.HandleFunc("/v1/galleries", s.method("POST", s.handleGallery))
 	s.mux.HandleFunc("/v1/galleries/{id}/images/{i}", s.method("GET", s.handleThumbnail))
 	s.mux.HandleFunc("/v1/zeroshot", s.method("POST", s.handleZeroShot))
 	s.mux.HandleFunc("/v1/search", s.method("POST", s.handleSearch))
 	s.mux.HandleFunc("/v1/shutdown", s.method("POST", s.handleShutdown))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no endpoint %s %q (see docs/serve.md: /healthz, /v1/encode/text, /v1/encode/images, /v1/galleries, /v1/zeroshot, /v1/search, /v1/shutdown)", r.Method, r.URL.Path)
+		writeError(w, http.StatusNotFound, "no endpoint %s %q (see docs/serve.md: /healthz, /v1/info, /v1/encode/text, /v1/encode/images, /v1/encode/image-data, /v1/galleries, /v1/zeroshot, /v1/search, /v1/shutdown)", r.Method, r.URL.Path)
 	})
 	return s, nil
 }
@@ -403,6 +420,25 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, Health{OK: true, Model: s.cfg.ModelName, Backend: s.cfg.Backend, Precision: s.cfg.Precision,
 		EmbedDim: s.m.EmbedDim(), UptimeS: time.Since(s.started).Seconds(), RandomWeights: s.m.RandomWeights(),
 		PID: os.Getpid(), Galleries: n})
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
+	enc := s.m.Encoder()
+	src := s.m.Source
+	writeJSON(w, Info{
+		Model:              s.cfg.ModelName,
+		Label:              s.m.Label(),
+		Backend:            s.cfg.Backend,
+		BackendDescription: backend.DescribeChoice(enc.Backend(), enc.BackendChoice()),
+		Precision:          s.cfg.Precision,
+		EmbedDim:           s.m.EmbedDim(),
+		LogitScale:         s.m.LogitScale(),
+		Params:             enc.NumParams(),
+		Config:             s.m.Config,
+		Weights:            WeightSource{Path: src.Path, Format: src.Format, Layout: src.Layout, Random: src.Random, Reason: src.Reason},
+		PID:                os.Getpid(),
+		UptimeS:            time.Since(s.started).Seconds(),
+	})
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {

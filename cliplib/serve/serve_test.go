@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -348,6 +349,13 @@ func TestBadInput(t *testing.T) {
 		{"missing file", "POST", "/v1/encode/images", EncodeImagesRequest{Paths: []string{paths[0], filepath.Join(dir, "nope.png")}}, 400, "paths[1]"},
 		{"directory", "POST", "/v1/encode/images", EncodeImagesRequest{Paths: []string{dir}}, 400, "not a regular file"},
 		{"not an image", "POST", "/v1/encode/images", EncodeImagesRequest{Paths: []string{paths[0], notImage}}, 400, "paths[1] = \"" + notImage + "\": not an image"},
+		{"image-data none", "POST", "/v1/encode/image-data", `{"images":[]}`, 400, "images: empty list"},
+		{"image-data not base64", "POST", "/v1/encode/image-data", `{"images":["%%%"]}`, 400, "not the JSON expected"},
+		{"image-data empty item", "POST", "/v1/encode/image-data", EncodeImageDataRequest{Images: [][]byte{pngBytes(t, 8, 8), {}}}, 400, "images[1]: empty"},
+		{"image-data not an image", "POST", "/v1/encode/image-data", EncodeImageDataRequest{Images: [][]byte{pngBytes(t, 8, 8), []byte("this is not a PNG")}}, 400, "images[1]: unrecognised image format"},
+		{"image-data too wide", "POST", "/v1/encode/image-data", EncodeImageDataRequest{Images: [][]byte{pngBytes(t, 9000, 1)}}, 400, "images[0]: png is 9000×1"},
+		{"image-data truncated", "POST", "/v1/encode/image-data", EncodeImageDataRequest{Images: [][]byte{pngBytes(t, 8, 8)[:40]}}, 400, "images[0]"},
+		{"info wrong method", "POST", "/v1/info", "{}", 405, "want GET"},
 		{"gallery without name", "POST", "/v1/galleries", GalleryRequest{Paths: paths}, 400, "name"},
 		{"gallery labels mismatch", "POST", "/v1/galleries", GalleryRequest{Name: "x", Paths: paths, Labels: []int{1}}, 400, "1 labels for 2 paths"},
 		{"gallery negative label", "POST", "/v1/galleries", GalleryRequest{Name: "x", Paths: paths, Labels: []int{1, -3}}, 400, "labels[1] = -3"},
@@ -382,6 +390,92 @@ func TestBadInput(t *testing.T) {
 			}
 			if st != tc.status || !strings.Contains(e.Error, tc.want) {
 				t.Errorf("status %d %q; want %d and an error containing %q", st, e.Error, tc.status, tc.want)
+			}
+		})
+	}
+}
+
+// pngBytes encodes a w×h RGBA test pattern as PNG.
+func pngBytes(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(x * 13), uint8(y * 29), uint8(x ^ y), 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestInfoDescribesTheModel(t *testing.T) {
+	_, ts := newServer(t, Config{})
+	m := tinyModel(t)
+	var info Info
+	if st, body := call(t, ts, "GET", "/v1/info", nil, &info); st != 200 {
+		t.Fatalf("info: %d %s", st, body)
+	}
+	if info.Model != m.Name || info.Label != m.Label() || info.EmbedDim != m.EmbedDim() || info.LogitScale != m.LogitScale() ||
+		info.Params != m.Encoder().NumParams() || info.PID != os.Getpid() || info.Precision != m.Precision() || info.BackendDescription == "" {
+		t.Errorf("info %+v does not describe the model %s (E %d, scale %g, %d params)", info, m.Label(), m.EmbedDim(), m.LogitScale(), m.Encoder().NumParams())
+	}
+	if !reflect.DeepEqual(info.Config, m.Config) {
+		t.Errorf("info config %+v, model config %+v", info.Config, m.Config)
+	}
+	src := m.Source
+	if w := info.Weights; w.Random != src.Random || w.Reason != src.Reason || w.Format != src.Format || w.Path != src.Path || w.Layout != src.Layout {
+		t.Errorf("info weights %+v, model source %+v", w, src)
+	}
+	if _, body := call(t, ts, "GET", "/v1/info", nil, nil); strings.Contains(body, "NaN") {
+		t.Errorf("info is not plain JSON: %s", body)
+	}
+}
+
+func TestEncodeImageDataMatchesInProcess(t *testing.T) {
+	_, ts := newServer(t, Config{EncodeChunk: 2})
+	m := tinyModel(t)
+	gray := image.NewGray(image.Rect(0, 0, 28, 28))
+	for i := range gray.Pix {
+		gray.Pix[i] = uint8(i * 7)
+	}
+	var gb bytes.Buffer
+	png.Encode(&gb, gray)
+	var jb bytes.Buffer
+	jpeg.Encode(&jb, gray, nil)
+	rgba, _ := png.Decode(bytes.NewReader(pngBytes(t, 32, 24)))
+	jimg, _ := jpeg.Decode(bytes.NewReader(jb.Bytes()))
+	for _, tc := range []struct {
+		name string
+		data [][]byte
+		imgs []image.Image // the decoded images, encoded in process
+	}{
+		{"one RGBA PNG", [][]byte{pngBytes(t, 32, 24)}, []image.Image{rgba}},
+		{"gray PNG", [][]byte{gb.Bytes()}, []image.Image{gray}},
+		{"JPEG", [][]byte{jb.Bytes()}, []image.Image{jimg}},
+		{"more than a chunk, repeated", [][]byte{gb.Bytes(), pngBytes(t, 32, 24), gb.Bytes(), jb.Bytes(), gb.Bytes()},
+			[]image.Image{gray, rgba, gray, jimg, gray}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out EmbeddingsResponse
+			if st, body := call(t, ts, "POST", "/v1/encode/image-data", EncodeImageDataRequest{Images: tc.data}, &out); st != 200 {
+				t.Fatalf("encode/image-data: %d %s", st, body)
+			}
+			want, err := m.EncodeImages(tc.imgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Embeddings) != len(want) {
+				t.Fatalf("%d embeddings for %d images", len(out.Embeddings), len(want))
+			}
+			for i := range want {
+				for j := range want[i] {
+					if d := math.Abs(float64(out.Embeddings[i][j] - want[i][j])); d > 1e-6 {
+						t.Fatalf("image %d, dim %d: server %g, in process %g", i, j, out.Embeddings[i][j], want[i][j])
+					}
+				}
 			}
 		})
 	}

@@ -52,7 +52,8 @@ each, self-contained: charts carry their ECharts library inline and nothing is l
 network. With no NOTEBOOK, runs every notebooks/*.ipynb of the repository in name order. A NOTEBOOK
 is a path or a name in notebooks/ (with or without .ipynb). CLIP_SMOKE=1 in the environment runs them
 in smoke mode. It fails, naming the notebook and cell, when a cell errs (compile error, panic,
-non-zero exit).`,
+non-zero exit). The notebooks of one run share model servers of their own (clipx serve, running
+this clipx, state in a temporary $CLIPKIT_SERVE_DIR), which it stops at the end.`,
 		Example: `  clipx report --out /tmp/reports
   CLIP_SMOKE=1 clipx report --out /tmp/reports 02-zero-shot 15-image-search
   clipx report --no-input --out /tmp/reports 02-zero-shot
@@ -101,7 +102,12 @@ func runReport(cfg *reportConfig) error {
 	if notebook.Smoke() {
 		fmt.Fprintln(os.Stderr, "clipx report: smoke mode (CLIP_SMOKE is set)")
 	}
+	stopServers, err := reportServers()
+	if err != nil {
+		return err
+	}
 	var failures []string
+	defer func() { stopServers(len(failures) > 0) }()
 	for i, nb := range notebooks {
 		start := time.Now()
 		fmt.Fprintf(os.Stderr, "clipx report: [%d/%d] %s: running\n", i+1, len(notebooks), nb)

@@ -44,8 +44,8 @@ func newServeCmd() *cobra.Command {
 		Short: "run the model server that notebooks and widgets share (HTTP JSON on loopback, token)",
 		Long: `Run the model server that notebooks and their live controls share: one process per model,
 backend and precision holds the model, its text and image caches and the compiled graphs, and
-answers a small HTTP JSON API (encode texts and images, galleries, zero-shot, search, thumbnails) on
-loopback, behind a random token. When ready it prints one JSON line (url, port, token, pid) and
+answers a small HTTP JSON API (model info, encode texts and images, galleries, zero-shot, search,
+thumbnails) on loopback, behind a random token. When ready it prints one JSON line (url, port, token, pid) and
 writes it to the state file, which notebooks (nb/serve.Attach) read to attach; it exits after
 --idle without requests, on SIGINT/SIGTERM or on POST /v1/shutdown. Browsers reach it through
 Jupyter's own server (jupyter-server-proxy: <jupyter>/proxy/PORT/). API: docs/serve.md.`,

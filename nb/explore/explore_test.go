@@ -97,12 +97,16 @@ func TestEncodeDatasetCachesAcrossSessions(t *testing.T) {
 		}
 		ds.imgs = append(ds.imgs, img)
 	}
-	s, err := Open()
+	s, err := OpenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Model.Name != SmokeModel || !s.Random() {
-		t.Fatalf("smoke session: model %q random %v", s.Model.Name, s.Random())
+	m, err := s.Local()
+	if err != nil || s.Served() {
+		t.Fatalf("OpenLocal: Local() %v, served %v", err, s.Served())
+	}
+	if s.Name() != SmokeModel || !s.Random() {
+		t.Fatalf("smoke session: model %q random %v", s.Name(), s.Random())
 	}
 	if b := s.Banner(); !strings.Contains(b, "RANDOM WEIGHTS") || !strings.Contains(b, SmokeModel) {
 		t.Errorf("banner does not flag random weights:\n%s", b)
@@ -118,7 +122,7 @@ func TestEncodeDatasetCachesAcrossSessions(t *testing.T) {
 	if labels[0] != 1 || labels[1] != 0 || labels[2] != 2 {
 		t.Errorf("labels %v, want [1 0 2]", labels)
 	}
-	direct, err := s.Model.EncodeImages([]image.Image{ds.imgs[4], ds.imgs[0], ds.imgs[2]})
+	direct, err := m.EncodeImages([]image.Image{ds.imgs[4], ds.imgs[0], ds.imgs[2]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,17 +138,18 @@ func TestEncodeDatasetCachesAcrossSessions(t *testing.T) {
 	}
 
 	// A new session (a new notebook cell) reads them back: no encoder call for cached items.
-	s2, err := Open()
+	s2, err := OpenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	before := s2.Model.ImageCache().Stats()
+	m2, _ := s2.Local()
+	before := m2.ImageCache().Stats()
 	again, _, err := s2.EncodeDataset("test", ds, []int{0, 2, 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := s2.Model.ImageCache().Stats()
+	st := m2.ImageCache().Stats()
 	if st.Hits-before.Hits != 3 || st.Misses != before.Misses {
 		t.Errorf("second session: %d hits %d misses, want 3 hits and no miss", st.Hits-before.Hits, st.Misses-before.Misses)
 	}

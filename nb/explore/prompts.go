@@ -80,7 +80,7 @@ func (s *Session) CompareStrategies(label string, ds *Labelled, idx []int, strat
 		if len(st.Classes) != len(ds.Classes()) {
 			return nil, nil, fmt.Errorf("strategy %q: %d class names for the %d classes of %s", st.Name, len(st.Classes), len(ds.Classes()), ds.Name)
 		}
-		z, err := s.Model.ZeroShot(st.Classes, st.Templates)
+		z, err := s.ZeroShot(st.Classes, st.Templates)
 		if err != nil {
 			return nil, nil, fmt.Errorf("strategy %q: %w", st.Name, err)
 		}
@@ -204,7 +204,7 @@ func (s *Session) RankTemplates(ds *Labelled, idx []int, families []TemplateFami
 		return nil, err
 	}
 	score := func(templates []string) (float64, error) {
-		clf, err := s.Model.ZeroShot(classes, templates)
+		clf, err := s.ZeroShot(classes, templates)
 		if err != nil {
 			return 0, err
 		}

@@ -92,7 +92,7 @@ func TestRankTemplatesAndSampleFiles(t *testing.T) {
 	if err != nil || len(idx) == 0 || len(idx) > 2*len(ds.Classes()) {
 		t.Fatalf("PerClassSample: %d items, %v", len(idx), err)
 	}
-	s, err := Open()
+	s, err := OpenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}

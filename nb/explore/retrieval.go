@@ -71,7 +71,7 @@ func (s *Session) DemoRetrieval() (*Retrieval, error) {
 	if err != nil {
 		return nil, err
 	}
-	txts, err := s.Model.EncodeTexts(r.Queries)
+	txts, err := s.EncodeTexts(r.Queries)
 	if err != nil {
 		return nil, err
 	}

@@ -59,7 +59,7 @@ func (s *Session) ZeroShotRuns(label string, ds *Labelled, idx []int, templateSe
 	classes := ds.Classes()
 	var zs []*cliplib.ZeroShotClassifier
 	for _, t := range templateSets {
-		z, err := s.Model.ZeroShot(classes, t)
+		z, err := s.ZeroShot(classes, t)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -87,7 +87,7 @@ func (s *Session) EncodeWords(templates []string, words []string) ([][]float32, 
 	for i, w := range words {
 		prompts[i] = cliplib.Prompts(templates[:1], w)[0]
 	}
-	embs, err := s.Model.EncodeTexts(prompts)
+	embs, err := s.EncodeTexts(prompts)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +100,14 @@ func EvalResultsDir() string { return filepath.Join(weights.DefaultCacheDir(), "
 // EvalZeroShot runs the zero-shot evaluation benchmark (eval.Lookup: "mnist", "cifar10", ...) on
 // its test split with the session's model: every item, or smokeN evenly spread ones in smoke mode,
 // embeddings cached under $CLIPKIT_CACHE/eval/embeddings (a re-run encodes nothing). The result's
-// description names the model (eval.Describe).
+// description names the model (eval.Describe). It needs the model in this process (OpenLocal):
+// the evaluation preprocesses in parallel with encoding and keys its cache by the model's
+// weights, which the server does not expose.
 func (s *Session) EvalZeroShot(benchmark string, smokeN int) (*eval.Result, error) {
+	m, err := s.Local()
+	if err != nil {
+		return nil, fmt.Errorf("EvalZeroShot: %w", err)
+	}
 	b, err := eval.Lookup(benchmark)
 	if err != nil {
 		return nil, err
@@ -114,12 +120,12 @@ func (s *Session) EvalZeroShot(benchmark string, smokeN int) (*eval.Result, erro
 	if s.Smoke {
 		n = smokeN
 	}
-	r, err := eval.ZeroShot(context.Background(), eval.FromModel(s.Model), b, d, eval.RunOptions{N: n,
+	r, err := eval.ZeroShot(context.Background(), eval.FromModel(m), b, d, eval.RunOptions{N: n,
 		Cache: eval.Cache{Dir: filepath.Join(weights.DefaultCacheDir(), "eval", "embeddings")}})
 	if err != nil {
 		return nil, err
 	}
-	eval.Describe(r, s.Model)
+	eval.Describe(r, m)
 	return r, nil
 }
 

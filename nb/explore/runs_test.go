@@ -72,7 +72,7 @@ func TestZeroShotRunsAndEncodeWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z, err := s.Model.ZeroShot(ds.Classes(), cliplib.PhotoTemplate)
+	z, err := s.ZeroShot(ds.Classes(), cliplib.PhotoTemplate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestZeroShotRunsAndEncodeWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	direct, err := s.Model.EncodeTexts([]string{"a photo of a cat.", "a photo of a dog."})
+	direct, err := s.EncodeTexts([]string{"a photo of a cat.", "a photo of a dog."})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func smokeCIFAR(t *testing.T) (*Session, *Labelled, []int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open()
+	s, err := OpenLocal()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,12 +74,12 @@ func (s *Session) DemoTemperatures(temps []float64) (*TemperatureRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	txts, err := s.Model.EncodeTexts(captions)
+	txts, err := s.EncodeTexts(captions)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.Save(); err != nil {
 		return nil, err
 	}
-	return NewTemperatureRun(files, captions, cliplib.Similarity(imgs, txts), 1/float64(s.Model.LogitScale()), temps)
+	return NewTemperatureRun(files, captions, cliplib.Similarity(imgs, txts), 1/float64(s.LogitScale()), temps)
 }

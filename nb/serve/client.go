@@ -8,6 +8,10 @@
 //	g, err := c.Gallery("photos", paths, nil)
 //	z, err := c.ZeroShot(serve.ZeroShotRequest{Gallery: g.ID, Classes: []string{"cat", "dog"}})
 //
+// Notebook cells and widgets attach with AttachNotebook (the notebooks' options: $CLIP_PRECISION,
+// $GOMLX_BACKEND, random weights in smoke mode or, remembered for a while, when the trained ones
+// cannot be loaded); nb/explore.Open wraps it in a Session.
+//
 // Browsers reach the server through Jupyter's own server (jupyter-server-proxy):
 // <Jupyter base URL> + c.BrowserBase() + "v1/zeroshot", with the token (docs/serve.md).
 package serve
@@ -17,6 +21,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"net/http"
 	"net/url"
@@ -46,6 +52,8 @@ type (
 	SearchResponse = api.SearchResponse
 	// Hit is one search result.
 	Hit = api.Hit
+	// Info is the answer of GET /v1/info: the served model's name, config, logit scale, weights.
+	Info = api.Info
 )
 
 // ErrServerDied is wrapped by the errors of calls to a server whose process is gone.
@@ -98,6 +106,33 @@ func (c *Client) ThumbnailPath(gallery string, i, size int) string {
 func (c *Client) Health() (*Health, error) {
 	var h Health
 	return &h, c.do("GET", "/healthz", nil, &h)
+}
+
+// Info calls GET /v1/info.
+func (c *Client) Info() (*Info, error) {
+	var in Info
+	return &in, c.do("GET", "/v1/info", nil, &in)
+}
+
+// EncodeImageData returns one L2-normalised embedding [E] per decoded image, for images that
+// have no file (dataset items): each is sent as lossless PNG (so the embeddings are those of the
+// image itself) and cached on the server by its pixels.
+func (c *Client) EncodeImageData(imgs []image.Image) ([][]float32, error) {
+	data := make([][]byte, len(imgs))
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	for i, img := range imgs {
+		if img == nil {
+			return nil, fmt.Errorf("serve: EncodeImageData: image %d is nil", i)
+		}
+		var b bytes.Buffer
+		if err := enc.Encode(&b, img); err != nil {
+			return nil, fmt.Errorf("serve: EncodeImageData: image %d as PNG: %w", i, err)
+		}
+		data[i] = b.Bytes()
+	}
+	var out api.EmbeddingsResponse
+	err := c.do("POST", "/v1/encode/image-data", api.EncodeImageDataRequest{Images: data}, &out)
+	return out.Embeddings, err
 }
 
 // EncodeTexts returns one L2-normalised embedding [E] per text (through the server's text cache).

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -308,4 +309,50 @@ func TestCellProgram(t *testing.T) {
 	}
 	fmt.Printf("server pid %d\n", c.PID())
 	time.Sleep(time.Minute)
+}
+
+func TestAttachNotebookRemembersAFallbackToRandomWeights(t *testing.T) {
+	t.Setenv("CLIPKIT_CACHE", t.TempDir())
+	t.Setenv("GOMLX_BACKEND", "go")
+	t.Setenv("CLIP_SMOKE", "")
+	t.Setenv(EnvServeIdle, "")
+	// A stand-in for Attach: the trained weights cannot be loaded, random weights can.
+	var trainedTries int
+	attachServer = func(opt Options) (*Client, error) {
+		if !opt.RandomWeights {
+			trainedTries++
+			return nil, fmt.Errorf("serve.Attach: clipx serve exited before it was ready.\n  weights ViT-B/32: download: no such host")
+		}
+		return newClient(State{PID: 4242, Model: opt.Model, RandomWeights: true}), nil
+	}
+	t.Cleanup(func() { attachServer = Attach })
+	marker := fallbackPath(Options{Model: "ViT-B/32", Precision: "f32"})
+	for _, tc := range []struct {
+		name      string
+		markerAge time.Duration // < 0: no marker
+		wantTries int
+	}{
+		{"first attach tries the trained weights", -1, 1},
+		{"recent fallback: no second failed start", 0, 0},
+		{"old fallback: the trained weights are tried again", FallbackRetry + time.Minute, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.markerAge > 0 {
+				b, _ := json.Marshal(fallback{Reason: "old", Time: time.Now().Add(-tc.markerAge)})
+				os.WriteFile(marker, b, 0o600)
+			}
+			trainedTries = 0
+			c, reason, err := AttachNotebook("ViT-B/32", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if trainedTries != tc.wantTries || c.PID() != 4242 || reason != "weights ViT-B/32: download: no such host" {
+				t.Errorf("trained weights tried %d times (want %d), pid %d, reason %q", trainedTries, tc.wantTries, c.PID(), reason)
+			}
+		})
+	}
+	t.Setenv("CLIP_SMOKE", "1") // smoke mode asks for random weights: no fallback to report
+	if c, reason, err := AttachNotebook("ViT-B/32", ""); err != nil || reason != "" || !c.State().RandomWeights {
+		t.Errorf("smoke mode: reason %q, err %v", reason, err)
+	}
 }

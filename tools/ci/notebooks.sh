@@ -35,7 +35,8 @@ if [ "${CLIPKIT_CI_SKIP_SETUP:-0}" != 1 ]; then
   log "set-up took $((SECONDS-t0))s"
 fi
 export PATH="$REPO/.venv/bin:$(go env GOPATH)/bin:$PATH"
-# Model servers the notebooks' live controls start (nb/widgets, clipx serve) exit after this long idle.
+# Model servers the notebooks start (explore.Open and the live controls, clipx serve) exit after this long
+# idle; clipx report stops the ones of its run itself.
 export CLIPKIT_SERVE_IDLE="${CLIPKIT_SERVE_IDLE:-2m}"
 rm -rf "$OUT"; mkdir -p "$OUT/bin"
 go build -o "$OUT/bin/clipx" ./cmd/clipx
