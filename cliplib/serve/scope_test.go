@@ -54,8 +54,8 @@ func TestTokenScopes(t *testing.T) {
 	png := pngBytes(t, 20, 20)
 	classes := []string{"red", "blue"}
 	type row struct {
-		name, method, path string
-		body               any
+		name, method, path  string
+		body                any
 		none, browser, full int
 	}
 	rows := []row{
