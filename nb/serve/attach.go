@@ -120,6 +120,20 @@ func probe(statePath string) (*Client, string, error) {
 		var lastErr error
 		for try := 0; try < 3; try++ {
 			h, err := c.healthQuick()
+			if err == nil && h.PID == st.PID && st.BrowserToken == "" {
+				// An older clipx serve, without a browser token: panels would have to put its full
+				// token into cell outputs. Stop it (its token allows that) and start a new one.
+				_ = c.Shutdown()
+				for i := 0; i < 100 && pidAlive(st.PID); i++ {
+					time.Sleep(50 * time.Millisecond)
+				}
+				if pidAlive(st.PID) {
+					terminate(st.PID)
+				}
+				os.Remove(statePath)
+				return nil, fmt.Sprintf("the model server pid %d (%s) is an older clipx serve without a browser token (live panels would "+
+					"have to show its full token); stopped it, starting a new one", st.PID, st.URL), nil
+			}
 			if err == nil && h.PID == st.PID {
 				return c, "", nil
 			}

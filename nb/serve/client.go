@@ -77,8 +77,14 @@ func newClient(st api.State) *Client {
 // URL is the server's base URL on loopback, e.g. http://127.0.0.1:PORT.
 func (c *Client) URL() string { return c.st.URL }
 
-// Token is the secret every request but /healthz carries.
+// Token is the server's full token: it allows every request (naming files the server reads,
+// stopping it). The client's own requests carry it; it must not be written into cell outputs.
 func (c *Client) Token() string { return c.st.Token }
+
+// BrowserToken is the server's browser token, scoped to what live panels call (zero-shot and
+// search over galleries already registered, thumbnails, /v1/info; cliplib/serve.BrowserScope):
+// the only token that may appear in a cell's output, which saved notebooks keep.
+func (c *Client) BrowserToken() string { return c.st.BrowserToken }
 
 // Port is the server's TCP port on loopback.
 func (c *Client) Port() int { return c.st.Port }
@@ -96,10 +102,10 @@ func (c *Client) LogPath() string { return c.logf }
 // "proxy/PORT/" (jupyter-server-proxy). JavaScript joins it with PageConfig's baseUrl.
 func (c *Client) BrowserBase() string { return fmt.Sprintf("proxy/%d/", c.st.Port) }
 
-// ThumbnailPath is the browser path (relative to Jupyter's base URL, token included, for
+// ThumbnailPath is the browser path (relative to Jupyter's base URL, browser token included, for
 // <img src>) of a JPEG thumbnail of item i of a gallery, scaled to fit size×size.
 func (c *Client) ThumbnailPath(gallery string, i, size int) string {
-	return fmt.Sprintf("%sv1/galleries/%s/images/%d?size=%d&token=%s", c.BrowserBase(), url.PathEscape(gallery), i, size, c.st.Token)
+	return fmt.Sprintf("%sv1/galleries/%s/images/%d?size=%d&token=%s", c.BrowserBase(), url.PathEscape(gallery), i, size, url.QueryEscape(c.st.BrowserToken))
 }
 
 // Health calls GET /healthz.

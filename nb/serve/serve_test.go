@@ -249,6 +249,34 @@ func TestStaleStateFileAndFailedStart(t *testing.T) {
 	}
 }
 
+// TestAttachReplacesAServerWithoutBrowserToken checks that a live server whose state file has no
+// browser token (an older clipx serve) is stopped and replaced, so that panels never need to show
+// a full token; and that the client's browser token is the server's scoped one.
+func TestAttachReplacesAServerWithoutBrowserToken(t *testing.T) {
+	opt := testOptions(t)
+	c := attach(t, opt)
+	if len(c.BrowserToken()) != 32 || c.BrowserToken() == c.Token() {
+		t.Fatalf("browser token %q: want 32 hex digits, not the full token", c.BrowserToken())
+	}
+	if p := c.ThumbnailPath("g1", 0, 64); !strings.Contains(p, "token="+c.BrowserToken()) || strings.Contains(p, c.Token()) {
+		t.Errorf("ThumbnailPath %q: want the browser token, not the full one", p)
+	}
+	old := c.State()
+	old.BrowserToken = ""
+	b, _ := json.Marshal(old)
+	state := api.StatePath(opt.Model, opt.Backend, opt.Precision, opt.RandomWeights)
+	if err := os.WriteFile(state, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c2 := attach(t, opt)
+	if c2.PID() == old.PID || c2.BrowserToken() == "" || !strings.Contains(c2.PreviousCrash, "without a browser token") {
+		t.Fatalf("after a state without browser token: pid %d (old %d), browser token %q, notice %q", c2.PID(), old.PID, c2.BrowserToken(), c2.PreviousCrash)
+	}
+	if pidAlive(old.PID) {
+		t.Errorf("the old server pid %d is still running", old.PID)
+	}
+}
+
 // TestServerOutlivesTheCellProgram runs Attach in a child process (as a GoNB cell program does),
 // in its own process group, then kills that whole group with SIGKILL: the server it started must
 // keep running and answer the next Attach.
