@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -265,7 +266,12 @@ func clipxBinary(explicit string, notices io.Writer) (string, error) {
 	return p, nil
 }
 
-// logTail returns the last lines of a log file, for error messages.
+// tokenField matches the tokens of a server's ready line (which its log holds), so that logTail
+// never copies them into an error message, which a notebook would show and save.
+var tokenField = regexp.MustCompile(`("(?:browser_)?token"\s*:\s*)"[^"]*"`)
+
+// logTail returns the last lines of a log file, for error messages, with the server's tokens
+// replaced by "(hidden)".
 func logTail(path string) string {
 	if path == "" {
 		return "(no log file)"
@@ -284,5 +290,6 @@ func logTail(path string) string {
 	if len(lines) > 15 {
 		lines = lines[len(lines)-15:]
 	}
-	return fmt.Sprintf("The end of its log %s:\n  %s", path, strings.Join(lines, "\n  "))
+	tail := tokenField.ReplaceAllString(strings.Join(lines, "\n  "), `$1"(hidden)"`)
+	return fmt.Sprintf("The end of its log %s:\n  %s", path, tail)
 }

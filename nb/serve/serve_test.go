@@ -188,10 +188,15 @@ func TestCrashIsReportedAndAttachRestarts(t *testing.T) {
 	if !errors.Is(err, ErrServerDied) || !strings.Contains(err.Error(), fmt.Sprint(old)) || !strings.Contains(err.Error(), "The end of its log") {
 		t.Fatalf("call to a killed server: %v; want ErrServerDied naming pid %d with its log", err, old)
 	}
+	// The log holds the ready line, with both tokens: a message a cell shows must hold neither.
+	if strings.Contains(err.Error(), c.Token()) || strings.Contains(err.Error(), c.BrowserToken()) || !strings.Contains(err.Error(), `"token":"(hidden)"`) {
+		t.Errorf("the crash message quotes a token (or not the ready line): %v", err)
+	}
 	var notices strings.Builder
 	opt.Notices = &notices
 	c2 := attach(t, opt)
-	if c2.PID() == old || !strings.Contains(c2.PreviousCrash, fmt.Sprintf("pid %d", old)) || !strings.Contains(notices.String(), "died") {
+	if c2.PID() == old || !strings.Contains(c2.PreviousCrash, fmt.Sprintf("pid %d", old)) || !strings.Contains(notices.String(), "died") ||
+		strings.Contains(c2.PreviousCrash, c.Token()) {
 		t.Fatalf("Attach after kill -9: pid %d (old %d), PreviousCrash %q, notices %q", c2.PID(), old, c2.PreviousCrash, notices.String())
 	}
 	if _, err := c2.Health(); err != nil {
