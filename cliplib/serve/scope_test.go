@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -45,7 +46,8 @@ func send(t *testing.T, ts *httptest.Server, method, path, token string, body an
 // gallery, thumbnails, healthz, info) and gets a 403 naming the browser token for the rest, for
 // zero-shot over paths and for search by image path; the full token reaches everything.
 func TestTokenScopes(t *testing.T) {
-	_, ts := newServer(t, Config{BrowserToken: testBrowserToken})
+	var logBuf bytes.Buffer
+	_, ts := newServer(t, Config{BrowserToken: testBrowserToken, Log: log.New(&logBuf, "", 0)})
 	paths := writeImages(t, 3)
 	var g GalleryResponse
 	if st, body := call(t, ts, "POST", "/v1/galleries", GalleryRequest{Name: "scope", Paths: paths}, &g); st != 200 {
@@ -97,6 +99,12 @@ func TestTokenScopes(t *testing.T) {
 				}
 			})
 		}
+	}
+	// The log says which token each request carried, never the token itself.
+	l := logBuf.String()
+	if !strings.Contains(l, "POST /v1/zeroshot 200") || !strings.Contains(l, "403") || !strings.Contains(l, "(browser token)") ||
+		!strings.Contains(l, "(full token)") || strings.Contains(l, testBrowserToken) || strings.Contains(l, testToken) {
+		t.Errorf("log does not say which token requests carried, or holds one:\n%s", l)
 	}
 }
 

@@ -202,6 +202,17 @@ const (
 	accessFull                  // the full token: everything
 )
 
+// logSuffix says in a request's log line which token it carried.
+func (a access) logSuffix() string {
+	switch a {
+	case accessBrowser:
+		return " (browser token)"
+	case accessFull:
+		return " (full token)"
+	}
+	return ""
+}
+
 type accessKey struct{}
 
 // accessOf returns the access ServeHTTP granted r (accessFull for a request that did not go
@@ -327,6 +338,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.touch()
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	a := accessNone
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Log.Printf("panic serving %s %s: %v", r.Method, r.URL.Path, p)
@@ -336,7 +348,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.touch()
 		s.inflight.Add(-1)
-		s.cfg.Log.Printf("%s %s %d %.1f ms", r.Method, r.URL.Path, rec.status, float64(time.Since(start).Microseconds())/1e3)
+		s.cfg.Log.Printf("%s %s %d %.1f ms%s", r.Method, r.URL.Path, rec.status, float64(time.Since(start).Microseconds())/1e3, a.logSuffix())
 	}()
 	w = rec
 	if r.Method == http.MethodOptions {
@@ -344,7 +356,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	a := s.access(r)
+	a = s.access(r)
 	if r.URL.Path != "/healthz" && a == accessNone {
 		writeError(w, http.StatusUnauthorized, "missing or wrong token: send the header \"Authorization: Bearer TOKEN\" or the query ?token=TOKEN, with the token of the server's state file")
 		return
