@@ -13,7 +13,9 @@
 // cannot be loaded); nb/explore.Open wraps it in a Session.
 //
 // Browsers reach the server through Jupyter's own server (jupyter-server-proxy):
-// <Jupyter base URL> + c.BrowserBase() + "v1/zeroshot", with the token (docs/serve.md).
+// <Jupyter base URL> + c.BrowserBase() + "v1/zeroshot", with c.BrowserToken(), which allows only
+// what live panels call; c.Token(), which allows everything, stays in the kernel and must never
+// be written into a cell's output (docs/serve.md, security model).
 package serve
 
 import (
