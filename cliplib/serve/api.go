@@ -161,11 +161,14 @@ type SearchResponse struct {
 	Ms   float64 `json:"ms"`
 }
 
-// State is what `clipx serve` prints as its ready line and writes to its state file.
+// State is what `clipx serve` prints as its ready line and writes to its state file (mode 0600).
+// Token is the full token (kernels only); BrowserToken is the scoped one that live panels put
+// into cell outputs (Config.BrowserToken).
 type State struct {
 	URL           string `json:"url"`
 	Port          int    `json:"port"`
 	Token         string `json:"token"`
+	BrowserToken  string `json:"browser_token"`
 	PID           int    `json:"pid"`
 	Model         string `json:"model"`
 	Backend       string `json:"backend"`

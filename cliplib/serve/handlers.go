@@ -341,6 +341,10 @@ func (s *Server) handleZeroShot(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	if accessOf(r) == accessBrowser && req.Paths != nil {
+		forbidden(w, "POST /v1/zeroshot with \"paths\"")
+		return
+	}
 	start := time.Now()
 	resp, err := s.zeroShot(req)
 	if err != nil {
@@ -469,6 +473,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	var req SearchRequest
 	if err := s.decode(w, r, &req); err != nil {
 		fail(w, err)
+		return
+	}
+	if accessOf(r) == accessBrowser && req.ImagePath != "" {
+		forbidden(w, "POST /v1/search with \"image_path\"")
 		return
 	}
 	start := time.Now()

@@ -4,9 +4,12 @@
 // attaches to it. The API is documented in docs/serve.md.
 //
 // Security model: the server binds loopback only (Listen refuses anything else) and every request
-// but GET /healthz must carry the server's random token (Authorization: Bearer TOKEN, or
-// ?token=TOKEN for <img src>), compared in constant time. Request bodies are size-limited and
-// validated; galleries held in memory are bounded.
+// but GET /healthz must carry one of the server's two random tokens (Authorization: Bearer TOKEN,
+// or ?token=TOKEN for <img src>), compared in constant time. The full token (Config.Token) allows
+// every endpoint; kernels use it. The browser token (Config.BrowserToken), which live panels put
+// into their cell outputs (hence into saved notebooks), allows only what the panels need:
+// BrowserScope lists it. Request bodies are size-limited and validated; galleries held in memory
+// are bounded.
 package serve
 
 import (
@@ -39,8 +42,13 @@ type Config struct {
 	// image caches (UseTextCache/SetTextCache, UseImageCache) before, so that repeated prompts and
 	// images are not encoded again.
 	Model *cliplib.Model
-	// Token is the secret every request but GET /healthz must present (see NewToken).
+	// Token is the full token (see NewToken): it allows every endpoint, including those that
+	// name files the server reads and POST /v1/shutdown. Only kernels hold it.
 	Token string
+	// BrowserToken is the browser token (see NewToken; empty: none is accepted): it allows only
+	// the requests of BrowserScope, which name no file and cannot stop the server. Live panels
+	// put it into cell outputs, which notebooks save.
+	BrowserToken string
 	// ModelName, Backend and Precision are reported by /healthz (default: Model.Name, the
 	// encoder's backend configuration and precision).
 	ModelName, Backend, Precision string
@@ -96,6 +104,12 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Token) < 16 {
 		return nil, fmt.Errorf("serve.New: Config.Token has %d characters, want at least 16 (use serve.NewToken)", len(cfg.Token))
 	}
+	if cfg.BrowserToken != "" && len(cfg.BrowserToken) < 16 {
+		return nil, fmt.Errorf("serve.New: Config.BrowserToken has %d characters, want at least 16 (use serve.NewToken) or none", len(cfg.BrowserToken))
+	}
+	if cfg.BrowserToken == cfg.Token {
+		return nil, errors.New("serve.New: Config.BrowserToken equals Config.Token: want two different tokens (the browser token is the one outputs may show)")
+	}
 	if cfg.ModelName == "" {
 		cfg.ModelName = cfg.Model.Name
 	}
@@ -136,20 +150,85 @@ func New(cfg Config) (*Server, error) {
 		galleries: map[string]*gallery{}, byKey: map[string]*gallery{}}
 	s.touch()
 	s.mux = http.NewServeMux()
-	s.mux.HandleFunc("/healthz", s.method("GET", s.handleHealth))
-	s.mux.HandleFunc("/v1/encode/text", s.method("POST", s.handleEncodeText))
-	s.mux.HandleFunc("/v1/info", s.method("GET", s.handleInfo))
-	s.mux.HandleFunc("/v1/encode/images", s.method("POST", s.handleEncodeImages))
-	s.mux.HandleFunc("/v1/encode/image-data", s.method("POST", s.handleEncodeImageData))
-	s.mux.HandleFunc("/v1/galleries", s.method("POST", s.handleGallery))
-	s.mux.HandleFunc("/v1/galleries/{id}/images/{i}", s.method("GET", s.handleThumbnail))
-	s.mux.HandleFunc("/v1/zeroshot", s.method("POST", s.handleZeroShot))
-	s.mux.HandleFunc("/v1/search", s.method("POST", s.handleSearch))
-	s.mux.HandleFunc("/v1/shutdown", s.method("POST", s.handleShutdown))
+	s.route("/healthz", "GET", true, s.handleHealth)
+	s.route("/v1/encode/text", "POST", false, s.handleEncodeText)
+	s.route("/v1/info", "GET", true, s.handleInfo)
+	s.route("/v1/encode/images", "POST", false, s.handleEncodeImages)
+	s.route("/v1/encode/image-data", "POST", false, s.handleEncodeImageData)
+	s.route("/v1/galleries", "POST", false, s.handleGallery)
+	s.route("/v1/galleries/{id}/images/{i}", "GET", true, s.handleThumbnail)
+	s.route("/v1/zeroshot", "POST", true, s.handleZeroShot)
+	s.route("/v1/search", "POST", true, s.handleSearch)
+	s.route("/v1/shutdown", "POST", false, s.handleShutdown)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no endpoint %s %q (see docs/serve.md: /healthz, /v1/info, /v1/encode/text, /v1/encode/images, /v1/encode/image-data, /v1/galleries, /v1/zeroshot, /v1/search, /v1/shutdown)", r.Method, r.URL.Path)
 	})
 	return s, nil
+}
+
+// BrowserScope lists what the browser token allows (method and path pattern, as routed), with
+// the request shapes it is limited to: the requests of nb/widgets' live panels. Everything else
+// answers 403 to it.
+var BrowserScope = []string{
+	"GET /healthz",
+	"GET /v1/info",
+	"POST /v1/zeroshot (with \"gallery\", not \"paths\")",
+	"POST /v1/search (with \"query\", not \"image_path\")",
+	"GET /v1/galleries/{id}/images/{i}",
+}
+
+// route registers h for pattern and method; browser says whether the browser token may call it.
+func (s *Server) route(pattern, method string, browser bool, h http.HandlerFunc) {
+	h = s.method(method, h)
+	if !browser {
+		inner := h
+		h = func(w http.ResponseWriter, r *http.Request) {
+			if accessOf(r) == accessBrowser {
+				forbidden(w, "%s %s", r.Method, r.URL.Path)
+				return
+			}
+			inner(w, r)
+		}
+	}
+	s.mux.HandleFunc(pattern, h)
+}
+
+// access is what a request's token allows.
+type access int
+
+const (
+	accessNone    access = iota // no token, or a wrong one
+	accessBrowser               // the browser token: BrowserScope
+	accessFull                  // the full token: everything
+)
+
+// logSuffix says in a request's log line which token it carried.
+func (a access) logSuffix() string {
+	switch a {
+	case accessBrowser:
+		return " (browser token)"
+	case accessFull:
+		return " (full token)"
+	}
+	return ""
+}
+
+type accessKey struct{}
+
+// accessOf returns the access ServeHTTP granted r (accessFull for a request that did not go
+// through ServeHTTP, such as a handler called directly).
+func accessOf(r *http.Request) access {
+	if a, ok := r.Context().Value(accessKey{}).(access); ok {
+		return a
+	}
+	return accessFull
+}
+
+// forbidden answers 403: the browser token does not allow what (a request, or a field of one).
+func forbidden(w http.ResponseWriter, format string, args ...any) {
+	writeError(w, http.StatusForbidden, "%s: the browser token does not allow this (it allows only %s; "+
+		"requests that name files, register galleries, upload images or stop the server need the server's full token, which kernels hold)",
+		fmt.Sprintf(format, args...), strings.Join(BrowserScope, ", "))
 }
 
 // NewToken returns a random 128-bit token in hex (32 characters).
@@ -259,6 +338,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.touch()
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	a := accessNone
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Log.Printf("panic serving %s %s: %v", r.Method, r.URL.Path, p)
@@ -268,7 +348,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.touch()
 		s.inflight.Add(-1)
-		s.cfg.Log.Printf("%s %s %d %.1f ms", r.Method, r.URL.Path, rec.status, float64(time.Since(start).Microseconds())/1e3)
+		s.cfg.Log.Printf("%s %s %d %.1f ms%s", r.Method, r.URL.Path, rec.status, float64(time.Since(start).Microseconds())/1e3, a.logSuffix())
 	}()
 	w = rec
 	if r.Method == http.MethodOptions {
@@ -276,15 +356,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if r.URL.Path != "/healthz" && !s.authorized(r) {
+	a = s.access(r)
+	if r.URL.Path != "/healthz" && a == accessNone {
 		writeError(w, http.StatusUnauthorized, "missing or wrong token: send the header \"Authorization: Bearer TOKEN\" or the query ?token=TOKEN, with the token of the server's state file")
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accessKey{}, a)))
 }
 
-// authorized checks the request's token in constant time.
-func (s *Server) authorized(r *http.Request) bool {
+// access checks the request's token against both tokens, each in constant time.
+func (s *Server) access(r *http.Request) access {
 	tok := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
@@ -293,7 +374,18 @@ func (s *Server) authorized(r *http.Request) bool {
 	} else {
 		tok = r.URL.Query().Get("token")
 	}
-	return subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token)) == 1
+	full := subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.Token))
+	browser := 0
+	if s.cfg.BrowserToken != "" {
+		browser = subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.BrowserToken))
+	}
+	switch {
+	case full == 1:
+		return accessFull
+	case browser == 1:
+		return accessBrowser
+	}
+	return accessNone
 }
 
 type statusRecorder struct {

@@ -199,3 +199,44 @@ func TestCheckAndCleanNotebookTitlesAndSnapshotsPanels(t *testing.T) {
 		t.Error("want an error for unclosed controls")
 	}
 }
+
+// TestReportHoldsNoServerToken renders real live panels (nb/widgets, with a browser token as
+// `clipx serve` gives one), puts them in an executed notebook as GoNB shows them, and checks
+// that the report's notebook (the source of its HTML page and of --ipynb) holds the snapshot of
+// each panel and no token: the panels' scripts, which carry the browser token, are dropped.
+func TestReportHoldsNoServerToken(t *testing.T) {
+	const browserTok = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	ep := map[string]widgets.Endpoint{"f32": {Base: "proxy/4242/", Token: browserTok}, "bf16": {Base: "proxy/4343/", Token: browserTok}}
+	var outs []map[string]any
+	for _, p := range []widgets.Panel{
+		{Title: "zero-shot", Controls: []widgets.Control{widgets.TextArea{Name: "classes", Value: "cat\ndog"}},
+			Servers: ep, Default: "f32", State: map[string]any{"gallery": "g1"},
+			Request: `return {path: "v1/zeroshot", body: {gallery: ctx.state.gallery, classes: ctx.lines(values.classes)}};`,
+			Render:  `ctx.slot(0, ctx.esc(String(resp.probs)));`},
+		{Title: "search", Controls: []widgets.Control{widgets.TextInput{Name: "query", Value: "a cat"}},
+			Servers: ep, Default: "bf16", State: map[string]any{"gallery": "g2"},
+			Request: `return {path: "v1/search", body: {gallery: ctx.state.gallery, query: values.query}};`,
+			Render:  `ctx.slot(0, '<img src="' + ctx.esc(ctx.url("v1/galleries/g2/images/0?size=128")) + '">');`},
+	} {
+		h, err := p.HTML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(h, browserTok) {
+			t.Fatalf("panel %q: its HTML lacks the browser token; the test checks nothing", p.Title)
+		}
+		outs = append(outs, htmlOut(h))
+	}
+	cleaned, failures, err := checkAndCleanNotebook(executedNotebook(t, outs))
+	if err != nil || len(failures) > 0 {
+		t.Fatalf("err %v, failures %v", err, failures)
+	}
+	if strings.Contains(string(cleaned), browserTok) || strings.Contains(string(cleaned), "proxy/4242") {
+		t.Errorf("the report's notebook holds the panels' token or server address")
+	}
+	for _, w := range []string{"cat\\ndog", "a cat", `class=\"clipkit-snapshot\"`} {
+		if !strings.Contains(string(cleaned), w) {
+			t.Errorf("the report's notebook lacks %q (the panels' snapshots)", w)
+		}
+	}
+}

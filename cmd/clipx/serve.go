@@ -45,8 +45,9 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the model server that notebooks and their live controls share: one process per model,
 backend and precision holds the model, its text and image caches and the compiled graphs, and
 answers a small HTTP JSON API (model info, encode texts and images, galleries, zero-shot, search,
-thumbnails) on loopback, behind a random token. When ready it prints one JSON line (url, port, token, pid) and
-writes it to the state file, which notebooks (nb/serve.Attach) read to attach; it exits after
+thumbnails) on loopback, behind random tokens: the full token (kernels) allows everything, the
+browser token (live panels' outputs) only what the panels call. When ready it prints one JSON line
+(url, port, token, browser_token, pid) and writes it to the state file (mode 0600), which notebooks (nb/serve.Attach) read to attach; it exits after
 --idle without requests, on SIGINT/SIGTERM or on POST /v1/shutdown. Browsers reach it through
 Jupyter's own server (jupyter-server-proxy: <jupyter>/proxy/PORT/). API: docs/serve.md.`,
 		Example: `  clipx serve --model ViT-B/32
@@ -131,18 +132,24 @@ func runServe(opts serveOptions) error {
 	}
 	logger.Printf("warm-up (compile) in %v", time.Since(warm).Round(time.Millisecond))
 
+	// Two tokens: the full one for kernels, the browser one (scoped to what live panels call) for
+	// cell outputs, which saved notebooks keep.
 	token, err := serve.NewToken()
 	if err != nil {
 		return err
 	}
+	browserToken, err := serve.NewToken()
+	if err != nil {
+		return err
+	}
 	choice := enc.BackendChoice().Config
-	srv, err := serve.New(serve.Config{Model: m, Token: token, Backend: choice, Precision: string(enc.Precision()),
+	srv, err := serve.New(serve.Config{Model: m, Token: token, BrowserToken: browserToken, Backend: choice, Precision: string(enc.Precision()),
 		Idle: opts.idle, Log: logger})
 	if err != nil {
 		return err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	st := serve.State{URL: fmt.Sprintf("http://%s", ln.Addr()), Port: port, Token: token, PID: os.Getpid(),
+	st := serve.State{URL: fmt.Sprintf("http://%s", ln.Addr()), Port: port, Token: token, BrowserToken: browserToken, PID: os.Getpid(),
 		Model: m.Name, Backend: choice, Precision: string(enc.Precision()), RandomWeights: m.RandomWeights(), Log: opts.log}
 	line, err := json.Marshal(st)
 	if err != nil {

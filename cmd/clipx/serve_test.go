@@ -51,7 +51,7 @@ func TestServeWritesStateAndRemovesItAtExit(t *testing.T) {
 		t.Fatalf("state file %q (%v) differs from the ready line %q", b, err, line)
 	}
 	if fi, _ := os.Stat(state); fi.Mode().Perm() != 0o600 {
-		t.Errorf("state file (it holds the token) has mode %v, want 0600", fi.Mode().Perm())
+		t.Errorf("state file (it holds the tokens) has mode %v, want 0600", fi.Mode().Perm())
 	}
 	if st.PID != os.Getpid() || len(st.Token) != 32 || st.Model != "tiny-vit" || !st.RandomWeights || st.Log != filepath.Join(dir, "serve.log") {
 		t.Errorf("state %+v", st)
@@ -61,6 +61,22 @@ func TestServeWritesStateAndRemovesItAtExit(t *testing.T) {
 		t.Fatalf("healthz: %v %v", err, resp)
 	}
 	resp.Body.Close()
+	if len(st.BrowserToken) != 32 || st.BrowserToken == st.Token {
+		t.Errorf("browser token %q: want 32 hex digits, different from the full token", st.BrowserToken)
+	}
+	// The browser token is accepted for what panels call, and cannot stop the server.
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/v1/info", 200}, {"POST", "/v1/shutdown", 403}} {
+		req, _ := http.NewRequest(c.method, st.URL+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+st.BrowserToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != c.want {
+			t.Fatalf("%s %s with the browser token: %v %v, want %d", c.method, c.path, err, resp, c.want)
+		}
+		resp.Body.Close()
+	}
 	req, _ := http.NewRequest("POST", st.URL+"/v1/shutdown", nil)
 	req.Header.Set("Authorization", "Bearer "+st.Token)
 	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {

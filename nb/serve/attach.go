@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -120,6 +121,20 @@ func probe(statePath string) (*Client, string, error) {
 		var lastErr error
 		for try := 0; try < 3; try++ {
 			h, err := c.healthQuick()
+			if err == nil && h.PID == st.PID && st.BrowserToken == "" {
+				// An older clipx serve, without a browser token: panels would have to put its full
+				// token into cell outputs. Stop it (its token allows that) and start a new one.
+				_ = c.Shutdown()
+				for i := 0; i < 100 && pidAlive(st.PID); i++ {
+					time.Sleep(50 * time.Millisecond)
+				}
+				if pidAlive(st.PID) {
+					terminate(st.PID)
+				}
+				os.Remove(statePath)
+				return nil, fmt.Sprintf("the model server pid %d (%s) is an older clipx serve without a browser token (live panels would "+
+					"have to show its full token); stopped it, starting a new one", st.PID, st.URL), nil
+			}
 			if err == nil && h.PID == st.PID {
 				return c, "", nil
 			}
@@ -251,7 +266,12 @@ func clipxBinary(explicit string, notices io.Writer) (string, error) {
 	return p, nil
 }
 
-// logTail returns the last lines of a log file, for error messages.
+// tokenField matches the tokens of a server's ready line (which its log holds), so that logTail
+// never copies them into an error message, which a notebook would show and save.
+var tokenField = regexp.MustCompile(`("(?:browser_)?token"\s*:\s*)"[^"]*"`)
+
+// logTail returns the last lines of a log file, for error messages, with the server's tokens
+// replaced by "(hidden)".
 func logTail(path string) string {
 	if path == "" {
 		return "(no log file)"
@@ -270,5 +290,6 @@ func logTail(path string) string {
 	if len(lines) > 15 {
 		lines = lines[len(lines)-15:]
 	}
-	return fmt.Sprintf("The end of its log %s:\n  %s", path, strings.Join(lines, "\n  "))
+	tail := tokenField.ReplaceAllString(strings.Join(lines, "\n  "), `$1"(hidden)"`)
+	return fmt.Sprintf("The end of its log %s:\n  %s", path, tail)
 }

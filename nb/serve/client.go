@@ -13,7 +13,9 @@
 // cannot be loaded); nb/explore.Open wraps it in a Session.
 //
 // Browsers reach the server through Jupyter's own server (jupyter-server-proxy):
-// <Jupyter base URL> + c.BrowserBase() + "v1/zeroshot", with the token (docs/serve.md).
+// <Jupyter base URL> + c.BrowserBase() + "v1/zeroshot", with c.BrowserToken(), which allows only
+// what live panels call; c.Token(), which allows everything, stays in the kernel and must never
+// be written into a cell's output (docs/serve.md, security model).
 package serve
 
 import (
@@ -77,8 +79,14 @@ func newClient(st api.State) *Client {
 // URL is the server's base URL on loopback, e.g. http://127.0.0.1:PORT.
 func (c *Client) URL() string { return c.st.URL }
 
-// Token is the secret every request but /healthz carries.
+// Token is the server's full token: it allows every request (naming files the server reads,
+// stopping it). The client's own requests carry it; it must not be written into cell outputs.
 func (c *Client) Token() string { return c.st.Token }
+
+// BrowserToken is the server's browser token, scoped to what live panels call (zero-shot and
+// search over galleries already registered, thumbnails, /v1/info; cliplib/serve.BrowserScope):
+// the only token that may appear in a cell's output, which saved notebooks keep.
+func (c *Client) BrowserToken() string { return c.st.BrowserToken }
 
 // Port is the server's TCP port on loopback.
 func (c *Client) Port() int { return c.st.Port }
@@ -96,10 +104,10 @@ func (c *Client) LogPath() string { return c.logf }
 // "proxy/PORT/" (jupyter-server-proxy). JavaScript joins it with PageConfig's baseUrl.
 func (c *Client) BrowserBase() string { return fmt.Sprintf("proxy/%d/", c.st.Port) }
 
-// ThumbnailPath is the browser path (relative to Jupyter's base URL, token included, for
+// ThumbnailPath is the browser path (relative to Jupyter's base URL, browser token included, for
 // <img src>) of a JPEG thumbnail of item i of a gallery, scaled to fit size×size.
 func (c *Client) ThumbnailPath(gallery string, i, size int) string {
-	return fmt.Sprintf("%sv1/galleries/%s/images/%d?size=%d&token=%s", c.BrowserBase(), url.PathEscape(gallery), i, size, c.st.Token)
+	return fmt.Sprintf("%sv1/galleries/%s/images/%d?size=%d&token=%s", c.BrowserBase(), url.PathEscape(gallery), i, size, url.QueryEscape(c.st.BrowserToken))
 }
 
 // Health calls GET /healthz.

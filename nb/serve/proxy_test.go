@@ -57,4 +57,12 @@ func TestThroughJupyterServerProxy(t *testing.T) {
 	if st != 200 || !strings.Contains(body, `"embeddings"`) {
 		t.Errorf("POST through the proxy with both tokens: %d %.200s", st, body)
 	}
+	// The browser token (the one panels' outputs carry) reaches /v1/info but not what it does
+	// not allow, behind the proxy too.
+	if st, body := get("GET", base+"v1/info?token="+j.Token, c.BrowserToken(), ""); st != 200 {
+		t.Errorf("GET v1/info through the proxy with the browser token: %d %.200s", st, body)
+	}
+	if st, body := get("POST", base+"v1/encode/text?token="+j.Token, c.BrowserToken(), `{"texts":["a"]}`); st != 403 || !strings.Contains(body, "browser token") {
+		t.Errorf("POST v1/encode/text through the proxy with the browser token: %d %.200s, want 403", st, body)
+	}
 }

@@ -188,10 +188,15 @@ func TestCrashIsReportedAndAttachRestarts(t *testing.T) {
 	if !errors.Is(err, ErrServerDied) || !strings.Contains(err.Error(), fmt.Sprint(old)) || !strings.Contains(err.Error(), "The end of its log") {
 		t.Fatalf("call to a killed server: %v; want ErrServerDied naming pid %d with its log", err, old)
 	}
+	// The log holds the ready line, with both tokens: a message a cell shows must hold neither.
+	if strings.Contains(err.Error(), c.Token()) || strings.Contains(err.Error(), c.BrowserToken()) || !strings.Contains(err.Error(), `"token":"(hidden)"`) {
+		t.Errorf("the crash message quotes a token (or not the ready line): %v", err)
+	}
 	var notices strings.Builder
 	opt.Notices = &notices
 	c2 := attach(t, opt)
-	if c2.PID() == old || !strings.Contains(c2.PreviousCrash, fmt.Sprintf("pid %d", old)) || !strings.Contains(notices.String(), "died") {
+	if c2.PID() == old || !strings.Contains(c2.PreviousCrash, fmt.Sprintf("pid %d", old)) || !strings.Contains(notices.String(), "died") ||
+		strings.Contains(c2.PreviousCrash, c.Token()) {
 		t.Fatalf("Attach after kill -9: pid %d (old %d), PreviousCrash %q, notices %q", c2.PID(), old, c2.PreviousCrash, notices.String())
 	}
 	if _, err := c2.Health(); err != nil {
@@ -246,6 +251,34 @@ func TestStaleStateFileAndFailedStart(t *testing.T) {
 	_, err := Attach(opt)
 	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), "no-such-model-xyz") {
 		t.Fatalf("failed start: %v", err)
+	}
+}
+
+// TestAttachReplacesAServerWithoutBrowserToken checks that a live server whose state file has no
+// browser token (an older clipx serve) is stopped and replaced, so that panels never need to show
+// a full token; and that the client's browser token is the server's scoped one.
+func TestAttachReplacesAServerWithoutBrowserToken(t *testing.T) {
+	opt := testOptions(t)
+	c := attach(t, opt)
+	if len(c.BrowserToken()) != 32 || c.BrowserToken() == c.Token() {
+		t.Fatalf("browser token %q: want 32 hex digits, not the full token", c.BrowserToken())
+	}
+	if p := c.ThumbnailPath("g1", 0, 64); !strings.Contains(p, "token="+c.BrowserToken()) || strings.Contains(p, c.Token()) {
+		t.Errorf("ThumbnailPath %q: want the browser token, not the full one", p)
+	}
+	old := c.State()
+	old.BrowserToken = ""
+	b, _ := json.Marshal(old)
+	state := api.StatePath(opt.Model, opt.Backend, opt.Precision, opt.RandomWeights)
+	if err := os.WriteFile(state, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c2 := attach(t, opt)
+	if c2.PID() == old.PID || c2.BrowserToken() == "" || !strings.Contains(c2.PreviousCrash, "without a browser token") {
+		t.Fatalf("after a state without browser token: pid %d (old %d), browser token %q, notice %q", c2.PID(), old.PID, c2.BrowserToken(), c2.PreviousCrash)
+	}
+	if pidAlive(old.PID) {
+		t.Errorf("the old server pid %d is still running", old.PID)
 	}
 }
 

@@ -95,6 +95,10 @@ func ZeroShotPanel(srv Server, g Gallery, classes, templates []string, editTempl
 	if err := checkPrompts("widgets.LiveZeroShot", classes, templates); err != nil {
 		return Panel{}, err
 	}
+	ep, err := endpoint(srv)
+	if err != nil {
+		return Panel{}, err
+	}
 	a, err := ZeroShot(srv, ZeroShotRequest{Gallery: g.ID, Classes: classes, Templates: templates})
 	if err != nil {
 		return Panel{}, err
@@ -113,7 +117,7 @@ func ZeroShotPanel(srv Server, g Gallery, classes, templates []string, editTempl
 		Title:    "Live zero-shot: edit the classes",
 		Controls: controls,
 		Blocks:   []plots.Block{h},
-		Servers:  map[string]Endpoint{"default": endpoint(srv)},
+		Servers:  map[string]Endpoint{"default": ep},
 		Default:  "default",
 		State:    map[string]any{"gallery": g.ID, "rows": rows, "classes": classes, "templates": templates},
 		Request: jsPrompts + `
@@ -175,6 +179,10 @@ func LiveTemplates(srv Server, g Gallery, classes, templates []string, editClass
 	if len(g.Labels) != len(g.Paths) {
 		return fmt.Errorf("widgets.LiveTemplates: gallery %q has no labels (register it with one label per image)", g.Name)
 	}
+	ep, err := endpoint(srv)
+	if err != nil {
+		return err
+	}
 	a, err := ZeroShot(srv, ZeroShotRequest{Gallery: g.ID, Classes: classes, Templates: templates})
 	if err != nil {
 		return err
@@ -200,7 +208,7 @@ func LiveTemplates(srv Server, g Gallery, classes, templates []string, editClass
 		Title:    "Live template editor: accuracy on " + g.Name,
 		Controls: controls,
 		Blocks:   []plots.Block{Slot(plots.HTML(`<p><b>Initial templates:</b> ` + start + `</p>`)), bar},
-		Servers:  map[string]Endpoint{"default": endpoint(srv)},
+		Servers:  map[string]Endpoint{"default": ep},
 		Default:  "default",
 		State:    map[string]any{"gallery": g.ID, "classes": classes, "templates": templates, "n": len(g.Paths), "start": start},
 		Request: jsPrompts + `
@@ -224,6 +232,10 @@ ctx.subtitle(0, t);`,
 // 0.001 to 1 and starts at the model's learned temperature (1/logit scale, as the server reports it).
 func LiveTemperature(srv Server, g Gallery, classes, templates []string) error {
 	if err := checkPrompts("widgets.LiveTemperature", classes, templates); err != nil {
+		return err
+	}
+	ep, err := endpoint(srv)
+	if err != nil {
 		return err
 	}
 	a, err := ZeroShot(srv, ZeroShotRequest{Gallery: g.ID, Classes: classes, Templates: templates})
@@ -254,7 +266,7 @@ func LiveTemperature(srv Server, g Gallery, classes, templates []string) error {
 			ShowValue: fmt.Sprintf("T = %.4g (learned: %.4g)", learned, learned)}},
 		Shows:   map[string]string{"logT": fmt.Sprintf(`return "T = " + Math.pow(10, v.logT).toPrecision(4) + " (learned: %.4g)";`, learned)},
 		Blocks:  []plots.Block{Slot(plots.HTML("<p>" + text + "</p>")), h, ent},
-		Servers: map[string]Endpoint{"default": endpoint(srv)},
+		Servers: map[string]Endpoint{"default": ep},
 		Default: "default",
 		State:   map[string]any{"gallery": g.ID, "rows": rows, "classes": classes, "templates": templates, "learned": learned},
 		Request: `
@@ -299,6 +311,10 @@ func LiveSearch(srv Server, g Gallery, query string, k int) error {
 		return fmt.Errorf("widgets.LiveSearch: gallery %q is empty", g.Name)
 	}
 	k = max(1, min(k, n))
+	ep, err := endpoint(srv)
+	if err != nil {
+		return err
+	}
 	hits, err := Search(srv, g.ID, query, k)
 	if err != nil {
 		return err
@@ -334,7 +350,7 @@ func LiveSearch(srv Server, g Gallery, query string, k int) error {
 		Controls: []Control{TextInput{Name: "query", Label: "Query:", Value: query},
 			Slider{Name: "k", Label: "Results (k):", Min: 1, Max: float64(min(n, 32)), Step: 1, Value: float64(k)}},
 		Blocks:  []plots.Block{Slot(grid), bar},
-		Servers: map[string]Endpoint{"default": endpoint(srv)},
+		Servers: map[string]Endpoint{"default": ep},
 		Default: "default",
 		State:   map[string]any{"gallery": g.ID, "names": baseNames(g.Paths)},
 		Request: `
@@ -383,7 +399,11 @@ func LivePrecision(servers []PrecisionServer, classes, templates []string) error
 		if _, dup := eps[s.Name]; dup {
 			return fmt.Errorf("widgets.LivePrecision: server name %q given twice", s.Name)
 		}
-		eps[s.Name] = endpoint(s.Server)
+		ep, err := endpoint(s.Server)
+		if err != nil {
+			return fmt.Errorf("widgets.LivePrecision: server %q: %w", s.Name, err)
+		}
+		eps[s.Name] = ep
 		galleries[s.Name] = s.Gallery.ID
 		names = append(names, s.Name)
 	}

@@ -14,17 +14,32 @@ import (
 )
 
 // Server is what panels need of a model server (nb/serve's *Client has these methods): its
-// address and token for the kernel's requests (the initial state), and the path the browser uses
-// relative to Jupyter's base URL ("proxy/PORT/").
+// address and full token for the kernel's requests (the initial state, registering galleries),
+// the browser token that goes into the panel's output for the browser's requests, and the path
+// the browser uses relative to Jupyter's base URL ("proxy/PORT/").
 type Server interface {
 	URL() string
+	// Token is the full token: used by the kernel only, never written into an output.
 	Token() string
+	// BrowserToken is the token scoped to what panels call (cliplib/serve.BrowserScope); it is
+	// the only one an output shows, and saved notebooks keep it.
+	BrowserToken() string
 	BrowserBase() string
 }
 
-// endpoint returns how the browser reaches srv.
-func endpoint(srv Server) Endpoint {
-	return Endpoint{Base: strings.TrimPrefix(srv.BrowserBase(), "/"), Token: srv.Token()}
+// endpoint returns how the browser reaches srv: its browser path and browser token. A server
+// without a browser token (or whose browser token is its full token) is an error, so that the
+// full token never reaches an output.
+func endpoint(srv Server) (Endpoint, error) {
+	if srv == nil {
+		return Endpoint{}, fmt.Errorf("widgets: no model server (nil Server)")
+	}
+	bt := srv.BrowserToken()
+	if bt == "" || bt == srv.Token() {
+		return Endpoint{}, fmt.Errorf("widgets: the model server at %s has no browser token (an older clipx serve?): "+
+			"panels show only the browser token, never the full one; stop that server and re-run the cell", srv.URL())
+	}
+	return Endpoint{Base: strings.TrimPrefix(srv.BrowserBase(), "/"), Token: bt}, nil
 }
 
 // httpClient bounds every kernel-side request (the server answers zero-shot and search requests

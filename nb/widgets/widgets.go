@@ -9,7 +9,7 @@
 // exported report shows a static snapshot), and returns at once: the kernel stays free for other
 // cells. Edits are handled by JavaScript in the cell's output, which sends the request straight
 // to the model server from the browser, through Jupyter's own server (jupyter-server-proxy:
-// <Jupyter base URL>proxy/PORT/...), with the server's token, and redraws the charts on the same
+// <Jupyter base URL>proxy/PORT/...), with the server's browser token, and redraws the charts on the same
 // ECharts instances. No kernel round trip per edit, and it works with a remote JupyterLab.
 //
 // GoNB's gonbui/widgets are not used: they talk to the cell's program through the kernel, so a
@@ -198,7 +198,9 @@ type Endpoint struct {
 	// Base is the server's path relative to Jupyter's base URL, "proxy/PORT/" (nb/serve's
 	// Client.BrowserBase).
 	Base string `json:"base"`
-	// Token is the server's bearer token.
+	// Token is the server's browser token (nb/serve's Client.BrowserToken), scoped to what
+	// panels call: the output that shows the panel, hence a saved notebook, holds it. Never the
+	// server's full token.
 	Token string `json:"token"`
 }
 

@@ -18,18 +18,26 @@ import (
 // well-formed numbers: probabilities from the lengths of the class names.
 type fakeServer struct {
 	*httptest.Server
-	token    string
+	token    string // the full token: the kernel's requests must carry it
+	browser  string // the browser token: panels' outputs carry it
 	requests []string
 	noTemp   bool // answer zero-shot requests without the temperature
 }
 
-func (f *fakeServer) URL() string         { return f.Server.URL }
-func (f *fakeServer) Token() string       { return f.token }
-func (f *fakeServer) BrowserBase() string { return "proxy/1234/" }
+func (f *fakeServer) URL() string          { return f.Server.URL }
+func (f *fakeServer) Token() string        { return f.token }
+func (f *fakeServer) BrowserToken() string { return f.browser }
+func (f *fakeServer) BrowserBase() string  { return "proxy/1234/" }
+
+// The fake's tokens: neither is a substring of the other.
+const (
+	fakeFullToken    = "full-0123456789abcdef"
+	fakeBrowserToken = "brow-fedcba9876543210"
+)
 
 func newFake(t *testing.T) *fakeServer {
 	t.Helper()
-	f := &fakeServer{token: "secret"}
+	f := &fakeServer{token: fakeFullToken, browser: fakeBrowserToken}
 	galleries := map[string]int{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.requests = append(f.requests, r.URL.Path)
@@ -137,20 +145,17 @@ func fakeLibrary(t *testing.T) {
 	t.Setenv(plots.EnvEChartsJS, p)
 }
 
-func TestLivePanels(t *testing.T) {
-	fakeLibrary(t)
-	f := newFake(t)
-	paths := images(t, 3)
-	g, err := NewGallery(f, "photos", paths, []int{0, 1, 0})
-	if err != nil {
-		t.Fatal(err)
-	}
+// panelCase shows one kind of live panel.
+type panelCase struct {
+	name  string
+	run   func() error
+	wants []string // in the panel's HTML
+}
+
+// panelCases returns one case per kind of live panel, over gallery g of server f.
+func panelCases(f *fakeServer, g Gallery) []panelCase {
 	tpl := []string{"a photo of a {}."}
-	cases := []struct {
-		name  string
-		run   func() error
-		wants []string // in the panel's HTML
-	}{
+	return []panelCase{
 		{"zeroshot", func() error { return LiveZeroShot(f, g, []string{"cat", "dog"}, tpl, true) },
 			[]string{`data-clipkit-name="classes"`, `data-clipkit-name="templates"`, "cat\ndog", `"v1/zeroshot"`, `class="clipkit-chart"`}},
 		{"templates", func() error { return LiveTemplates(f, g, []string{"cat", "dog"}, tpl, true) },
@@ -163,20 +168,36 @@ func TestLivePanels(t *testing.T) {
 			return LivePrecision([]PrecisionServer{{"f32", f, g}, {"bf16", f, g}}, []string{"cat"}, tpl)
 		}, []string{`<select data-clipkit-name="precision"`, `<option value="bf16">`, `server: values.precision`}},
 	}
-	for _, c := range cases {
+}
+
+// showOne runs c and returns the HTML of the one panel it showed.
+func showOne(t *testing.T, c panelCase) string {
+	t.Helper()
+	got := captured(t)
+	if err := c.run(); err != nil {
+		t.Fatal(err)
+	}
+	if len(*got) != 1 {
+		t.Fatalf("%d panels shown, want 1", len(*got))
+	}
+	h, err := (*got)[0].HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestLivePanels(t *testing.T) {
+	fakeLibrary(t)
+	f := newFake(t)
+	g, err := NewGallery(f, "photos", images(t, 3), []int{0, 1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range panelCases(f, g) {
 		t.Run(c.name, func(t *testing.T) {
-			got := captured(t)
-			if err := c.run(); err != nil {
-				t.Fatal(err)
-			}
-			if len(*got) != 1 {
-				t.Fatalf("%d panels shown, want 1", len(*got))
-			}
-			h, err := (*got)[0].HTML()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, w := range append(c.wants, ControlsStart, ControlsEnd, `<template class="`+SnapshotClass+`">`, `"token":"secret"`,
+			h := showOne(t, c)
+			for _, w := range append(c.wants, ControlsStart, ControlsEnd, `<template class="`+SnapshotClass+`">`,
 				`"base":"proxy/1234/"`, "window.clipkitWidgets.panel", `data-lm-suppress-shortcuts="true"`) {
 				if !strings.Contains(h, w) {
 					t.Errorf("panel HTML lacks %q", w)
@@ -184,6 +205,29 @@ func TestLivePanels(t *testing.T) {
 			}
 			if strings.Count(h, "<script") < 2 {
 				t.Errorf("want the chart's and the panel's scripts")
+			}
+		})
+	}
+}
+
+// TestPanelsShowOnlyTheBrowserToken renders every kind of live panel and checks that its output
+// (which a saved notebook keeps) holds the server's browser token and never its full token, while
+// the kernel's own requests to the server carried the full token (the fake refuses others).
+func TestPanelsShowOnlyTheBrowserToken(t *testing.T) {
+	fakeLibrary(t)
+	f := newFake(t)
+	g, err := NewGallery(f, "photos", images(t, 3), []int{0, 1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range panelCases(f, g) {
+		t.Run(c.name, func(t *testing.T) {
+			h := showOne(t, c)
+			if strings.Contains(h, fakeFullToken) {
+				t.Errorf("the panel's output holds the full token %q", fakeFullToken)
+			}
+			if !strings.Contains(h, `"token":"`+fakeBrowserToken+`"`) {
+				t.Errorf("the panel's output lacks the browser token %q", fakeBrowserToken)
 			}
 		})
 	}
@@ -198,7 +242,9 @@ func TestLivePanelErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	tpl := []string{"a photo of a {}."}
-	bad := &fakeServer{Server: f.Server, token: "wrong"}
+	bad := &fakeServer{Server: f.Server, token: "wrong", browser: fakeBrowserToken}
+	noBrowser := &fakeServer{Server: f.Server, token: fakeFullToken}
+	sameToken := &fakeServer{Server: f.Server, token: fakeFullToken, browser: fakeFullToken}
 	cases := []struct {
 		name string
 		run  func() error
@@ -214,6 +260,11 @@ func TestLivePanelErrors(t *testing.T) {
 		}, "want a positive number"},
 		{"empty query", func() error { return LiveSearch(f, g, " ", 3) }, "empty initial query"},
 		{"wrong token", func() error { return LiveZeroShot(bad, g, []string{"cat"}, tpl, false) }, "HTTP 401: missing or wrong token"},
+		{"no browser token", func() error { return LiveZeroShot(noBrowser, g, []string{"cat"}, tpl, false) }, "has no browser token"},
+		{"browser token is the full token", func() error { return LiveSearch(sameToken, g, "a cat", 1) }, "has no browser token"},
+		{"no browser token, precision", func() error {
+			return LivePrecision([]PrecisionServer{{"f32", f, g}, {"bf16", noBrowser, g}}, []string{"cat"}, tpl)
+		}, `server "bf16"`},
 		{"duplicate server", func() error {
 			return LivePrecision([]PrecisionServer{{"f32", f, g}, {"f32", f, g}}, []string{"cat"}, tpl)
 		}, "given twice"},

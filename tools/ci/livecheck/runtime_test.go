@@ -30,8 +30,16 @@ type fakeModel struct {
 	page    string
 }
 
-func (f *fakeModel) Token() string       { return "tok" }
-func (f *fakeModel) BrowserBase() string { return "proxy/1234/" }
+// The fake's tokens, as `clipx serve` has two: the full one (the kernel's requests) and the
+// browser one (what panels' outputs and so the page hold).
+const (
+	fullTok    = "full-tok-0123"
+	browserTok = "brow-tok-4567"
+)
+
+func (f *fakeModel) Token() string        { return fullTok }
+func (f *fakeModel) BrowserToken() string { return browserTok }
+func (f *fakeModel) BrowserBase() string  { return "proxy/1234/" }
 
 type fakeClient struct {
 	*fakeModel
@@ -51,9 +59,15 @@ func (f *fakeModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Classes []string `json:"classes"`
 	}
 	_ = json.NewDecoder(r.Body).Decode(&req)
+	auth := r.Header.Get("Authorization")
 	f.mu.Lock()
-	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	f.auth = append(f.auth, auth)
 	f.mu.Unlock()
+	if auth != "Bearer "+fullTok && (auth != "Bearer "+browserTok || r.URL.Path == "/proxy/1234/v1/galleries") {
+		w.WriteHeader(403) // as the real server: galleries need the full token
+		_, _ = w.Write([]byte(`{"error":"wrong token for this request"}`))
+		return
+	}
 	switch r.URL.Path {
 	case "/proxy/1234/v1/galleries":
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": "g1", "n": len(req.Paths)})
@@ -79,8 +93,8 @@ func (f *fakeModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // TestPanelRuntimeInChromium checks the browser side of nb/widgets without Jupyter: typed
-// "banana⏎cat" reaches the server as two classes with the bearer token, the chart is redrawn with
-// them, and a server error shows in place.
+// "banana⏎cat" reaches the server as two classes with the browser token (the page holds no full
+// token), the chart is redrawn with them, and a server error shows in place.
 func TestPanelRuntimeInChromium(t *testing.T) {
 	if os.Getenv("CLIPKIT_BROWSER_TEST") != "1" {
 		t.Skip("set CLIPKIT_BROWSER_TEST=1 to run the headless Chromium checks")
@@ -118,6 +132,9 @@ func TestPanelRuntimeInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.page = "<!DOCTYPE html><html><body>" + h + "</body></html>"
+	if strings.Contains(f.page, fullTok) || !strings.Contains(f.page, browserTok) {
+		t.Fatalf("the panel's page holds the full token, or lacks the browser token")
+	}
 
 	l := launcher.New().Bin(bin).Headless(true).NoSandbox(true).Leakless(false).UserDataDir(t.TempDir()).
 		Set("disable-gpu").Set("disable-dev-shm-usage").Set("disable-background-networking")
@@ -162,8 +179,8 @@ func TestPanelRuntimeInChromium(t *testing.T) {
 	last := f.classes[len(f.classes)-1]
 	auth := f.auth[len(f.auth)-1]
 	f.mu.Unlock()
-	if strings.Join(last, "|") != "banana|cat" || auth != "Bearer tok" {
-		t.Errorf("last request: classes %q, Authorization %q; want [banana cat] and the bearer token", last, auth)
+	if strings.Join(last, "|") != "banana|cat" || auth != "Bearer "+browserTok {
+		t.Errorf("last request: classes %q, Authorization %q; want [banana cat] and the browser token", last, auth)
 	}
 	// A server error is shown in place, and the chart keeps its last state.
 	if err := page.Keyboard.Type(input.Enter, 'b', 'a', 'd'); err != nil {
