@@ -151,6 +151,12 @@ func typeQuery(o Options, page *rod.Page, name, query, when string, r *NotebookR
 			why = fmt.Sprintf("the box holds %q", st.Value)
 			return false, nil
 		}
+		if ps, err = eval[*panelState](page, jsPanelState, name); err != nil || ps == nil {
+			return false, err
+		}
+		if ps.Error != "" {
+			return false, fmt.Errorf("the panel shows an error: %s", ps.Error)
+		}
 		if st.Redraws <= before.Redraws || !st.proxied() {
 			why = "no redraw with result images through the proxy yet"
 			return false, nil
@@ -173,9 +179,6 @@ func typeQuery(o Options, page *rod.Page, name, query, when string, r *NotebookR
 				want = append(want, h.Index)
 				wantScores = append(wantScores, strconv.FormatFloat(h.Score, 'f', 3, 64))
 			}
-		}
-		if ps, err = eval[*panelState](page, jsPanelState, name); err != nil || ps == nil {
-			return false, err
 		}
 		got := scores(ps.Data)
 		if !slices.Equal(st.indices(), want) || !slices.Equal(got, wantScores) {
