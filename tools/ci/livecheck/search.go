@@ -126,6 +126,11 @@ func typeQuery(o Options, page *rod.Page, name, query, when string, r *NotebookR
 	if err != nil || before == nil {
 		return fmt.Errorf("no live query box %q (%v)", name, err)
 	}
+	// The images' HTTP statuses come from Resource Timing, whose buffer (250 entries by default)
+	// JupyterLab's own requests may have filled: make room first.
+	if _, err := eval[bool](page, `() => { performance.setResourceTimingBufferSize(100000); return true; }`); err != nil {
+		return err
+	}
 	if ok, err := eval[bool](page, jsFocus, name); err != nil || !ok {
 		return fmt.Errorf("cannot focus the %q box (%v)", name, err)
 	}
