@@ -303,49 +303,59 @@ func temperatureText(a ZeroShotAnswer, t float64, n int) string {
 // images (thumbnails served by the model server) and their scores; a slider sets k. The initial
 // results are embedded as images by the kernel, so reports show them offline.
 func LiveSearch(srv Server, g Gallery, query string, k int) error {
+	p, err := SearchPanel(srv, g, query, k)
+	if err != nil {
+		return err
+	}
+	return show(p)
+}
+
+// SearchPanel is the panel LiveSearch shows, with its initial results computed, for callers that
+// adjust it (title, note) before calling Show.
+func SearchPanel(srv Server, g Gallery, query string, k int) (Panel, error) {
 	if strings.TrimSpace(query) == "" {
-		return fmt.Errorf("widgets.LiveSearch: empty initial query")
+		return Panel{}, fmt.Errorf("widgets.LiveSearch: empty initial query")
 	}
 	n := len(g.Paths)
 	if n == 0 {
-		return fmt.Errorf("widgets.LiveSearch: gallery %q is empty", g.Name)
+		return Panel{}, fmt.Errorf("widgets.LiveSearch: gallery %q is empty", g.Name)
 	}
 	k = max(1, min(k, n))
 	ep, err := endpoint(srv)
 	if err != nil {
-		return err
+		return Panel{}, err
 	}
 	hits, err := Search(srv, g.ID, query, k)
 	if err != nil {
-		return err
+		return Panel{}, err
 	}
 	if len(hits) == 0 {
-		return fmt.Errorf("widgets.LiveSearch: the server found no hit for %q in %d images", query, n)
+		return Panel{}, fmt.Errorf("widgets.LiveSearch: the server found no hit for %q in %d images", query, n)
 	}
 	tiles := make([]plots.Tile, len(hits))
 	names := make([]string, len(hits))
 	scores := make([]float64, len(hits))
 	for i, h := range hits {
 		if h.Index < 0 || h.Index >= n {
-			return fmt.Errorf("widgets.LiveSearch: hit %d has index %d, want 0..%d", i, h.Index, n-1)
+			return Panel{}, fmt.Errorf("widgets.LiveSearch: hit %d has index %d, want 0..%d", i, h.Index, n-1)
 		}
 		t, err := plots.LoadTile(g.Paths[h.Index])
 		if err != nil {
-			return err
+			return Panel{}, err
 		}
 		t.Caption = fmt.Sprintf("%d. %s %.3f", i+1, filepath.Base(g.Paths[h.Index]), h.Score)
 		tiles[i], names[i], scores[i] = t, fmt.Sprintf("%d. %s", i+1, filepath.Base(g.Paths[h.Index])), h.Score
 	}
 	grid, err := plots.ImageGrid(tiles, plots.GridOptions{TileSize: 128})
 	if err != nil {
-		return err
+		return Panel{}, err
 	}
 	bar, err := plots.Bar(names, plots.Options{Title: "Cosine similarity of the top hits", Horizontal: true, ValueLabels: true, Decimals: 3,
 		XName: "cosine", Height: fmt.Sprintf("%dpx", 140+24*min(n, 32))}, plots.Series{Name: "score", Values: scores})
 	if err != nil {
-		return err
+		return Panel{}, err
 	}
-	return show(Panel{
+	return Panel{
 		Title: fmt.Sprintf("Live search over %d images", n),
 		Controls: []Control{TextInput{Name: "query", Label: "Query:", Value: query},
 			Slider{Name: "k", Label: "Results (k):", Min: 1, Max: float64(min(n, 32)), Step: 1, Value: float64(k)}},
@@ -368,7 +378,7 @@ for (var i = 0; i < hits.length; i++) {
 }
 ctx.slot(0, '<div class="clipkit-image-grid"><div style="display:grid;grid-template-columns:repeat(auto-fill, minmax(136px, 1fr));gap:8px;align-items:start">' + h + "</div></div>");
 ctx.bars(0, names, [scores], 3);`,
-	})
+	}, nil
 }
 
 // PrecisionServer is one model server of LivePrecision: its label in the dropdown ("f32",

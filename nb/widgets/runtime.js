@@ -4,7 +4,7 @@
 // and redraws its charts in place from the answer: the kernel is never involved.
 (function () {
   "use strict";
-  var VERSION = 1;
+  var VERSION = 2;
   if (window.clipkitWidgets && window.clipkitWidgets.version >= VERSION) { return; }
 
   // Jupyter's base URL from the page configuration JupyterLab (and Notebook 7) write into the page.
@@ -201,6 +201,8 @@
           var out = root.querySelector('[data-clipkit-show="' + e.getAttribute("data-clipkit-name") + '"]');
           if (out && cfg.shows && cfg.shows[e.getAttribute("data-clipkit-name")]) {
             out.textContent = cfg.shows[e.getAttribute("data-clipkit-name")](values(root));
+          } else if (out) {
+            out.textContent = e.value; // a slider without a Shows function shows its value
           }
           schedule();
         });

@@ -5,9 +5,11 @@
 #   2. every notebooks/*.ipynb executed headless in smoke mode (CLIP_SMOKE=1) by `clipx report`,
 #      which fails on any cell error; one self-contained HTML report each;
 #   3. the live controls (nb/widgets) driven in JupyterLab by headless Chromium (tools/ci/livecheck):
-#      notebooks 02 and 08 run all cells, "banana⏎cat" typed into the classes box must give two
-#      classes, a slider moved must change the chart, another cell must run while the controls are
-#      live, charts must draw again after a page reload; edit-to-redraw latency p50/p95 is printed;
+#      notebooks 02, 08 and 05 run all cells, "banana⏎cat" typed into the classes box must give two
+#      classes, a slider moved must change the chart, a query typed into 05's search panel must show
+#      the server's top k with every result image loaded through jupyter-server-proxy (browser
+#      token), another cell must run while the controls are live, charts must draw again after a
+#      page reload; edit-to-redraw latency p50/p95 is printed (02's classes box, 05's query box);
 #   4. a browser check: one exported report opened offline in headless Chromium must show a drawn
 #      chart and a loaded image (a screenshot is kept), plus the browser tests of the plots package
 #      and of the live panels' JavaScript (against a fake model server, without Jupyter).
@@ -47,8 +49,8 @@ step "all notebooks, smoke mode (clipx report)" \
   env CLIP_SMOKE=1 "$OUT/bin/clipx" report --out "$OUT" --timeout "$CELL_TIMEOUT"
 
 # The notebooks' model servers (nb/serve) run this clipx rather than building their own.
-step "live controls in JupyterLab + headless Chromium (tools/ci/livecheck: 02-zero-shot, 08-temperature)" \
-  env CLIP_SMOKE=1 CLIPKIT_CLIPX="$OUT/bin/clipx" "$OUT/bin/livecheck" --out "$OUT/live" --notebooks 02-zero-shot,08-temperature
+step "live controls in JupyterLab + headless Chromium (tools/ci/livecheck: 02-zero-shot, 08-temperature, 05-text-to-image-retrieval)" \
+  env CLIP_SMOKE=1 CLIPKIT_CLIPX="$OUT/bin/clipx" "$OUT/bin/livecheck" --out "$OUT/live" --notebooks 02-zero-shot,08-temperature,05-text-to-image-retrieval
 
 # The browser check opens the first report (00-platform-check when present).
 first="$(ls "$OUT"/*.html 2>/dev/null | head -1 || true)"

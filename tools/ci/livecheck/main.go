@@ -10,15 +10,24 @@
 //     types one letter at a time, each a new prompt for the model server, and measures the time
 //     from the keydown to the redrawn chart (p50/p95 over --edits edits);
 //  4. a notebook with a slider (08): moves the slider with the arrow keys and checks that the chart
-//     changed;
-//  5. with a control live, checks that the kernel is idle and runs another cell, which must finish
+//     changed (and the value shown beside the slider);
+//  5. a notebook with a live search panel (05 or 15, widgets.LiveSearch): types a new query with
+//     real key events and waits until the panel shows exactly the model server's answer for it
+//     (items, order and scores, the server asked through the proxy as the panel does), different
+//     from what it showed before, with every result image fetched through jupyter-server-proxy
+//     with the server's browser token (HTTP 200, never the full token) and decoded
+//     (naturalWidth > 0); then times the query box's edit-to-redraw latency as for 02;
+//  6. with a control live, checks that the kernel is idle and runs another cell, which must finish
 //     (the control does not hold the kernel);
-//  6. reloads the page (the kernel keeps running), re-runs the live cell and checks that its
-//     charts draw and its control works again.
+//  7. reloads the page (the kernel keeps running), re-runs the live cell and checks that its
+//     charts draw and its control works again (a search panel: another query, with its images).
+//
+// The kernels get a $CLIPKIT_SERVE_DIR of the run's own (unless one is set), so the model servers
+// the notebooks start are the run's, and it stops them at the end.
 //
 // It prints a JSON summary (latency figures included) and exits non-zero on any failed check.
 //
-//	go run ./tools/ci/livecheck --out reports/live 02-zero-shot 08-temperature
+//	go run ./tools/ci/livecheck --out reports/live --notebooks 02-zero-shot,08-temperature,05-text-to-image-retrieval
 //
 // The environment reaches the kernel: CLIP_SMOKE=1 (the default here; --smoke=false for the real
 // model), CLIP_MODEL, GOMLX_BACKEND. clipx should be on PATH (nb/serve otherwise builds it once).
@@ -47,6 +56,8 @@ import (
 	"github.com/go-rod/rod/lib/input"
 	"github.com/go-rod/rod/lib/launcher"
 	"github.com/go-rod/rod/lib/proto"
+
+	"github.com/clipkit/clipkit/cliplib/serve"
 )
 
 // Options configure a run.
@@ -60,7 +71,11 @@ type Options struct {
 	Smoke      bool          // CLIP_SMOKE=1 for the kernel
 	Notebooks  []string      // names in notebooks/
 	SkipReload bool
-	TypeInto   string // the notebook whose classes box gets "banana⏎cat" and the timed edits
+	// ServeDir is $CLIPKIT_SERVE_DIR for the kernels: a new temporary folder, so that the model
+	// servers the notebooks start are this run's own (Run stops them at the end); empty: that
+	// variable as inherited (or nb/serve's default), and the servers are left to their idle exit.
+	ServeDir string
+	TypeInto string // the notebook whose classes box gets "banana⏎cat" and the timed edits
 }
 
 // NotebookResult is what one notebook showed.
@@ -79,6 +94,19 @@ type NotebookResult struct {
 	P50MS        float64   `json:"p50_ms,omitempty"`
 	P95MS        float64   `json:"p95_ms,omitempty"`
 	ServerMS     []float64 `json:"-"`
+	// Search holds what a live search panel showed after each typed query (05, 15).
+	Search []SearchStep `json:"search,omitempty"`
+}
+
+// SearchStep is one query typed into a live search panel and what the panel showed for it.
+type SearchStep struct {
+	When     string   `json:"when"`     // "typed", "after the reload"
+	Query    string   `json:"query"`    // typed with real key events
+	Hits     []string `json:"hits"`     // the score chart's categories ("1. name"), as the server ranked them
+	Scores   []string `json:"scores"`   // the score chart's values
+	Changed  bool     `json:"changed"`  // the hits or the first score differ from before the edit
+	Images   int      `json:"images"`   // result images complete with naturalWidth > 0
+	Statuses []int    `json:"statuses"` // HTTP status of each result image's request through the proxy
 }
 
 func main() {
@@ -105,7 +133,26 @@ func main() {
 		runCleanups()
 		os.Exit(1)
 	}()
+	if os.Getenv(serve.EnvDir) == "" {
+		d, err := os.MkdirTemp("", "livecheck-serve-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "livecheck:", err)
+			os.Exit(1)
+		}
+		o.ServeDir = d
+		atExit(func() { stopServers(d); _ = os.RemoveAll(d) })
+	}
 	res, err := Run(o)
+	if o.ServeDir != "" {
+		if n := stopServers(o.ServeDir); n > 0 {
+			logf("stopped %d model server(s) the notebooks started", n)
+		}
+		if err == nil {
+			_ = os.RemoveAll(o.ServeDir)
+		} else {
+			logf("model server logs kept in %s", o.ServeDir)
+		}
+	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(res)
@@ -308,6 +355,9 @@ func startJupyter(o Options, nbDir string) (*jupyterLab, error) {
 	if o.Smoke {
 		env = append(env, "CLIP_SMOKE=1")
 	}
+	if o.ServeDir != "" {
+		env = append(env, serve.EnvDir+"="+o.ServeDir)
+	}
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -404,7 +454,8 @@ const (
   }
   return {charts: charts.length, drawn: drawn, errors: errors, panels: document.querySelectorAll(".clipkit-panel[data-clipkit-live]").length};
 }`
-	// jsPanelState returns a live panel's redraw count, its first chart's category labels and series data, and its error text.
+	// jsPanelState returns a live panel's redraw count, its first chart's category labels and series data, its error text
+	// and the text shown beside the control (a slider's value).
 	jsPanelState = `(name) => {
   const ctl = document.querySelector(".clipkit-panel[data-clipkit-live] [data-clipkit-name='" + name + "']");
   if (!ctl) return null;
@@ -417,7 +468,8 @@ const (
   const err = p.querySelector(".clipkit-error");
   return {redraws: parseInt(p.getAttribute("data-clipkit-redraws") || "0", 10), ms: parseFloat(p.getAttribute("data-clipkit-ms") || "0"),
           categories: cats, data: opt ? JSON.stringify(opt.series.map(s => s.data)) : "",
-          error: err && err.style.display !== "none" ? err.textContent : "", status: (p.querySelector(".clipkit-status") || {}).textContent};
+          error: err && err.style.display !== "none" ? err.textContent : "", status: (p.querySelector(".clipkit-status") || {}).textContent,
+          shown: (p.querySelector("[data-clipkit-show='" + name + "']") || {}).textContent || ""};
 }`
 	// jsTimer records, for the control, the time of each keydown and of each redraw after it.
 	jsTimer = `(name) => {
@@ -536,6 +588,7 @@ type panelState struct {
 	Data       string   `json:"data"`
 	Error      string   `json:"error"`
 	Status     string   `json:"status"`
+	Shown      string   `json:"shown"`
 }
 
 func openNotebook(jl *jupyterLab, page *rod.Page, file string) error {
@@ -561,24 +614,33 @@ const jsDiag = `() => { const app = window.jupyterapp; const w = app && app.shel
   return {url: location.href, app: !!app, widget: w ? (w.title && w.title.label) : null, content: !!(w && w.content),
           ready: !!(w && w.context && w.context.isReady), kernel: k ? k.status : null, dialog: (document.querySelector(".jp-Dialog") || {}).textContent || ""}; }`
 
-// liveControl returns the name of the first live text control and slider of the page.
-func liveControls(page *rod.Page) (text, slider string, err error) {
+// liveControls names the first live controls of the page by kind: a text box (TEXTAREA: classes,
+// templates), a one-line text input (a search panel's query) and a slider.
+type liveControls struct {
+	Text, Query, Slider string
+}
+
+func findControls(page *rod.Page) (liveControls, error) {
 	type ctl struct {
 		Name, Tag, Type string
 	}
+	var lc liveControls
 	ctls, err := eval[[]ctl](page, `() => Array.from(document.querySelectorAll(".clipkit-panel[data-clipkit-live] [data-clipkit-name]")).map(e => ({Name: e.getAttribute("data-clipkit-name"), Tag: e.tagName, Type: e.type || ""}))`)
 	if err != nil {
-		return "", "", err
+		return lc, err
 	}
 	for _, c := range ctls {
-		if c.Tag == "TEXTAREA" && text == "" {
-			text = c.Name
+		if c.Tag == "TEXTAREA" && lc.Text == "" {
+			lc.Text = c.Name
 		}
-		if c.Type == "range" && slider == "" {
-			slider = c.Name
+		if c.Tag == "INPUT" && c.Type == "text" && lc.Query == "" {
+			lc.Query = c.Name
+		}
+		if c.Type == "range" && lc.Slider == "" {
+			lc.Slider = c.Name
 		}
 	}
-	return text, slider, nil
+	return lc, nil
 }
 
 func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string, typing bool, r *NotebookResult) error {
@@ -633,10 +695,11 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 		return fmt.Errorf("kernel is %q with the controls live, want idle", st)
 	}
 	logf("%s: all cells ran in %.0f s; %d of %d charts drew; %d live panel(s); kernel %s", file, r.RunAllS, cc.Drawn, cc.Charts, cc.Panels, st)
-	text, slider, err := liveControls(page)
+	ctls, err := findControls(page)
 	if err != nil {
 		return err
 	}
+	text, slider := ctls.Text, ctls.Slider
 	liveCell := -1 // the cell whose output holds the panel
 	if idx, err := eval[int](page, `() => { const nb = window.jupyterapp.shell.currentWidget.content;
   return nb.widgets.findIndex(c => c.node.querySelector(".clipkit-panel[data-clipkit-live]")); }`); err == nil {
@@ -648,6 +711,19 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 			return err
 		}
 		if err := measure(page, text, o.Edits, r); err != nil {
+			shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-latency")
+			return err
+		}
+	}
+	if ctls.Query != "" {
+		// A search panel: a typed query must show the server's answer with its result images;
+		// then the edit-to-redraw latency of the query box.
+		if err := typeQuery(o, page, ctls.Query, searchQueries[0], "typed", r); err != nil {
+			shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-search")
+			return err
+		}
+		shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-searched")
+		if err := measure(page, ctls.Query, o.Edits, r); err != nil {
 			shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-latency")
 			return err
 		}
@@ -733,6 +809,13 @@ func checkNotebook(o Options, jl *jupyterLab, browser *rod.Browser, file string,
 	shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-reloaded")
 	if err != nil {
 		return fmt.Errorf("%w: %d of %d charts drew (errors %q)", err, cc.Drawn, cc.Charts, cc.Errors)
+	}
+	if ctls.Query != "" {
+		if err := typeQuery(o, page, ctls.Query, searchQueries[1], "after the reload", r); err != nil {
+			shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-reloaded-search")
+			return fmt.Errorf("after the reload: %w", err)
+		}
+		shot(o, page, strings.TrimSuffix(file, ".ipynb")+"-reloaded-searched")
 	}
 	if slider != "" {
 		return moveSlider(page, slider, r)
@@ -836,7 +919,8 @@ func quantile(s []float64, q float64) float64 {
 	return s[max(0, min(len(s)-1, i))]
 }
 
-// moveSlider presses the right arrow on the slider a few times and checks that the chart changed.
+// moveSlider presses the right arrow on the slider a few times (the left one when the slider is
+// at its maximum) and checks that the chart changed.
 func moveSlider(page *rod.Page, name string, r *NotebookResult) error {
 	before, err := eval[*panelState](page, jsPanelState, name)
 	if err != nil || before == nil {
@@ -845,8 +929,12 @@ func moveSlider(page *rod.Page, name string, r *NotebookResult) error {
 	if _, err := eval[bool](page, jsFocus, name); err != nil {
 		return err
 	}
+	key := input.ArrowRight
+	if atEnd, err := eval[bool](page, jsSliderEnd, name); err == nil && atEnd {
+		key = input.ArrowLeft // at its maximum (a search panel's k = every image): move it down
+	}
 	for i := 0; i < 10; i++ {
-		if err := page.Keyboard.Type(input.ArrowRight); err != nil {
+		if err := page.Keyboard.Type(key); err != nil {
 			return err
 		}
 	}
@@ -858,6 +946,9 @@ func moveSlider(page *rod.Page, name string, r *NotebookResult) error {
 	})
 	if err != nil && s != nil {
 		return fmt.Errorf("%w (redraws %d → %d, error %q, status %q)", err, before.Redraws, s.Redraws, s.Error, s.Status)
+	}
+	if err == nil && before.Shown != "" && s.Shown == before.Shown {
+		return fmt.Errorf("the slider moved and the chart changed, but the value shown beside the slider still reads %q", s.Shown)
 	}
 	r.SliderMoved = err == nil
 	return err
