@@ -249,29 +249,48 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	c := s.out
 	x = repeatChannels(x, s.out/in)
 	k := Reshape(w, c, kh, kw)
-	// sum returns Σ_ij tap(i, j) · k[:, i, j], the taps having rank r (channels first).
-	sum := func(r int, tap func(i, j int) *Node) *Node {
+	// sum returns Σ_ij tap(i, j) · k[:, i, j], the taps having rank r (channels first). With
+	// colMask, the taps of each column offset j are summed over i first and the partial sum
+	// passes through colMask(j, ·) before it is added (see depthwiseRowTaps).
+	sum := func(r int, tap func(i, j int) *Node, colMask func(j int, partial *Node) *Node) *Node {
 		dims := make([]int, r)
 		for i := range dims {
 			dims[i] = 1
 		}
 		dims[0] = c
+		term := func(i, j int) *Node {
+			return Mul(tap(i, j), Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), dims...))
+		}
+		add := func(acc, t *Node) *Node {
+			if acc == nil {
+				return t
+			}
+			return Add(acc, t)
+		}
 		var acc *Node
-		for i := 0; i < kh; i++ {
-			for j := 0; j < kw; j++ {
-				term := Mul(tap(i, j), Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), dims...))
-				if acc == nil {
-					acc = term
-				} else {
-					acc = Add(acc, term)
+		if colMask == nil {
+			for i := 0; i < kh; i++ {
+				for j := 0; j < kw; j++ {
+					acc = add(acc, term(i, j))
 				}
+			}
+		} else {
+			for j := 0; j < kw; j++ {
+				var partial *Node
+				for i := 0; i < kh; i++ {
+					partial = add(partial, term(i, j))
+				}
+				acc = add(acc, colMask(j, partial))
 			}
 		}
 		return fusionBarrier(acc, k)
 	}
 	if stride > 1 {
 		xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
-		return sum(4, func(i, j int) *Node { return tap(xp, i, j, oh, ow, stride) })
+		return sum(4, func(i, j int) *Node { return tap(xp, i, j, oh, ow, stride) }, nil)
+	}
+	if ow == x.Shape().Dimensions[3] && s.pad[1] < kw {
+		return depthwiseRowTaps(x, s, oh, ow, sum)
 	}
 	extra := 0
 	if kw > 1 {
@@ -284,12 +303,70 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	y := sum(3, func(i, j int) *Node {
 		off := i*wp + j
 		return Slice(flat, AxisRange(), AxisRange(), AxisRange(off, off+n))
-	})
+	}, nil)
 	y = Reshape(y, c, batch, oh, wp)
 	if wp != ow {
 		y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, ow))
 	}
 	return y
+}
+
+// depthwiseRowTaps is depthwiseTaps for a stride-1 convolution whose output is as wide as its
+// input (W = ow, "same" padding along the rows): the image is zero-padded above and below only
+// and flattened to [C, B, pw + Hp·W + pw], so that tap (i, j) is the 1-D shift by i·W + j over
+// exactly the oh·W output positions. A shift by j − pw ≠ 0 reads, at the first or last columns,
+// values of the neighbouring row instead of the zero padding, so the taps of column offset j
+// are summed first and that partial sum is multiplied by a constant 0/1 mask of the output
+// columns it may reach. Every index of the fused loop is then affine in the output position
+// (no junk columns to cut off, no division by the row length), which lets the compiler
+// vectorise it; with the padded-row layout of depthwiseTaps, XLA's CPU backend emitted scalar
+// code for these loops. (A non-finite value at a row's edge would meet a 0 of the mask and give
+// NaN instead of being padded away; activations of a finite model are finite.)
+func depthwiseRowTaps(x *Node, s convSpec, oh, ow int,
+	sum func(r int, tap func(i, j int) *Node, colMask func(j int, partial *Node) *Node) *Node) *Node {
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	c, batch, wd := d[0], d[1], d[3]
+	kw, pw := s.kernel[1], s.pad[1]
+	xp := pad2d(x, s.pad[0], s.pad[0], 0, 0)
+	hp := xp.Shape().Dimensions[2]
+	flat := Reshape(xp, c, batch, hp*wd)
+	if pw > 0 || kw-1-pw > 0 {
+		parts := []*Node{}
+		if pw > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, pw)))
+		}
+		parts = append(parts, flat)
+		if kw-1-pw > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, kw-1-pw)))
+		}
+		flat = Concatenate(parts, 2)
+	}
+	n := oh * wd
+	// masks[j][p] is 1 where output position p (column p mod W) reads tap column j inside the row.
+	masks := make([]*Node, kw)
+	for j := 0; j < kw; j++ {
+		if j == pw {
+			continue // no shift along the row: every column is inside
+		}
+		m := make([]float32, n)
+		for p := range m {
+			if col := p%wd + j - pw; col >= 0 && col < wd {
+				m[p] = 1
+			}
+		}
+		masks[j] = Reshape(ConvertDType(Const(g, m), x.DType()), 1, 1, n)
+	}
+	y := sum(3, func(i, j int) *Node {
+		off := i*wd + j
+		return Slice(flat, AxisRange(), AxisRange(), AxisRange(off, off+n))
+	}, func(j int, partial *Node) *Node {
+		if masks[j] == nil {
+			return partial
+		}
+		return Mul(partial, masks[j])
+	})
+	return Reshape(y, c, batch, oh, ow)
 }
 
 // fusionBarrier returns y [C, ...] unchanged (y/1 is exact), computed as a division by a run-time
