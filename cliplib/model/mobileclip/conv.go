@@ -1,6 +1,8 @@
 package mobileclip
 
 import (
+	"slices"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -249,48 +251,33 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	c := s.out
 	x = repeatChannels(x, s.out/in)
 	k := Reshape(w, c, kh, kw)
-	// sum returns Σ_ij tap(i, j) · k[:, i, j], the taps having rank r (channels first). With
-	// colMask, the taps of each column offset j are summed over i first and the partial sum
-	// passes through colMask(j, ·) before it is added (see depthwiseRowTaps).
-	sum := func(r int, tap func(i, j int) *Node, colMask func(j int, partial *Node) *Node) *Node {
+	// sum returns Σ_ij tap(i, j) · k[:, i, j], the taps having rank r (channels first).
+	sum := func(r int, tap func(i, j int) *Node) *Node {
 		dims := make([]int, r)
 		for i := range dims {
 			dims[i] = 1
 		}
 		dims[0] = c
-		term := func(i, j int) *Node {
-			return Mul(tap(i, j), Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), dims...))
-		}
-		add := func(acc, t *Node) *Node {
-			if acc == nil {
-				return t
-			}
-			return Add(acc, t)
-		}
 		var acc *Node
-		if colMask == nil {
-			for i := 0; i < kh; i++ {
-				for j := 0; j < kw; j++ {
-					acc = add(acc, term(i, j))
-				}
-			}
-		} else {
+		for i := 0; i < kh; i++ {
 			for j := 0; j < kw; j++ {
-				var partial *Node
-				for i := 0; i < kh; i++ {
-					partial = add(partial, term(i, j))
+				term := Mul(tap(i, j), Reshape(Slice(k, AxisRange(), AxisElem(i), AxisElem(j)), dims...))
+				if acc == nil {
+					acc = term
+				} else {
+					acc = Add(acc, term)
 				}
-				acc = add(acc, colMask(j, partial))
 			}
 		}
 		return fusionBarrier(acc, k)
 	}
+	if h, wd := x.Shape().Dimensions[2], x.Shape().Dimensions[3]; (stride == 1 && ow == wd) ||
+		(stride > 1 && h%stride == 0 && wd%stride == 0 && oh == h/stride && ow == wd/stride) {
+		return depthwisePhaseTaps(x, k, s, oh, ow)
+	}
 	if stride > 1 {
 		xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
-		return sum(4, func(i, j int) *Node { return tap(xp, i, j, oh, ow, stride) }, nil)
-	}
-	if ow == x.Shape().Dimensions[3] && s.pad[1] < kw {
-		return depthwiseRowTaps(x, s, oh, ow, sum)
+		return sum(4, func(i, j int) *Node { return tap(xp, i, j, oh, ow, stride) })
 	}
 	extra := 0
 	if kw > 1 {
@@ -303,7 +290,7 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	y := sum(3, func(i, j int) *Node {
 		off := i*wp + j
 		return Slice(flat, AxisRange(), AxisRange(), AxisRange(off, off+n))
-	}, nil)
+	})
 	y = Reshape(y, c, batch, oh, wp)
 	if wp != ow {
 		y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, ow))
@@ -311,62 +298,115 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	return y
 }
 
-// depthwiseRowTaps is depthwiseTaps for a stride-1 convolution whose output is as wide as its
-// input (W = ow, "same" padding along the rows): the image is zero-padded above and below only
-// and flattened to [C, B, pw + Hp·W + pw], so that tap (i, j) is the 1-D shift by i·W + j over
-// exactly the oh·W output positions. A shift by j − pw ≠ 0 reads, at the first or last columns,
-// values of the neighbouring row instead of the zero padding, so the taps of column offset j
-// are summed first and that partial sum is multiplied by a constant 0/1 mask of the output
-// columns it may reach. Every index of the fused loop is then affine in the output position
-// (no junk columns to cut off, no division by the row length), which lets the compiler
-// vectorise it; with the padded-row layout of depthwiseTaps, XLA's CPU backend emitted scalar
-// code for these loops. (A non-finite value at a row's edge would meet a 0 of the mask and give
-// NaN instead of being padded away; activations of a finite model are finite.)
-func depthwiseRowTaps(x *Node, s convSpec, oh, ow int,
-	sum func(r int, tap func(i, j int) *Node, colMask func(j int, partial *Node) *Node) *Node) *Node {
+// depthwisePhaseTaps is depthwiseTaps written so that every index of XLA's fused loop is affine
+// in the output position, which lets XLA's CPU backend vectorise the loop (with the padded rows
+// of depthwiseTaps' flattened form, or with 2-D taps, it emitted scalar code: the output
+// position had to be split into row and column by a division). It needs every output row to
+// be as wide as its input rows after subsampling: stride 1 with "same" padding along the rows
+// (ow = W), or stride s with H and W multiples of s and (oh, ow) = (H/s, W/s).
+//
+// The input is split into its s² phase images x[:, :, a::s, b::s] (stride 1: x itself), each
+// [C, B, H/s, ow]. Tap (i, j) reads, for output (y, x), input (s·y + i − ph, s·x + j − pw): in
+// phase (a, b) = ((i − ph) mod s, (j − pw) mod s), position (y + di, x + dj) with di = ⌊(i −
+// ph)/s⌋, dj = ⌊(j − pw)/s⌋. Each phase is zero-padded above and below only, and flattened to
+// one axis of rows of width ow, with a few zeros before and after: a tap is then the 1-D shift
+// by (di + top)·ow + dj + front over exactly the oh·ow output positions. A column shift dj ≠ 0
+// reads, at the first or last columns, values of the neighbouring row instead of the zero
+// padding, so the taps of equal dj are summed first and that partial sum is multiplied by a
+// constant 0/1 mask of the output columns x with 0 ≤ x + dj < ow. (A non-finite value at a
+// row's edge would meet a 0 of the mask and give NaN instead of being padded away; the
+// activations of a finite model are finite.)
+func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 	g := x.Graph()
 	d := x.Shape().Dimensions
-	c, batch, wd := d[0], d[1], d[3]
-	kw, pw := s.kernel[1], s.pad[1]
-	xp := pad2d(x, s.pad[0], s.pad[0], 0, 0)
-	hp := xp.Shape().Dimensions[2]
-	flat := Reshape(xp, c, batch, hp*wd)
-	if pw > 0 || kw-1-pw > 0 {
-		parts := []*Node{}
-		if pw > 0 {
-			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, pw)))
-		}
-		parts = append(parts, flat)
-		if kw-1-pw > 0 {
-			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, kw-1-pw)))
-		}
-		flat = Concatenate(parts, 2)
-	}
-	n := oh * wd
-	// masks[j][p] is 1 where output position p (column p mod W) reads tap column j inside the row.
-	masks := make([]*Node, kw)
+	c, batch, h, wd := d[0], d[1], d[2], d[3]
+	kh, kw, st := s.kernel[0], s.kernel[1], max(s.stride, 1)
+	floorMod := func(v int) int { return ((v % st) + st) % st }
+	type tapRef struct{ i, j, phase, di, dj int }
+	var taps []tapRef
 	for j := 0; j < kw; j++ {
-		if j == pw {
-			continue // no shift along the row: every column is inside
+		for i := 0; i < kh; i++ {
+			ri, rj := i-s.pad[0], j-s.pad[1]
+			a, b := floorMod(ri), floorMod(rj)
+			taps = append(taps, tapRef{i: i, j: j, phase: a*st + b, di: (ri - a) / st, dj: (rj - b) / st})
 		}
-		m := make([]float32, n)
-		for p := range m {
-			if col := p%wd + j - pw; col >= 0 && col < wd {
-				m[p] = 1
+	}
+	n := oh * ow
+	hs := h / st // rows of every phase image
+	// Per phase: its flattened, padded image and where its row 0, column 0 lies in it.
+	type phaseImage struct {
+		flat      *Node
+		top, left int
+	}
+	images := map[int]phaseImage{}
+	for _, t := range taps {
+		if _, ok := images[t.phase]; ok {
+			continue
+		}
+		minDi, maxDi, minDj, maxDj := t.di, t.di, t.dj, t.dj
+		for _, u := range taps {
+			if u.phase == t.phase {
+				minDi, maxDi = min(minDi, u.di), max(maxDi, u.di)
+				minDj, maxDj = min(minDj, u.dj), max(maxDj, u.dj)
 			}
 		}
-		masks[j] = Reshape(ConvertDType(Const(g, m), x.DType()), 1, 1, n)
-	}
-	y := sum(3, func(i, j int) *Node {
-		off := i*wd + j
-		return Slice(flat, AxisRange(), AxisRange(), AxisRange(off, off+n))
-	}, func(j int, partial *Node) *Node {
-		if masks[j] == nil {
-			return partial
+		src := x
+		if st > 1 {
+			a, b := t.phase/st, t.phase%st
+			src = Slice(x, AxisRange(), AxisRange(), AxisRange(a, h).Stride(st), AxisRange(b, wd).Stride(st))
 		}
-		return Mul(partial, masks[j])
-	})
-	return Reshape(y, c, batch, oh, ow)
+		top, bottom := max(0, -minDi), max(0, maxDi+oh-hs)
+		front, back := max(0, -minDj), max(0, maxDj)
+		xp := pad2d(src, top, bottom, 0, 0)
+		flat := Reshape(xp, c, batch, (hs+top+bottom)*ow)
+		if front > 0 || back > 0 {
+			parts := []*Node{}
+			if front > 0 {
+				parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, front)))
+			}
+			parts = append(parts, flat)
+			if back > 0 {
+				parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, back)))
+			}
+			flat = Concatenate(parts, 2)
+		}
+		images[t.phase] = phaseImage{flat: flat, top: top, left: front}
+	}
+	// Partial sums per column shift dj, in increasing dj (taps are ordered by j, then i).
+	var shifts []int
+	partials := map[int]*Node{}
+	for _, t := range taps {
+		im := images[t.phase]
+		off := (t.di+im.top)*ow + t.dj + im.left
+		tap := Slice(im.flat, AxisRange(), AxisRange(), AxisRange(off, off+n))
+		term := Mul(tap, Reshape(Slice(k, AxisRange(), AxisElem(t.i), AxisElem(t.j)), c, 1, 1))
+		if p, ok := partials[t.dj]; ok {
+			partials[t.dj] = Add(p, term)
+		} else {
+			partials[t.dj] = term
+			shifts = append(shifts, t.dj)
+		}
+	}
+	slices.Sort(shifts)
+	var acc *Node
+	for _, dj := range shifts {
+		p := partials[dj]
+		if dj != 0 {
+			m := make([]float32, n)
+			for q := range m {
+				if col := q%ow + dj; col >= 0 && col < ow {
+					m[q] = 1
+				}
+			}
+			p = Mul(p, Reshape(ConvertDType(Const(g, m), x.DType()), 1, 1, n))
+		}
+		if acc == nil {
+			acc = p
+		} else {
+			acc = Add(acc, p)
+		}
+	}
+	return Reshape(fusionBarrier(acc, k), c, batch, oh, ow)
 }
 
 // fusionBarrier returns y [C, ...] unchanged (y/1 is exact), computed as a division by a run-time
