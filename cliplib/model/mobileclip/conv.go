@@ -271,8 +271,8 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 		}
 		return fusionBarrier(acc, k)
 	}
-	if h, wd := x.Shape().Dimensions[2], x.Shape().Dimensions[3]; (stride == 1 && ow == wd) ||
-		(stride > 1 && h%stride == 0 && wd%stride == 0 && oh == h/stride && ow == wd/stride) {
+	if h, wd := x.Shape().Dimensions[2], x.Shape().Dimensions[3]; h%stride == 0 && wd%stride == 0 &&
+		oh == h/stride && ow == wd/stride {
 		return depthwisePhaseTaps(x, k, s, oh, ow)
 	}
 	if stride > 1 {
@@ -301,21 +301,21 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 // depthwisePhaseTaps is depthwiseTaps written so that every index of XLA's fused loop is affine
 // in the output position, which lets XLA's CPU backend vectorise the loop (with the padded rows
 // of depthwiseTaps' flattened form, or with 2-D taps, it emitted scalar code: the output
-// position had to be split into row and column by a division). It needs every output row to
-// be as wide as its input rows after subsampling: stride 1 with "same" padding along the rows
-// (ow = W), or stride s with H and W multiples of s and (oh, ow) = (H/s, W/s).
+// position had to be split into image, row and column by divisions to find its input). It
+// needs the output to have the shape of the input after subsampling: "same" padding with
+// stride 1 ((oh, ow) = (H, W)), or stride s with H and W multiples of s and (oh, ow) = (H/s,
+// W/s).
 //
 // The input is split into its s² phase images x[:, :, a::s, b::s] (stride 1: x itself), each
-// [C, B, H/s, ow]. Tap (i, j) reads, for output (y, x), input (s·y + i − ph, s·x + j − pw): in
+// [C, B, oh, ow]. Tap (i, j) reads, for output (y, x), input (s·y + i − ph, s·x + j − pw): in
 // phase (a, b) = ((i − ph) mod s, (j − pw) mod s), position (y + di, x + dj) with di = ⌊(i −
-// ph)/s⌋, dj = ⌊(j − pw)/s⌋. Each phase is zero-padded above and below only, and flattened to
-// one axis of rows of width ow, with a few zeros before and after: a tap is then the 1-D shift
-// by (di + top)·ow + dj + front over exactly the oh·ow output positions. A column shift dj ≠ 0
-// reads, at the first or last columns, values of the neighbouring row instead of the zero
-// padding, so the taps of equal dj are summed first and that partial sum is multiplied by a
-// constant 0/1 mask of the output columns x with 0 ≤ x + dj < ow. (A non-finite value at a
-// row's edge would meet a 0 of the mask and give NaN instead of being padded away; the
-// activations of a finite model are finite.)
+// ph)/s⌋, dj = ⌊(j − pw)/s⌋. Each phase image is flattened, batch included, to one axis of
+// B·oh·ow values with a few zeros before and after, so that a tap is the 1-D shift by di·ow + dj
+// of the whole batch. Where that shift leaves the image (a row y + di outside [0, oh), which with
+// one image only reaches the zeros at the ends, or a column x + dj outside [0, ow)) it would
+// read a neighbouring row or image instead of the zero padding, so those values are selected
+// away by conditions on the output position computed from an iota (fused into the loop, no
+// buffer): per tap for rows, per partial sum over the taps of equal dj for columns.
 func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 	g := x.Graph()
 	d := x.Shape().Dimensions
@@ -331,23 +331,32 @@ func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 			taps = append(taps, tapRef{i: i, j: j, phase: a*st + b, di: (ri - a) / st, dj: (rj - b) / st})
 		}
 	}
-	n := oh * ow
-	hs := h / st // rows of every phase image
-	// Per phase: its flattened, padded image and where its row 0, column 0 lies in it.
-	type phaseImage struct {
-		flat      *Node
-		top, left int
+	total := batch * oh * ow
+	// Output position q = (image·oh + row)·ow + column, and whether row + delta (column + delta)
+	// stays inside the image.
+	q := Iota(g, shapes.Make(dtypes.Int32, total), 0)
+	col := Mod(q, Scalar(g, dtypes.Int32, ow))
+	row := Mod(Div(q, Scalar(g, dtypes.Int32, ow)), Scalar(g, dtypes.Int32, oh))
+	inside := func(v *Node, delta, size int) *Node {
+		v = AddScalar(v, float64(delta))
+		ok := LogicalAnd(GreaterOrEqual(v, ScalarZero(g, dtypes.Int32)), LessThan(v, Scalar(g, dtypes.Int32, size)))
+		return BroadcastToDims(ExpandAxes(ok, 0), c, total)
 	}
-	images := map[int]phaseImage{}
+	zero := ScalarZero(g, x.DType())
+	// Per phase: its flattened image with zeros before (front) and after.
+	type phaseFlat struct {
+		flat  *Node
+		front int
+	}
+	flats := map[int]phaseFlat{}
 	for _, t := range taps {
-		if _, ok := images[t.phase]; ok {
+		if _, ok := flats[t.phase]; ok {
 			continue
 		}
-		minDi, maxDi, minDj, maxDj := t.di, t.di, t.dj, t.dj
+		lo, hi := 0, 0
 		for _, u := range taps {
 			if u.phase == t.phase {
-				minDi, maxDi = min(minDi, u.di), max(maxDi, u.di)
-				minDj, maxDj = min(minDj, u.dj), max(maxDj, u.dj)
+				lo, hi = min(lo, u.di*ow+u.dj), max(hi, u.di*ow+u.dj)
 			}
 		}
 		src := x
@@ -355,31 +364,31 @@ func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 			a, b := t.phase/st, t.phase%st
 			src = Slice(x, AxisRange(), AxisRange(), AxisRange(a, h).Stride(st), AxisRange(b, wd).Stride(st))
 		}
-		top, bottom := max(0, -minDi), max(0, maxDi+oh-hs)
-		front, back := max(0, -minDj), max(0, maxDj)
-		xp := pad2d(src, top, bottom, 0, 0)
-		flat := Reshape(xp, c, batch, (hs+top+bottom)*ow)
-		if front > 0 || back > 0 {
-			parts := []*Node{}
-			if front > 0 {
-				parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, front)))
-			}
-			parts = append(parts, flat)
-			if back > 0 {
-				parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, batch, back)))
-			}
-			flat = Concatenate(parts, 2)
+		parts := []*Node{}
+		if lo < 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, -lo)))
 		}
-		images[t.phase] = phaseImage{flat: flat, top: top, left: front}
+		parts = append(parts, Reshape(src, c, total))
+		if hi > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, hi)))
+		}
+		flat := parts[0]
+		if len(parts) > 1 {
+			flat = Concatenate(parts, 1)
+		}
+		flats[t.phase] = phaseFlat{flat: flat, front: -lo}
 	}
 	// Partial sums per column shift dj, in increasing dj (taps are ordered by j, then i).
 	var shifts []int
 	partials := map[int]*Node{}
 	for _, t := range taps {
-		im := images[t.phase]
-		off := (t.di+im.top)*ow + t.dj + im.left
-		tap := Slice(im.flat, AxisRange(), AxisRange(), AxisRange(off, off+n))
-		term := Mul(tap, Reshape(Slice(k, AxisRange(), AxisElem(t.i), AxisElem(t.j)), c, 1, 1))
+		f := flats[t.phase]
+		off := f.front + t.di*ow + t.dj
+		term := Mul(Slice(f.flat, AxisRange(), AxisRange(off, off+total)),
+			Reshape(Slice(k, AxisRange(), AxisElem(t.i), AxisElem(t.j)), c, 1))
+		if t.di != 0 && batch > 1 {
+			term = Where(inside(row, t.di, oh), term, zero)
+		}
 		if p, ok := partials[t.dj]; ok {
 			partials[t.dj] = Add(p, term)
 		} else {
@@ -392,13 +401,7 @@ func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 	for _, dj := range shifts {
 		p := partials[dj]
 		if dj != 0 {
-			m := make([]float32, n)
-			for q := range m {
-				if col := q%ow + dj; col >= 0 && col < ow {
-					m[q] = 1
-				}
-			}
-			p = Mul(p, Reshape(ConvertDType(Const(g, m), x.DType()), 1, 1, n))
+			p = Where(inside(col, dj, ow), p, zero)
 		}
 		if acc == nil {
 			acc = p
