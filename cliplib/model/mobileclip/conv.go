@@ -29,8 +29,10 @@ import (
 //
 // XLA backends (nn.ParamConvAlgorithm = nn.ConvNative, set by the encoder) compute depthwise
 // convolutions as sums of kh·kw shifted slices instead (depthwiseTaps): XLA fuses that sum into
-// one loop, 6–16× faster than the Toeplitz products there (BenchmarkDepthwise7x7). XLA's own
-// grouped convolution (feature_group_count = C) is slower still on its CPU runtime.
+// one loop, 6–16× faster than the Toeplitz products there (BenchmarkDepthwise7x7), and written
+// with affine indices only (depthwisePhaseTaps, every convolution MobileCLIP's towers run) that
+// loop is vectorised. XLA's own grouped convolution (feature_group_count = C) is slower still on
+// its CPU runtime.
 //
 // All of them compute exactly what torch.nn.functional.conv2d computes (up to float rounding).
 // The channels-first layout makes every 1×1 convolution a plain [out, in]·[in, N] product with
@@ -241,10 +243,12 @@ func depthwiseConv(x, w *Node, s convSpec, oh, ow int) *Node {
 // separate pass and keeps depthwiseConv. The sum is materialised (fusionBarrier) so that XLA
 // does not recompute it inside the taps of the next convolution.
 //
-// With stride 1 the taps are 1-D shifts of the flattened padded image [C, B, Hp·Wp] by i·Wp + j,
-// computed over oh·Wp positions (the Wp − ow columns past each row's end are dropped at the
-// end): the loop then runs over one long contiguous axis instead of rows of ow ≤ 64 values,
-// which vectorises better (1.7–1.9× faster than 2-D taps in BenchmarkDepthwise7x7 on xla:cpu).
+// Convolutions whose output has the shape of the input after subsampling ("same" padding, the
+// only ones MobileCLIP uses on even feature maps) go to depthwisePhaseTaps, whose loop XLA's CPU
+// backend vectorises. Otherwise, with stride 1 the taps are 1-D shifts of the flattened padded
+// image [C, B, Hp·Wp] by i·Wp + j, computed over oh·Wp positions (the Wp − ow columns past each
+// row's end are dropped at the end): 1.7–1.9× faster than 2-D taps in BenchmarkDepthwise7x7 on
+// xla:cpu, but still scalar code; with stride > 1, strided 2-D taps.
 func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	in, batch := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	kh, kw, stride := s.kernel[0], s.kernel[1], max(s.stride, 1)
