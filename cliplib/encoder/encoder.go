@@ -93,6 +93,11 @@ type Options struct {
 	// nn.LayoutInOut, transposed once at load). Empty chooses per backend (DefaultLinearLayout).
 	// Results are identical either way; only speed differs.
 	LinearLayout string
+	// ConvLayout is how the convolution kernels of towers that allow it (family.ImageTower's
+	// ConvKernel) are held on the backend: nn.LayoutOIHW, PyTorch's, or nn.LayoutHWIO, permuted
+	// once at load. Empty chooses per backend (DefaultConvLayout). Results are identical either
+	// way; only speed differs.
+	ConvLayout string
 }
 
 // DefaultBatchBuckets are the batch sizes compiled by default.
@@ -181,18 +186,34 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		e.Close()
 		return nil, fmt.Errorf("encoder: unknown Linear weight layout %q (want %q or %q)", opt.LinearLayout, nn.LayoutOutIn, nn.LayoutInOut)
 	}
+	if opt.ConvLayout == "" {
+		opt.ConvLayout = DefaultConvLayout(e.backend)
+		e.opt.ConvLayout = opt.ConvLayout
+	}
+	if opt.ConvLayout != nn.LayoutOIHW && opt.ConvLayout != nn.LayoutHWIO {
+		e.Close()
+		return nil, fmt.Errorf("encoder: unknown convolution kernel layout %q (want %q or %q)", opt.ConvLayout, nn.LayoutOIHW, nn.LayoutHWIO)
+	}
+	it, tt, _ := towers(cfg) // known to exist: ParamShapes found them
 	e.rawLogitScale = weights["logit_scale"]
 	e.logitScale = float32(math.Exp(float64(e.rawLogitScale.Data[0])))
 	e.ctx = context.New()
 	e.ctx.SetParam(nn.ParamLinearLayout, opt.LinearLayout)
+	e.ctx.SetParam(nn.ParamConvLayout, opt.ConvLayout)
 	for name := range expected {
 		if name == "logit_scale" {
 			continue
 		}
 		t := weights[name]
-		transpose := opt.LinearLayout == nn.LayoutInOut && nn.IsLinearWeight(name, t.Shape)
+		var perm []int
+		switch {
+		case opt.LinearLayout == nn.LayoutInOut && nn.IsLinearWeight(name, t.Shape):
+			perm = []int{1, 0}
+		case opt.ConvLayout == nn.LayoutHWIO && it.ConvKernel != nil && it.ConvKernel(name, t.Shape):
+			perm = nn.OIHWToHWIO
+		}
 		e.numParams += int64(t.NumElements())
-		e.params = append(e.params, param{name: name, shape: slices.Clone(t.Shape), transposed: transpose})
+		e.params = append(e.params, param{name: name, shape: slices.Clone(t.Shape), perm: perm})
 	}
 	sort.Slice(e.params, func(i, j int) bool { return e.params[i].name < e.params[j].name })
 	// Convert (and lay out) the tensors on every core, then place them in name order.
@@ -205,7 +226,7 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 			defer wg.Done()
 			for i := range next {
 				p := e.params[i]
-				values[i] = toTensor(weights[p.name], opt.Precision.DType(), p.transposed)
+				values[i] = toTensor(weights[p.name], opt.Precision.DType(), p.perm)
 			}
 		}()
 	}
@@ -224,7 +245,6 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 	}
 	e.ctx = e.ctx.Reuse()
 	dtype := opt.Precision.DType()
-	it, tt, _ := towers(cfg) // known to exist: ParamShapes found them
 	e.imageExec, err = context.NewExecAny(e.backend, e.ctx, func(ctx *context.Context, pixels *Node) *Node {
 		x := pixels
 		if dtype != dtypes.Float32 {
@@ -316,6 +336,17 @@ func splitName(name string) (scope, leaf string) {
 	return context.ScopeSeparator + strings.ReplaceAll(name[:i], ".", context.ScopeSeparator), name[i+1:]
 }
 
+// DefaultConvLayout is the convolution kernel layout the encoder uses on b when
+// Options.ConvLayout is empty: nn.LayoutHWIO on XLA's CPU backend (its convolutions run in
+// NHWC/HWIO; OIHW kernels cost a transposition of every kernel on every call), PyTorch's
+// nn.LayoutOIHW elsewhere (simplego and GPUs, where it has not been measured to help).
+func DefaultConvLayout(b backends.Backend) string {
+	if isXLACPU(b) {
+		return nn.LayoutHWIO
+	}
+	return nn.LayoutOIHW
+}
+
 // DefaultLinearLayout is the Linear weight layout the encoder uses on b when Options.LinearLayout
 // is empty: nn.LayoutInOut on XLA's CPU backend (Eigen packs contiguous [in, out] weights far
 // faster than strided [out, in] ones: `clipx bench models` on xla:cpu), PyTorch's nn.LayoutOutIn
@@ -336,20 +367,19 @@ func isXLACPU(b backends.Backend) bool {
 	return strings.Contains(desc, "cpu") && !strings.Contains(desc, "cuda")
 }
 
-// toTensor converts a float32 checkpoint tensor to a host tensor of dtype, transposing a 2-D
-// tensor when transpose is set. It writes straight into the tensor's own buffer (one pass, no
-// intermediate copy).
-func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors.Tensor {
+// toTensor converts a float32 checkpoint tensor to a host tensor of dtype, with its axes permuted
+// by perm when perm is not nil (axis i of the result is axis perm[i] of t). It writes straight
+// into the tensor's own buffer when no conversion is needed (one pass, no intermediate copy).
+func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, perm []int) *tensors.Tensor {
 	dims := slices.Clone(t.Shape)
-	transpose = transpose && len(dims) == 2
-	if transpose {
-		dims = []int{dims[1], dims[0]}
+	if perm != nil {
+		dims = permuted(t.Shape, perm)
 	}
 	out := tensors.FromShape(shapes.Make(dtype, dims...))
 	if dtype == dtypes.Float32 {
 		_ = tensors.MutableFlatData(out, func(data []float32) {
-			if transpose {
-				transpose2D(data, t.Data, dims[1], dims[0])
+			if perm != nil {
+				permuteInto(data, t.Data, t.Shape, perm)
 			} else {
 				copy(data, t.Data)
 			}
@@ -357,9 +387,8 @@ func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors
 		return out
 	}
 	src := t.Data
-	if transpose { // converted below, from a transposed float32 copy
-		src = make([]float32, len(t.Data))
-		transpose2D(src, t.Data, dims[1], dims[0])
+	if perm != nil { // converted below, from a permuted float32 copy
+		src = permute(t.Data, t.Shape, perm)
 	}
 	switch dtype {
 	case dtypes.BFloat16:
@@ -378,6 +407,64 @@ func toTensor(t *checkpoint.Tensor, dtype dtypes.DType, transpose bool) *tensors
 	return out
 }
 
+// permuted returns dims with its axes permuted by perm: result[i] = dims[perm[i]].
+func permuted(dims, perm []int) []int {
+	out := make([]int, len(perm))
+	for i, p := range perm {
+		out[i] = dims[p]
+	}
+	return out
+}
+
+// inverse returns the inverse of the permutation perm.
+func inverse(perm []int) []int {
+	out := make([]int, len(perm))
+	for i, p := range perm {
+		out[p] = i
+	}
+	return out
+}
+
+// permute returns src (row-major, shape dims) with its axes permuted by perm, in a new slice.
+func permute(src []float32, dims, perm []int) []float32 {
+	dst := make([]float32, len(src))
+	permuteInto(dst, src, dims, perm)
+	return dst
+}
+
+// permuteInto writes src (row-major, shape dims) with its axes permuted by perm into dst (shape
+// permuted(dims, perm)). 2-D transpositions go through the tiled transpose2D; other ranks walk
+// the destination in order, reading the source through its strides.
+func permuteInto(dst, src []float32, dims, perm []int) {
+	if len(dims) == 2 && perm[0] == 1 {
+		transpose2D(dst, src, dims[0], dims[1])
+		return
+	}
+	rank := len(dims)
+	strides := make([]int, rank) // of src
+	acc := 1
+	for i := rank - 1; i >= 0; i-- {
+		strides[i] = acc
+		acc *= dims[i]
+	}
+	odims := permuted(dims, perm)
+	ostrides := permuted(strides, perm) // src stride of each destination axis
+	idx := make([]int, rank)
+	off := 0
+	for k := range dst {
+		dst[k] = src[off]
+		for a := rank - 1; a >= 0; a-- { // next destination index, row-major
+			idx[a]++
+			off += ostrides[a]
+			if idx[a] < odims[a] {
+				break
+			}
+			off -= idx[a] * ostrides[a]
+			idx[a] = 0
+		}
+	}
+}
+
 // transpose2D writes the transpose of src [rows, cols] (row-major) into dst [cols, rows], in
 // tiles so that both sides are read and written in cache-sized pieces.
 func transpose2D(dst, src []float32, rows, cols int) {
@@ -394,12 +481,13 @@ func transpose2D(dst, src []float32, rows, cols int) {
 	}
 }
 
-// param is one weight placed in the context: its checkpoint name and shape, and whether it is
-// held transposed (nn.LayoutInOut).
+// param is one weight placed in the context: its checkpoint name and shape, and the permutation
+// of its axes it is held in (nil: the checkpoint's; {1, 0}: a Linear weight under nn.LayoutInOut;
+// nn.OIHWToHWIO: a convolution kernel under nn.LayoutHWIO).
 type param struct {
-	name       string
-	shape      []int
-	transposed bool
+	name  string
+	shape []int
+	perm  []int
 }
 
 // WriteWeights writes every weight the encoder holds, logit_scale included, to w in a canonical
@@ -435,10 +523,8 @@ func (e *Encoder) WriteWeights(w io.Writer) error {
 			if err != nil {
 				return fmt.Errorf("encoder (%s): reading weight %q: %w", e.cfg.Name, p.name, err)
 			}
-			if p.transposed { // held [in, out]: write [out, in]
-				tr := make([]float32, len(vals))
-				transpose2D(tr, vals, p.shape[1], p.shape[0])
-				vals = tr
+			if p.perm != nil { // held permuted: write the checkpoint's layout
+				vals = permute(vals, permuted(p.shape, p.perm), inverse(p.perm))
 			}
 		}
 		buf = slices.Grow(buf[:0], 4*len(vals))
@@ -479,6 +565,10 @@ func float32Values(t *tensors.Tensor) ([]float32, error) {
 
 // LinearLayout returns the layout the Linear weights are held in (nn.LayoutOutIn or nn.LayoutInOut).
 func (e *Encoder) LinearLayout() string { return e.opt.LinearLayout }
+
+// ConvLayout returns the layout the convolution kernels of towers that allow it are held in
+// (nn.LayoutOIHW or nn.LayoutHWIO).
+func (e *Encoder) ConvLayout() string { return e.opt.ConvLayout }
 
 // Config returns the architecture.
 func (e *Encoder) Config() *model.Config { return e.cfg }

@@ -1,7 +1,10 @@
 package encoder
 
 import (
+	"bytes"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,6 +179,24 @@ func TestBF16CloseToF32(t *testing.T) {
 // every tower family (ViT, ResNet, MobileCLIP's MCi and MCt, the timm ViT) gives the same image and
 // text embeddings in both layouts, on the test backend.
 func TestLinearLayoutsGiveTheSameEmbeddings(t *testing.T) {
+	checkLayoutsAgree(t, Options{LinearLayout: nn.LayoutOutIn}, Options{LinearLayout: nn.LayoutInOut})
+}
+
+// TestConvLayoutsGiveTheSameEmbeddings proves that holding convolution kernels as HWIO
+// (nn.LayoutHWIO, the default on xla:cpu for towers that allow it: ResNet) changes nothing but
+// speed, on every test configuration of every tower family (those without ConvKernel keep OIHW
+// kernels and must not change either), on the test backend with both convolution algorithms
+// (the backend's native one and the matrix products), and that WriteWeights still writes the
+// checkpoint's layout.
+func TestConvLayoutsGiveTheSameEmbeddings(t *testing.T) {
+	a, b := Options{ConvLayout: nn.LayoutOIHW}, Options{ConvLayout: nn.LayoutHWIO}
+	checkLayoutsAgree(t, a, b)
+}
+
+// checkLayoutsAgree encodes images and texts with every test configuration under options a and
+// b (which differ only in how weights are held) and fails if the embeddings differ by more than
+// 1e-6 or the weights WriteWeights writes differ at all.
+func checkLayoutsAgree(t *testing.T, a, b Options) {
 	var names []string
 	for _, name := range model.Names() {
 		if model.IsTestConfig(name) {
@@ -185,6 +206,7 @@ func TestLinearLayoutsGiveTheSameEmbeddings(t *testing.T) {
 	if len(names) < 3 {
 		t.Fatalf("only %d test configurations registered: %v", len(names), names)
 	}
+	heldAs := 0 // configurations whose weights a and b hold differently
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := model.Lookup(name)
@@ -217,13 +239,22 @@ func TestLinearLayoutsGiveTheSameEmbeddings(t *testing.T) {
 				ids[i][5] = int32(cfg.Text.VocabSize - 1) // end of text: the largest id
 			}
 			var imgs, txts [2][][]float32
-			for k, layout := range []string{nn.LayoutOutIn, nn.LayoutInOut} {
-				e, err := New(cfg, sd, Options{Backend: testutil.BackendConfig(), LinearLayout: layout, BatchBuckets: []int{2}})
+			var written [2]bytes.Buffer
+			var perms [2][]string
+			for k, opt := range []Options{a, b} {
+				opt.Backend, opt.BatchBuckets = testutil.BackendConfig(), []int{2}
+				e, err := New(cfg, sd, opt)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if e.LinearLayout() != layout {
-					t.Fatalf("LinearLayout() = %q, want %q", e.LinearLayout(), layout)
+				if opt.LinearLayout != "" && e.LinearLayout() != opt.LinearLayout {
+					t.Fatalf("LinearLayout() = %q, want %q", e.LinearLayout(), opt.LinearLayout)
+				}
+				if opt.ConvLayout != "" && e.ConvLayout() != opt.ConvLayout {
+					t.Fatalf("ConvLayout() = %q, want %q", e.ConvLayout(), opt.ConvLayout)
+				}
+				for _, p := range e.params {
+					perms[k] = append(perms[k], fmt.Sprint(p.perm))
 				}
 				if imgs[k], err = e.EncodeImages(pixels, 2); err != nil {
 					t.Fatal(err)
@@ -231,7 +262,13 @@ func TestLinearLayoutsGiveTheSameEmbeddings(t *testing.T) {
 				if txts[k], err = e.EncodeTokens(ids); err != nil {
 					t.Fatal(err)
 				}
+				if err := e.WriteWeights(&written[k]); err != nil {
+					t.Fatal(err)
+				}
 				e.Close()
+			}
+			if !slices.Equal(perms[0], perms[1]) {
+				heldAs++
 			}
 			for what, pair := range map[string][2][][]float32{"image": imgs, "text": txts} {
 				worst := 0.0
@@ -244,7 +281,13 @@ func TestLinearLayoutsGiveTheSameEmbeddings(t *testing.T) {
 					t.Errorf("%s embeddings differ between layouts by %.3g (limit 1e-6)", what, worst)
 				}
 			}
+			if !bytes.Equal(written[0].Bytes(), written[1].Bytes()) {
+				t.Errorf("WriteWeights differs between layouts")
+			}
 		})
+	}
+	if heldAs == 0 {
+		t.Errorf("no test configuration holds its weights differently under the two options: the test proves nothing")
 	}
 }
 
@@ -260,5 +303,64 @@ func TestUnknownLinearLayoutIsRefused(t *testing.T) {
 	_, err = New(cfg, sd, Options{Backend: testutil.BackendConfig(), LinearLayout: "columns"})
 	if err == nil || !strings.Contains(err.Error(), `"columns"`) {
 		t.Fatalf("got %v, want an error naming the layout", err)
+	}
+}
+
+func TestUnknownConvLayoutIsRefused(t *testing.T) {
+	cfg, err := model.Lookup("tiny-rn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := RandomWeights(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(cfg, sd, Options{Backend: testutil.BackendConfig(), ConvLayout: "nchw"})
+	if err == nil || !strings.Contains(err.Error(), `"nchw"`) {
+		t.Fatalf("got %v, want an error naming the layout", err)
+	}
+}
+
+// TestPermuteMatchesIndexing checks the load-time axis permutation against direct indexing, for
+// the permutations the encoder uses (2-D transposition, OIHW → HWIO) and their inverses.
+func TestPermuteMatchesIndexing(t *testing.T) {
+	for _, tc := range []struct {
+		dims, perm []int
+	}{
+		{[]int{3, 5}, []int{1, 0}},
+		{[]int{4, 3, 2, 5}, nn.OIHWToHWIO},
+		{[]int{2, 5, 4, 3}, inverse(nn.OIHWToHWIO)},
+		{[]int{1, 3, 1, 1}, nn.OIHWToHWIO},
+		{[]int{2, 3, 4}, []int{0, 1, 2}},
+	} {
+		n := 1
+		for _, d := range tc.dims {
+			n *= d
+		}
+		src := make([]float32, n)
+		for i := range src {
+			src[i] = float32(i)
+		}
+		got := permute(src, tc.dims, tc.perm)
+		odims := permuted(tc.dims, tc.perm)
+		// Walk every source index, compute its destination offset directly.
+		idx := make([]int, len(tc.dims))
+		for off := 0; off < n; off++ {
+			rem := off
+			for a := len(tc.dims) - 1; a >= 0; a-- {
+				idx[a] = rem % tc.dims[a]
+				rem /= tc.dims[a]
+			}
+			dst := 0
+			for a := range odims {
+				dst = dst*odims[a] + idx[tc.perm[a]]
+			}
+			if got[dst] != src[off] {
+				t.Fatalf("dims %v perm %v: element %d landed wrong (dst %d holds %v)", tc.dims, tc.perm, off, dst, got[dst])
+			}
+		}
+		if back := permute(got, odims, inverse(tc.perm)); !slices.Equal(back, src) {
+			t.Errorf("dims %v perm %v: the inverse permutation does not restore the source", tc.dims, tc.perm)
+		}
 	}
 }

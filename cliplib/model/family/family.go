@@ -50,6 +50,11 @@ type ImageTower struct {
 	// Validate, when set, checks the fields of a configuration with this tower (model.Config's
 	// Validate runs it, after the built-in checks of the built-in kinds).
 	Validate func(cfg *model.Config) error
+	// ConvKernel, when set, reports whether parameter name (full internal name, PyTorch's OIHW
+	// dims) is a convolution kernel that Build reads only through nn.ConvKernel, so that the
+	// encoder may hold it in another layout (nn.ParamConvLayout). Kernels it does not accept
+	// stay OIHW.
+	ConvKernel func(name string, dims []int) bool
 }
 
 // TextTower is how the encoder builds one kind of text tower.

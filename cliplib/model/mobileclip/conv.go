@@ -1,6 +1,8 @@
 package mobileclip
 
 import (
+	"slices"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -27,8 +29,10 @@ import (
 //
 // XLA backends (nn.ParamConvAlgorithm = nn.ConvNative, set by the encoder) compute depthwise
 // convolutions as sums of kh·kw shifted slices instead (depthwiseTaps): XLA fuses that sum into
-// one loop, 6–16× faster than the Toeplitz products there (BenchmarkDepthwise7x7). XLA's own
-// grouped convolution (feature_group_count = C) is slower still on its CPU runtime.
+// one loop, 6–16× faster than the Toeplitz products there (BenchmarkDepthwise7x7), and written
+// with affine indices only (depthwisePhaseTaps, every convolution MobileCLIP's towers run) that
+// loop is vectorised. XLA's own grouped convolution (feature_group_count = C) is slower still on
+// its CPU runtime.
 //
 // All of them compute exactly what torch.nn.functional.conv2d computes (up to float rounding).
 // The channels-first layout makes every 1×1 convolution a plain [out, in]·[in, N] product with
@@ -239,10 +243,12 @@ func depthwiseConv(x, w *Node, s convSpec, oh, ow int) *Node {
 // separate pass and keeps depthwiseConv. The sum is materialised (fusionBarrier) so that XLA
 // does not recompute it inside the taps of the next convolution.
 //
-// With stride 1 the taps are 1-D shifts of the flattened padded image [C, B, Hp·Wp] by i·Wp + j,
-// computed over oh·Wp positions (the Wp − ow columns past each row's end are dropped at the
-// end): the loop then runs over one long contiguous axis instead of rows of ow ≤ 64 values,
-// which vectorises better (1.7–1.9× faster than 2-D taps in BenchmarkDepthwise7x7 on xla:cpu).
+// Convolutions whose output has the shape of the input after subsampling ("same" padding, the
+// only ones MobileCLIP uses on even feature maps) go to depthwisePhaseTaps, whose loop XLA's CPU
+// backend vectorises. Otherwise, with stride 1 the taps are 1-D shifts of the flattened padded
+// image [C, B, Hp·Wp] by i·Wp + j, computed over oh·Wp positions (the Wp − ow columns past each
+// row's end are dropped at the end): 1.7–1.9× faster than 2-D taps in BenchmarkDepthwise7x7 on
+// xla:cpu, but still scalar code; with stride > 1, strided 2-D taps.
 func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 	in, batch := x.Shape().Dimensions[0], x.Shape().Dimensions[1]
 	kh, kw, stride := s.kernel[0], s.kernel[1], max(s.stride, 1)
@@ -269,6 +275,12 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 		}
 		return fusionBarrier(acc, k)
 	}
+	// One-row inputs (the text tower's 1×11 RepMixers over 77 tokens) keep the padded-row form
+	// below: with them the phase form measured 3–8% slower (`ab_workers.py`, text batch 8 and 32).
+	if h, wd := x.Shape().Dimensions[2], x.Shape().Dimensions[3]; h > 1 && h%stride == 0 && wd%stride == 0 &&
+		oh == h/stride && ow == wd/stride {
+		return depthwisePhaseTaps(x, k, s, oh, ow)
+	}
 	if stride > 1 {
 		xp := pad2d(x, s.pad[0], s.pad[0], s.pad[1], s.pad[1])
 		return sum(4, func(i, j int) *Node { return tap(xp, i, j, oh, ow, stride) })
@@ -290,6 +302,120 @@ func depthwiseTaps(x, w *Node, s convSpec, oh, ow int) *Node {
 		y = Slice(y, AxisRange(), AxisRange(), AxisRange(), AxisRange(0, ow))
 	}
 	return y
+}
+
+// depthwisePhaseTaps is depthwiseTaps written so that every index of XLA's fused loop is affine
+// in the output position, which lets XLA's CPU backend vectorise the loop (with the padded rows
+// of depthwiseTaps' flattened form, or with 2-D taps, it emitted scalar code: the output
+// position had to be split into image, row and column by divisions to find its input). It
+// needs the output to have the shape of the input after subsampling: "same" padding with
+// stride 1 ((oh, ow) = (H, W)), or stride s with H and W multiples of s and (oh, ow) = (H/s,
+// W/s).
+//
+// The input is split into its s² phase images x[:, :, a::s, b::s] (stride 1: x itself), each
+// [C, B, oh, ow]. Tap (i, j) reads, for output (y, x), input (s·y + i − ph, s·x + j − pw): in
+// phase (a, b) = ((i − ph) mod s, (j − pw) mod s), position (y + di, x + dj) with di = ⌊(i −
+// ph)/s⌋, dj = ⌊(j − pw)/s⌋. Each phase image is flattened, batch included, to one axis of
+// B·oh·ow values with a few zeros before and after, so that a tap is the 1-D shift by di·ow + dj
+// of the whole batch. Where that shift leaves the image (a row y + di outside [0, oh), which with
+// one image only reaches the zeros at the ends, or a column x + dj outside [0, ow)) it would
+// read a neighbouring row or image instead of the zero padding, so those values are selected
+// away by conditions on the output position computed from an iota (fused into the loop, no
+// buffer): per tap for rows, per partial sum over the taps of equal dj for columns.
+func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
+	g := x.Graph()
+	d := x.Shape().Dimensions
+	c, batch, h, wd := d[0], d[1], d[2], d[3]
+	kh, kw, st := s.kernel[0], s.kernel[1], max(s.stride, 1)
+	floorMod := func(v int) int { return ((v % st) + st) % st }
+	type tapRef struct{ i, j, phase, di, dj int }
+	var taps []tapRef
+	for j := 0; j < kw; j++ {
+		for i := 0; i < kh; i++ {
+			ri, rj := i-s.pad[0], j-s.pad[1]
+			a, b := floorMod(ri), floorMod(rj)
+			taps = append(taps, tapRef{i: i, j: j, phase: a*st + b, di: (ri - a) / st, dj: (rj - b) / st})
+		}
+	}
+	total := batch * oh * ow
+	// Output position q = (image·oh + row)·ow + column, and whether row + delta (column + delta)
+	// stays inside the image.
+	q := Iota(g, shapes.Make(dtypes.Int32, total), 0)
+	col := Mod(q, Scalar(g, dtypes.Int32, ow))
+	row := Mod(Div(q, Scalar(g, dtypes.Int32, ow)), Scalar(g, dtypes.Int32, oh))
+	inside := func(v *Node, delta, size int) *Node {
+		v = AddScalar(v, float64(delta))
+		ok := LogicalAnd(GreaterOrEqual(v, ScalarZero(g, dtypes.Int32)), LessThan(v, Scalar(g, dtypes.Int32, size)))
+		return BroadcastToDims(ExpandAxes(ok, 0), c, total)
+	}
+	zero := ScalarZero(g, x.DType())
+	// Per phase: its flattened image with zeros before (front) and after.
+	type phaseFlat struct {
+		flat  *Node
+		front int
+	}
+	flats := map[int]phaseFlat{}
+	for _, t := range taps {
+		if _, ok := flats[t.phase]; ok {
+			continue
+		}
+		lo, hi := 0, 0
+		for _, u := range taps {
+			if u.phase == t.phase {
+				lo, hi = min(lo, u.di*ow+u.dj), max(hi, u.di*ow+u.dj)
+			}
+		}
+		src := x
+		if st > 1 {
+			a, b := t.phase/st, t.phase%st
+			src = Slice(x, AxisRange(), AxisRange(), AxisRange(a, h).Stride(st), AxisRange(b, wd).Stride(st))
+		}
+		parts := []*Node{}
+		if lo < 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, -lo)))
+		}
+		parts = append(parts, Reshape(src, c, total))
+		if hi > 0 {
+			parts = append(parts, Zeros(g, shapes.Make(x.DType(), c, hi)))
+		}
+		flat := parts[0]
+		if len(parts) > 1 {
+			flat = Concatenate(parts, 1)
+		}
+		flats[t.phase] = phaseFlat{flat: flat, front: -lo}
+	}
+	// Partial sums per column shift dj, in increasing dj (taps are ordered by j, then i).
+	var shifts []int
+	partials := map[int]*Node{}
+	for _, t := range taps {
+		f := flats[t.phase]
+		off := f.front + t.di*ow + t.dj
+		term := Mul(Slice(f.flat, AxisRange(), AxisRange(off, off+total)),
+			Reshape(Slice(k, AxisRange(), AxisElem(t.i), AxisElem(t.j)), c, 1))
+		if t.di != 0 && batch > 1 {
+			term = Where(inside(row, t.di, oh), term, zero)
+		}
+		if p, ok := partials[t.dj]; ok {
+			partials[t.dj] = Add(p, term)
+		} else {
+			partials[t.dj] = term
+			shifts = append(shifts, t.dj)
+		}
+	}
+	slices.Sort(shifts)
+	var acc *Node
+	for _, dj := range shifts {
+		p := partials[dj]
+		if dj != 0 {
+			p = Where(inside(col, dj, ow), p, zero)
+		}
+		if acc == nil {
+			acc = p
+		} else {
+			acc = Add(acc, p)
+		}
+	}
+	return Reshape(fusionBarrier(acc, k), c, batch, oh, ow)
 }
 
 // fusionBarrier returns y [C, ...] unchanged (y/1 is exact), computed as a division by a run-time

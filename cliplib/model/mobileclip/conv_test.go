@@ -38,9 +38,10 @@ func TestConv2dMatchesConvGeneral(t *testing.T) {
 		{stride: 1, pad: [2]int{0, 5}, groups: 5, kernel: [2]int{1, 11}, in: 5, out: 5, bias: true}, // text RepMixer
 		{stride: 2, pad: [2]int{0, 0}, groups: 4, kernel: [2]int{1, 1}, in: 4, out: 8},              // 1×1 depthwise ×2
 	}
-	sizes := [][2]int{{13, 19}, {16, 16}, {1, 77}, {8, 3}}
+	// Even sizes take depthwisePhaseTaps on XLA (stride 1 and 2), odd ones the padded-row taps.
+	sizes := [][2]int{{13, 19}, {16, 16}, {1, 77}, {8, 3}, {14, 18}}
 	if testing.Short() && testutil.BackendConfig() != "go" {
-		sizes = [][2]int{{13, 19}, {1, 77}} // XLA compiles every case: keep -short runs short
+		sizes = [][2]int{{14, 18}, {1, 77}} // XLA compiles every case: keep -short runs short
 	}
 	backend, err := clipbackend.New(testutil.BackendConfig())
 	if err != nil {

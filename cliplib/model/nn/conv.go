@@ -26,8 +26,42 @@ const (
 	ConvNative = "native"
 )
 
+// ParamConvLayout is the context parameter (string) telling how the kernels that Conv2dNHWC reads
+// are stored in the context: LayoutOIHW (the default, PyTorch's [out, in/groups, kh, kw]) or
+// LayoutHWIO ([kh, kw, in/groups, out], permuted once when the weights are placed, see
+// OIHWToHWIO). Graph code reads them only through ConvKernel, which hides the difference.
+//
+// Why: XLA's CPU backend runs convolutions through Eigen in NHWC/HWIO. Given an OIHW kernel it
+// inserts a transposition of every kernel on every call (RN50: 53 kernels, 23.5M values per
+// call, whatever the batch), and its 1×1 convolutions, rewritten as matrix products, read the
+// transposed copy. With HWIO kernels both are bitcasts.
+const ParamConvLayout = "clipkit_conv_layout"
+
+// Layouts of convolution kernels for ParamConvLayout.
+const (
+	// LayoutOIHW is PyTorch's layout of nn.Conv2d.weight: [out, in/groups, kh, kw].
+	LayoutOIHW = "oihw"
+	// LayoutHWIO is the channels-last kernel layout [kh, kw, in/groups, out].
+	LayoutHWIO = "hwio"
+)
+
+// OIHWToHWIO is the axis permutation that turns an OIHW kernel into an HWIO one (axis i of the
+// result is axis OIHWToHWIO[i] of the source), as graph.TransposeAllDims takes it.
+var OIHWToHWIO = []int{2, 3, 1, 0}
+
+// hwioToOIHW is the inverse of OIHWToHWIO.
+var hwioToOIHW = []int{3, 2, 0, 1}
+
 // NHWC is the axes configuration of a channels-last convolution with an OIHW kernel.
 var NHWC = ConvolveAxesConfigNHWC()
+
+// NHWCHWIO is the axes configuration of a channels-last convolution with an HWIO kernel: input
+// [B,H,W,C], kernel [kh,kw,I,O], output [B,H,W,O] (the layouts XLA's CPU runtime computes in).
+var NHWCHWIO = ConvolveAxesConfig{
+	InputBatch: 0, InputChannels: 3, InputSpatial: []int{1, 2},
+	KernelOutputChannels: 3, KernelInputChannels: 2, KernelSpatial: []int{0, 1},
+	OutputBatch: 0, OutputChannels: 3, OutputSpatial: []int{1, 2},
+}
 
 // ConvolveAxesConfigNHWC returns the axes of input [B,H,W,C], kernel [O,I,kh,kw], output [B,H,W,O].
 func ConvolveAxesConfigNHWC() ConvolveAxesConfig {
@@ -78,10 +112,23 @@ func Tap(xp *Node, i, j, oh, ow, stride int) *Node {
 		AxisRange())
 }
 
-// Conv2dNHWC applies a PyTorch Conv2d whose "weight" [out, in/groups, kh, kw] (and optional
-// "bias" [out]) are read from ctx, to x [B, H, W, in], returning [B, H', W', out]. Supported
-// groupings: dense (groups = 1) and depthwise with a channel multiplier (groups = in, out = m·in,
-// output channel o reading input channel o/m); with ParamConvAlgorithm = ConvNative any grouping.
+// ConvKernel returns the kernel of a PyTorch Conv2d stored as variable "weight" in ctx, for
+// inPerGroup input channels per group, in the dtype of like, together with its layout: the
+// context's ParamConvLayout, LayoutOIHW ([out, inPerGroup, kh, kw]) or LayoutHWIO ([kh, kw,
+// inPerGroup, out]). Pass both to ConvNHWCLayout.
+func ConvKernel(ctx *context.Context, like *Node, inPerGroup int) (w *Node, layout string) {
+	g := like.Graph()
+	if context.GetParamOr(ctx, ParamConvLayout, LayoutOIHW) == LayoutHWIO {
+		return castLike(Weight(ctx, g, "weight", -1, -1, inPerGroup, -1), like), LayoutHWIO
+	}
+	return castLike(Weight(ctx, g, "weight", -1, inPerGroup, -1, -1), like), LayoutOIHW
+}
+
+// Conv2dNHWC applies a PyTorch Conv2d whose "weight" [out, in/groups, kh, kw] (stored as
+// ParamConvLayout says; see ConvKernel) and optional "bias" [out] are read from ctx, to x
+// [B, H, W, in], returning [B, H', W', out]. Supported groupings: dense (groups = 1) and
+// depthwise with a channel multiplier (groups = in, out = m·in, output channel o reading input
+// channel o/m); with ParamConvAlgorithm = ConvNative any grouping.
 func Conv2dNHWC(ctx *context.Context, x *Node, opt Conv2dOptions) *Node {
 	g := x.Graph()
 	groups := max(opt.Groups, 1)
@@ -89,22 +136,41 @@ func Conv2dNHWC(ctx *context.Context, x *Node, opt Conv2dOptions) *Node {
 	if in%groups != 0 {
 		Panicf("conv %q: %d input channels are not divisible by %d groups", ParamName(ctx.Scope(), "weight"), in, groups)
 	}
-	w := castLike(Weight(ctx, g, "weight", -1, in/groups, -1, -1), x)
+	w, layout := ConvKernel(ctx, x, in/groups)
 	var b *Node
 	if Has(ctx, "bias") {
-		b = castLike(Weight(ctx, g, "bias", w.Shape().Dimensions[0]), x)
+		b = castLike(Weight(ctx, g, "bias", kernelDims(w, layout)[0]), x)
 	}
 	algo := context.GetParamOr(ctx, ParamConvAlgorithm, ConvMatMul)
-	return ConvNHWC(x, w, b, opt, algo)
+	return ConvNHWCLayout(x, w, b, opt, algo, layout)
+}
+
+// kernelDims returns the dimensions of kernel w in PyTorch's order [out, in/groups, kh, kw],
+// whatever its layout.
+func kernelDims(w *Node, layout string) [4]int {
+	d := w.Shape().Dimensions
+	if layout == LayoutHWIO {
+		return [4]int{d[3], d[2], d[0], d[1]}
+	}
+	return [4]int{d[0], d[1], d[2], d[3]}
 }
 
 // ConvNHWC is Conv2dNHWC on explicit nodes: x [B,H,W,in], w [out, in/groups, kh, kw], optional b
 // [out]; algo is ConvMatMul or ConvNative.
 func ConvNHWC(x, w, b *Node, opt Conv2dOptions, algo string) *Node {
+	return ConvNHWCLayout(x, w, b, opt, algo, LayoutOIHW)
+}
+
+// ConvNHWCLayout is ConvNHWC with the kernel w in the given layout: LayoutOIHW [out, in/groups,
+// kh, kw] or LayoutHWIO [kh, kw, in/groups, out]. Both give the same result.
+func ConvNHWCLayout(x, w, b *Node, opt Conv2dOptions, algo, layout string) *Node {
+	if layout != LayoutOIHW && layout != LayoutHWIO {
+		Panicf("unknown convolution kernel layout %q (want %q or %q)", layout, LayoutOIHW, LayoutHWIO)
+	}
 	d := x.Shape().Dimensions
 	h, wd, in := d[1], d[2], d[3]
-	wdims := w.Shape().Dimensions
-	out, kh, kw := wdims[0], wdims[2], wdims[3]
+	kd := kernelDims(w, layout)
+	out, kh, kw := kd[0], kd[2], kd[3]
 	stride := opt.Stride
 	if stride[0] == 0 {
 		stride = [2]int{1, 1}
@@ -117,11 +183,18 @@ func ConvNHWC(x, w, b *Node, opt Conv2dOptions, algo string) *Node {
 	var y *Node
 	switch {
 	case algo == ConvNative:
-		y = ConvGeneral(x, w, NHWC, stride[:], [][2]int{{opt.Padding[0], opt.Padding[0]}, {opt.Padding[1], opt.Padding[1]}},
+		axes := NHWC
+		if layout == LayoutHWIO {
+			axes = NHWCHWIO
+		}
+		y = ConvGeneral(x, w, axes, stride[:], [][2]int{{opt.Padding[0], opt.Padding[0]}, {opt.Padding[1], opt.Padding[1]}},
 			nil, []int{1, 1}, groups, 1)
 	case groups == 1:
-		y = denseConvNHWC(x, w, opt.Padding, stride, oh, ow)
+		y = denseConvNHWC(x, w, layout, opt.Padding, stride, oh, ow)
 	case groups == in && out%in == 0:
+		if layout == LayoutHWIO {
+			w = TransposeAllDims(w, hwioToOIHW...)
+		}
 		y = depthwiseConvNHWC(x, w, opt.Padding, stride, oh, ow)
 	default:
 		Panicf("convolution with %d groups over %d input channels (%d outputs) needs ConvNative", groups, in, out)
@@ -133,12 +206,12 @@ func ConvNHWC(x, w, b *Node, opt Conv2dOptions, algo string) *Node {
 }
 
 // denseConvNHWC is a groups = 1 convolution as a matrix product. The patch vector is ordered
-// (i, j, c) to match the OIHW kernel transposed to [out, kh, kw, in].
-func denseConvNHWC(x, w *Node, pad, stride [2]int, oh, ow int) *Node {
+// (i, j, c) to match the OIHW kernel transposed to [out, kh, kw, in], or the HWIO kernel as it is.
+func denseConvNHWC(x, w *Node, layout string, pad, stride [2]int, oh, ow int) *Node {
 	d := x.Shape().Dimensions
 	batch, h, wd, in := d[0], d[1], d[2], d[3]
-	wdims := w.Shape().Dimensions
-	out, kh, kw := wdims[0], wdims[2], wdims[3]
+	kd := kernelDims(w, layout)
+	out, kh, kw := kd[0], kd[2], kd[3]
 	var patches *Node
 	switch {
 	case kh == 1 && kw == 1 && pad == [2]int{}:
@@ -163,6 +236,10 @@ func denseConvNHWC(x, w *Node, pad, stride [2]int, oh, ow int) *Node {
 			}
 		}
 		patches = Concatenate(taps, 3)
+	}
+	if layout == LayoutHWIO {
+		wm := Reshape(w, kh*kw*in, out)                              // [kh·kw·in, out]
+		return DotGeneral(patches, []int{3}, nil, wm, []int{0}, nil) // [B, oh, ow, out]
 	}
 	wm := Reshape(TransposeAllDims(w, 0, 2, 3, 1), out, kh*kw*in) // [out, kh·kw·in]
 	return DotGeneral(patches, []int{3}, nil, wm, []int{1}, nil)  // [B, oh, ow, out]

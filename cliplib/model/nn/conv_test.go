@@ -16,7 +16,8 @@ import (
 
 // TestConvMatMulEqualsNative proves that the matrix-product formulations of Conv2dNHWC (im2col,
 // patchify, 1×1, depthwise with channel multipliers) compute what the backend's native
-// convolution computes, for the shapes CLIP's and MobileCLIP's towers use.
+// convolution computes, for the shapes CLIP's and MobileCLIP's towers use, with the kernel in
+// PyTorch's OIHW layout and in HWIO (ParamConvLayout).
 func TestConvMatMulEqualsNative(t *testing.T) {
 	backend, err := backends.NewWithConfig("go")
 	if err != nil {
@@ -45,18 +46,26 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 		w := testutil.RandTensor(rng, tc.out, tc.in/tc.groups, kh, kw)
 		b := testutil.RandTensor(rng, tc.out)
 		opt := Conv2dOptions{Stride: [2]int{tc.stride, tc.stride}, Padding: [2]int{padH, padW}, Groups: tc.groups}
-		run := func(algo string) []float32 {
-			e := MustNewExec(backend, func(x, w, b *Node) *Node { return ConvNHWC(x, w, b, opt, algo) })
+		run := func(algo, layout string) []float32 {
+			e := MustNewExec(backend, func(x, w, b *Node) *Node {
+				if layout == LayoutHWIO {
+					w = TransposeAllDims(w, OIHWToHWIO...)
+				}
+				return ConvNHWCLayout(x, w, b, opt, algo, layout)
+			})
 			out := e.MustExec(x, w, b)[0]
 			return tensors.MustCopyFlatData[float32](out)
 		}
-		a, n := run(ConvMatMul), run(ConvNative)
-		worst := 0.0
-		for i := range a {
-			worst = max(worst, math.Abs(float64(a[i]-n[i])))
-		}
-		if worst > 1e-4 {
-			t.Errorf("%s: matmul and native convolutions differ by %g", name, worst)
+		n := run(ConvNative, LayoutOIHW)
+		for _, v := range [][2]string{{ConvMatMul, LayoutOIHW}, {ConvMatMul, LayoutHWIO}, {ConvNative, LayoutHWIO}} {
+			a := run(v[0], v[1])
+			worst := 0.0
+			for i := range a {
+				worst = max(worst, math.Abs(float64(a[i]-n[i])))
+			}
+			if worst > 1e-4 {
+				t.Errorf("%s: %s convolution with %s kernel and native OIHW differ by %g", name, v[0], v[1], worst)
+			}
 		}
 	}
 }

@@ -11,7 +11,10 @@
 //   - Linear weights are [out, in]; activations are [..., in]. A context may instead hold them
 //     transposed, [in, out], when ParamLinearLayout is LayoutInOut (see LinearWeight): the encoder
 //     does so on XLA's CPU backend, whose matrix products run much faster with that layout.
-//   - Convolution inputs are NCHW, kernels OIHW ([out, in/groups, kh, kw]).
+//   - Convolution inputs are NCHW, kernels OIHW ([out, in/groups, kh, kw]). Towers that run
+//     channels-last (Conv2dNHWC) read kernels through ConvKernel, and a context may then hold
+//     them as HWIO ([kh, kw, in/groups, out]) when ParamConvLayout is LayoutHWIO: the encoder
+//     does so on XLA's CPU backend, which otherwise transposes every kernel on every call.
 package nn
 
 import (

@@ -1,6 +1,8 @@
 package resnet
 
 import (
+	"strings"
+
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -28,6 +30,10 @@ func init() {
 					return ParamShapes(cfg.Vision, cfg.EmbedDim, cfg.Vision.BatchNormFolded)
 				},
 				Activation: nn.ReLU,
+				// Every convolution of the tower is an nn.Conv2dNHWC.
+				ConvKernel: func(name string, dims []int) bool {
+					return len(dims) == 4 && strings.HasPrefix(name, "visual.") && strings.HasSuffix(name, ".weight")
+				},
 			},
 		},
 		Transform:  foldTransform,

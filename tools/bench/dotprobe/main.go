@@ -1,23 +1,29 @@
 // Command dotprobe times the weight products of a ViT-B/32-sized transformer alone (12 layers of
-// the q/k/v, output, and two MLP products on 50 tokens: the image tower at batch 1, weights held
-// [in, out]), without attention, normalisation or activations, on the backend chosen as clipx
-// chooses it. Compared with `clipx bench models --batches 1`, it shows how much of batch-1
-// latency the matrix products are (docs/performance.md). -orient picks how each product is
-// written, to compare orientations of the same arithmetic:
+// the q/k/v, output, and two MLP products on 50 tokens: the image tower at batch 1), without
+// attention, normalisation or activations, on the backend chosen as clipx chooses it. Compared
+// with `clipx bench models --batches 1`, it shows how much of batch-1 latency the matrix products
+// are (docs/performance.md).
 //
-//	x-in-out  x[T,in]·W[in,out], contracting W's axis 0 (what the towers do on xla:cpu)
-//	x-out-in  x[T,in]·W[out,in], contracting W's axis 1 (PyTorch's nn.Linear layout)
-//	out-in-x  W[out,in]·x[in,T]: activations feature-major, weights on the left
-//	in-out-x  W[in,out] contracting axis 0 with x[in,T]: feature-major, weights on the left
+// With -orient all it times, round-robin in one process (one call of each per round, so that a
+// drifting machine load affects them alike), the orientations the products can be written in:
 //
-//	go run ./tools/bench/dotprobe [-t 50] [-w 768] [-l 12] [-orient x-in-out]
+//	x_w_inout    x [T, in] · W [in, out], contracting W's axis 0 (what the towers run on xla:cpu)
+//	x_w_outin    x [T, in] · W [out, in], contracting W's axis 1 (PyTorch's layout)
+//	w_outin_x    W [out, in] · x, giving [out, T], transposed back to [T, out] at each product
+//	w_inout_x    W [in, out] contracting axis 0 with x, giving [out, T], transposed back
+//	featmajor    activations held [in, T] throughout: W [out, in] · x [in, T] → [out, T], no transposes
+//	fusedqkv_off the q/k/v product split into three [in, in] products (x_w_inout otherwise)
+//
+//	go run ./tools/bench/dotprobe [-t 50] [-w 768] [-l 12] [-orient x_w_inout|all|name,name]
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -28,19 +34,33 @@ import (
 	"github.com/clipkit/clipkit/cliplib/backend"
 )
 
+// orientations are the ways dotprobe can write one weight product y = x·Wᵀ (PyTorch's Linear).
+var orientations = []string{"x_w_inout", "x_w_outin", "w_outin_x", "w_inout_x", "featmajor", "fusedqkv_off"}
+
 // Times 12 layers of ViT-B/32's four weight products at batch 1 (50 tokens), alone.
 func main() {
-	tokens := flag.Int("t", 50, "")
-	width := flag.Int("w", 768, "")
-	layers := flag.Int("l", 12, "")
-	orient := flag.String("orient", "x-in-out", "x-in-out, x-out-in, out-in-x or in-out-x (see the package doc)")
+	tokens := flag.Int("t", 50, "tokens")
+	width := flag.Int("w", 768, "width")
+	layers := flag.Int("l", 12, "layers")
+	orient := flag.String("orient", "x_w_inout", "orientation(s) to time, comma-separated, or all: "+strings.Join(orientations, ", "))
+	rounds := flag.Int("rounds", 21, "timed calls of each orientation")
 	flag.Parse()
+	names := strings.Split(*orient, ",")
+	if *orient == "all" {
+		names = orientations
+	}
+	for _, n := range names {
+		if !slices.Contains(orientations, n) {
+			fmt.Fprintf(os.Stderr, "dotprobe: unknown orientation %q (want one of %s, or all)\n", n, strings.Join(orientations, ", "))
+			os.Exit(2)
+		}
+	}
 	b, err := backend.New("")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dotprobe:", err)
 		os.Exit(1)
 	}
-	W := *width
+	W, T := *width, *tokens
 	mk := func(r, c int) *tensors.Tensor {
 		v := make([]float32, r*c)
 		for i := range v {
@@ -48,62 +68,95 @@ func main() {
 		}
 		return tensors.FromFlatDataAndDimensions(v, r, c)
 	}
-	// lin applies one weight: token-major x is [T, in], feature-major x is [in, T].
-	var lin func(x, w *Node) *Node
-	switch *orient {
-	case "x-in-out":
-		lin = func(x, w *Node) *Node { return DotGeneral(x, []int{1}, nil, w, []int{0}, nil) }
-	case "x-out-in":
-		lin = func(x, w *Node) *Node { return DotGeneral(x, []int{1}, nil, w, []int{1}, nil) }
-	case "out-in-x":
-		lin = func(x, w *Node) *Node { return DotGeneral(w, []int{1}, nil, x, []int{0}, nil) }
-	case "in-out-x":
-		lin = func(x, w *Node) *Node { return DotGeneral(w, []int{0}, nil, x, []int{0}, nil) }
-	default:
-		fmt.Fprintf(os.Stderr, "dotprobe: -orient %q: want x-in-out, x-out-in, out-in-x or in-out-x\n", *orient)
-		os.Exit(2)
+	type probe struct {
+		exec *Exec
+		args []any
+		ts   []float64
 	}
-	inOut := *orient == "x-in-out" || *orient == "in-out-x"
-	featureMajor := *orient == "out-in-x" || *orient == "in-out-x"
-	var ws []any
-	for l := 0; l < *layers; l++ {
-		for _, d := range [][2]int{{W, 3 * W}, {W, W}, {W, 4 * W}, {4 * W, W}} { // [in, out]
-			if inOut {
-				ws = append(ws, mk(d[0], d[1]))
-			} else {
-				ws = append(ws, mk(d[1], d[0]))
+	probes := make([]*probe, len(names))
+	for i, name := range names {
+		outIn := name == "x_w_outin" || name == "w_outin_x" || name == "featmajor"
+		// w returns a weight of `in` inputs and `out` outputs in the orientation's layout.
+		w := func(in, out int) *tensors.Tensor {
+			if outIn {
+				return mk(out, in)
 			}
+			return mk(in, out)
 		}
-	}
-	exec := MustNewExec(b, func(inputs []*Node) *Node {
-		x := inputs[0]
+		var ws []any
 		for l := 0; l < *layers; l++ {
-			w := inputs[1+4*l:]
-			qkv := lin(x, w[0])
-			var a *Node
-			if featureMajor {
-				a = Slice(qkv, AxisRange(0, W), AxisRange())
+			if name == "fusedqkv_off" {
+				ws = append(ws, w(W, W), w(W, W), w(W, W))
 			} else {
-				a = Slice(qkv, AxisRange(), AxisRange(0, W))
+				ws = append(ws, w(W, 3*W))
 			}
-			x = Add(x, lin(a, w[1]))
-			h := lin(x, w[2])
-			x = Add(x, lin(h, w[3]))
+			ws = append(ws, w(W, W), w(W, 4*W), w(4*W, W))
 		}
-		return x
-	})
-	x := tensors.FromShape(shapes.Make(dtypes.Float32, *tokens, W))
-	if featureMajor {
-		x = tensors.FromShape(shapes.Make(dtypes.Float32, W, *tokens))
+		// prod applies one product to x in the orientation's activation layout.
+		prod := func(x, w *Node) *Node {
+			switch name {
+			case "x_w_outin":
+				return DotGeneral(x, []int{1}, nil, w, []int{1}, nil)
+			case "w_outin_x":
+				return Transpose(DotGeneral(w, []int{1}, nil, x, []int{1}, nil), 0, 1)
+			case "w_inout_x":
+				return Transpose(DotGeneral(w, []int{0}, nil, x, []int{1}, nil), 0, 1)
+			case "featmajor": // x is [in, T]
+				return DotGeneral(w, []int{1}, nil, x, []int{0}, nil)
+			}
+			return DotGeneral(x, []int{1}, nil, w, []int{0}, nil)
+		}
+		perLayer := 4
+		if name == "fusedqkv_off" {
+			perLayer = 6
+		}
+		exec := MustNewExec(b, func(inputs []*Node) *Node {
+			x := inputs[0]
+			feat := 1 // axis of x over the features
+			if name == "featmajor" {
+				feat = 0
+			}
+			for l := 0; l < *layers; l++ {
+				lw := inputs[1+perLayer*l:]
+				var a *Node
+				if name == "fusedqkv_off" {
+					q, k, v := prod(x, lw[0]), prod(x, lw[1]), prod(x, lw[2])
+					a = Add(Add(q, k), v)
+					lw = lw[2:]
+				} else {
+					a = Slice(prod(x, lw[0]), axisRanges(feat, 0, W)...)
+				}
+				x = Add(x, prod(a, lw[1]))
+				h := prod(x, lw[2])
+				x = Add(x, prod(h, lw[3]))
+			}
+			return x
+		})
+		xdims := []int{T, W}
+		if name == "featmajor" {
+			xdims = []int{W, T}
+		}
+		x := tensors.FromShape(shapes.Make(dtypes.Float32, xdims...))
+		probes[i] = &probe{exec: exec, args: append([]any{x}, ws...)}
+		exec.MustExec(probes[i].args...) // compile and warm up
 	}
-	args := append([]any{x}, ws...)
-	exec.MustExec(args...)
-	var ts []float64
-	for i := 0; i < 21; i++ {
-		t := time.Now()
-		exec.MustExec(args...)
-		ts = append(ts, float64(time.Since(t).Microseconds())/1000)
+	for r := 0; r < *rounds; r++ {
+		for _, p := range probes {
+			t := time.Now()
+			p.exec.MustExec(p.args...)
+			p.ts = append(p.ts, float64(time.Since(t).Microseconds())/1000)
+		}
 	}
-	sort.Float64s(ts)
-	fmt.Printf("%s: %d layers of 4 products, %d tokens, width %d: p50 %.1f ms, min %.1f ms\n", *orient, *layers, *tokens, W, ts[len(ts)/2], ts[0])
+	for i, p := range probes {
+		sort.Float64s(p.ts)
+		fmt.Printf("%-12s %d layers of 4 products, %d tokens, width %d: p50 %.1f ms, min %.1f ms\n",
+			names[i], *layers, T, W, p.ts[len(p.ts)/2], p.ts[0])
+	}
+}
+
+// axisRanges returns ranges selecting [from, to) on axis of a rank-2 node, all of the other.
+func axisRanges(axis, from, to int) []SliceAxisSpec {
+	r := []SliceAxisSpec{AxisRange(), AxisRange()}
+	r[axis] = AxisRange(from, to)
+	return r
 }
