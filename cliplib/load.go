@@ -136,7 +136,10 @@ func resolve(nameOrPath string, opt Options) (*model.Config, checkpoint.StateDic
 	return nil, nil, Source{}, fmt.Errorf("%q is neither a file, a model directory, nor a registered model (see `clipx models`)", nameOrPath)
 }
 
-// randomModel returns cfg with deterministic random weights (folded the way loaded weights are).
+// randomModel returns cfg with deterministic random weights (encoder.RandomWeights), as the
+// encoder's parameter shapes lay them out: the family's load-time transforms (such as ResNet's
+// BatchNorm folding) are not applied, so a random RN50 runs its BatchNorms unfolded, as the
+// randomly initialised PyTorch models of the benchmarks do.
 func randomModel(cfg *model.Config, opt Options, reason string) (*model.Config, checkpoint.StateDict, Source, error) {
 	sd, err := encoder.RandomWeights(cfg, RandomSeed)
 	if err != nil {
