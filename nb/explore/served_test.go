@@ -8,24 +8,16 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib"
+	"github.com/clipkit/clipkit/internal/clipxtest"
 	"github.com/clipkit/clipkit/nb/serve"
-)
-
-var (
-	buildOnce sync.Once
-	clipxPath string
-	buildErr  error
 )
 
 // servedEnv builds ./cmd/clipx once (slow: skipped with -short) and sets up a smoke-mode notebook
@@ -33,28 +25,7 @@ var (
 // random weights on simplego, a short idle exit. Servers it starts are shut down at cleanup.
 func servedEnv(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and starts clipx serve; skipped with -short")
-	}
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "clipx-explore-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		clipxPath = filepath.Join(dir, "clipx")
-		cmd := exec.Command("go", "build", "-o", clipxPath, "./cmd/clipx")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/clipx: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	t.Setenv("CLIPKIT_CLIPX", clipxPath)
+	t.Setenv("CLIPKIT_CLIPX", clipxtest.Binary(t))
 	t.Setenv("CLIPKIT_CACHE", t.TempDir())
 	t.Setenv("GOMLX_BACKEND", "go")
 	t.Setenv("CLIP_SMOKE", "1")

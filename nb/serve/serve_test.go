@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,40 +18,11 @@ import (
 	"time"
 
 	api "github.com/clipkit/clipkit/cliplib/serve"
-)
-
-var (
-	buildOnce sync.Once
-	clipxPath string
-	buildErr  error
+	"github.com/clipkit/clipkit/internal/clipxtest"
 )
 
 // clipx builds ./cmd/clipx once into a temporary directory (slow: skipped with -short).
-func clipx(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and starts clipx serve; skipped with -short")
-	}
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "clipx-serve-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		clipxPath = filepath.Join(dir, "clipx")
-		cmd := exec.Command("go", "build", "-o", clipxPath, "./cmd/clipx")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/clipx: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return clipxPath
-}
+func clipx(t *testing.T) string { return clipxtest.Binary(t) }
 
 // testOptions gives each test its own cache (state files, logs) and the tiny random model on
 // simplego.
