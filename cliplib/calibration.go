@@ -37,12 +37,17 @@ func Entropy64(p []float64) float64 {
 	return h
 }
 
-// Argmax64 returns the index of the largest value of p (the first on ties; 0 for an empty p).
-func Argmax64(p []float64) int {
+// Argmax returns the index of the largest value of row (the first one on ties), or -1 when row
+// is empty. NaN values are never chosen unless every value is NaN (then 0). It is the one argmax
+// of the project: predictions, accuracy, calibration and the precision comparison all use it.
+func Argmax[F float32 | float64](row []F) int {
+	if len(row) == 0 {
+		return -1
+	}
 	best := 0
-	for j, v := range p {
-		if v > p[best] {
-			best = j
+	for i, v := range row {
+		if v > row[best] || (row[best] != row[best] && v == v) {
+			best = i
 		}
 	}
 	return best
@@ -64,7 +69,7 @@ type Calibration struct {
 
 // Add records one item with class probabilities p [K] and true class label (0 <= label < K).
 func (c *Calibration) Add(p []float64, label int) {
-	best := Argmax64(p)
+	best := Argmax(p)
 	conf := p[best]
 	hit := 0.0
 	if best == label {

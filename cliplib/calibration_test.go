@@ -48,7 +48,28 @@ func TestSoftmaxAtAndEntropy(t *testing.T) {
 	if want := 1 / (1 + math.Exp(-2)); math.Abs(q[1]-want) > 1e-12 {
 		t.Errorf("SoftmaxAt([0 1], 0.5)[1] = %v, want %v", q[1], want)
 	}
-	if Argmax64([]float64{0.2, 0.5, 0.5}) != 1 {
-		t.Error("Argmax64 does not take the first of equal maxima")
+	if Argmax([]float64{0.2, 0.5, 0.5}) != 1 {
+		t.Error("Argmax does not take the first of equal maxima")
+	}
+}
+
+func TestArgmaxPicksFirstLargestAndSkipsNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		name string
+		row  []float32
+		want int
+	}{
+		{"empty", nil, -1},
+		{"single", []float32{3}, 0},
+		{"last", []float32{1, 2, 3}, 2},
+		{"tie keeps first", []float32{5, 1, 5}, 0},
+		{"negative", []float32{-3, -1, -2}, 1},
+		{"NaN first skipped", []float32{nan, 1, 0}, 1},
+		{"all NaN", []float32{nan, nan}, 0},
+	} {
+		if got := Argmax(tc.row); got != tc.want {
+			t.Errorf("%s: Argmax(%v) = %d, want %d", tc.name, tc.row, got, tc.want)
+		}
 	}
 }

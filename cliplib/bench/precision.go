@@ -321,7 +321,7 @@ func compareRuns(a, b precisionRun) PrecisionResult {
 		for j := range a.logits[i] {
 			r.LogitMaxAbsDiff = math.Max(r.LogitMaxAbsDiff, math.Abs(float64(a.logits[i][j]-b.logits[i][j])))
 		}
-		if argmax(a.logits[i]) == argmax(b.logits[i]) {
+		if cliplib.Argmax(a.logits[i]) == cliplib.Argmax(b.logits[i]) {
 			r.Top1Agree++
 		}
 	}
@@ -352,16 +352,6 @@ func featureDiff(a, b [][]float32) (maxAbs, minCos, meanCos float64) {
 		meanCos /= float64(len(a))
 	}
 	return
-}
-
-func argmax(v []float32) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // PrecisionTable formats a precision report as an aligned text table.

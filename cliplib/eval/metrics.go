@@ -3,6 +3,8 @@ package eval
 import (
 	"fmt"
 	"slices"
+
+	"github.com/clipkit/clipkit/cliplib"
 )
 
 // rankOf is the 0-based rank of column j in row: how many columns score higher, ties broken by
@@ -55,17 +57,6 @@ func TopKAccuracy(scores [][]float32, labels []int, k int) (float64, error) {
 	return float64(hit) / float64(len(scores)), nil
 }
 
-// Argmax is the index of the highest score (the first one on ties).
-func Argmax(row []float32) int {
-	best := 0
-	for j, v := range row {
-		if v > row[best] {
-			best = j
-		}
-	}
-	return best
-}
-
 // MeanPerClassRecall is the top-1 recall of each class that occurs in labels, averaged over those
 // classes (scikit-learn's balanced_accuracy_score, what clip_benchmark and the CLIP paper report as
 // "mean per class" for Pets, Caltech-101, Flowers and FGVC Aircraft).
@@ -78,7 +69,7 @@ func MeanPerClassRecall(scores [][]float32, labels []int) (float64, error) {
 	hit := make([]int, nc)
 	for i, row := range scores {
 		total[labels[i]]++
-		if Argmax(row) == labels[i] {
+		if cliplib.Argmax(row) == labels[i] {
 			hit[labels[i]]++
 		}
 	}

@@ -442,7 +442,7 @@ func zeroShotResult(classes []string, sims [][]float32, labels []int, t float64)
 		for j, v := range row {
 			logits[j], probs[j] = float32(float64(v)/t), float32(p64[j])
 		}
-		best := cliplib.Argmax64(p64)
+		best := cliplib.Argmax(p64)
 		res.Logits[i], res.Probs[i], res.Top[i], res.Entropy[i] = logits, probs, best, cliplib.Entropy64(p64)
 		if i >= len(labels) || labels[i] < 0 || labels[i] >= k {
 			continue

@@ -14,27 +14,6 @@ func near(a, b, tol float64) bool {
 	return math.Abs(a-b) <= tol
 }
 
-func TestArgmaxPicksFirstLargestAndSkipsNaN(t *testing.T) {
-	nan := float32(math.NaN())
-	for _, tc := range []struct {
-		name string
-		row  []float32
-		want int
-	}{
-		{"empty", nil, -1},
-		{"single", []float32{3}, 0},
-		{"last", []float32{1, 2, 3}, 2},
-		{"tie keeps first", []float32{5, 1, 5}, 0},
-		{"negative", []float32{-3, -1, -2}, 1},
-		{"NaN first skipped", []float32{nan, 1, 0}, 1},
-		{"all NaN", []float32{nan, nan}, 0},
-	} {
-		if got := Argmax(tc.row); got != tc.want {
-			t.Errorf("%s: Argmax(%v) = %d, want %d", tc.name, tc.row, got, tc.want)
-		}
-	}
-}
-
 func TestAccuracyCountsMatchesAndRejectsBadInput(t *testing.T) {
 	for _, tc := range []struct {
 		name        string

@@ -10,31 +10,16 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/clipkit/clipkit/cliplib"
 )
 
-// Argmax returns the index of the largest value of row (the first one on ties), or -1 when row is
-// empty. NaN values are never chosen unless every value is NaN (then 0).
-func Argmax(row []float32) int {
-	if len(row) == 0 {
-		return -1
-	}
-	best := 0
-	for i, v := range row {
-		if v > row[best] || (isNaN32(row[best]) && !isNaN32(v)) {
-			best = i
-		}
-	}
-	return best
-}
-
-func isNaN32(v float32) bool { return v != v }
-
-// Predictions returns Argmax of each row of scores ([N][K] logits or probabilities): the
+// Predictions returns cliplib.Argmax of each row of scores ([N][K] logits or probabilities): the
 // predicted class per item.
 func Predictions(scores [][]float32) []int {
 	out := make([]int, len(scores))
 	for i, row := range scores {
-		out[i] = Argmax(row)
+		out[i] = cliplib.Argmax(row)
 	}
 	return out
 }
