@@ -31,7 +31,9 @@ type HNSWConfig struct {
 	Workers int
 }
 
-func (c HNSWConfig) withDefaults() HNSWConfig {
+// WithDefaults returns c with its zero fields set to the defaults NewHNSW uses (M 16,
+// EfConstruction 100, EfSearch 64).
+func (c HNSWConfig) WithDefaults() HNSWConfig {
 	if c.M == 0 {
 		c.M = 16
 	}
@@ -108,7 +110,7 @@ func NewHNSW(dim int, cfg HNSWConfig) (*HNSW, error) {
 	if err := checkDim(dim); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

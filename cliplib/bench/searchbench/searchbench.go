@@ -176,12 +176,7 @@ func (c Config) withDefaults() Config {
 	if c.Batch == 0 {
 		c.Batch = 256
 	}
-	if c.HNSW.M == 0 {
-		c.HNSW.M = 16
-	}
-	if c.HNSW.EfConstruction == 0 {
-		c.HNSW.EfConstruction = 100
-	}
+	c.HNSW = c.HNSW.WithDefaults()
 	if len(c.EfSearch) == 0 {
 		c.EfSearch = []int{16, 32, 64, 128, 256}
 	}
