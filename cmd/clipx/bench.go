@@ -131,7 +131,7 @@ Progress goes to standard error, the table to standard output.`,
 	f.StringVar(&o.towers, "towers", "image,text", "towers to time")
 	f.StringVar(&o.batches, "batches", "1,8,32", "batch sizes")
 	f.StringVar(&o.precisions, "precisions", "f32", "precisions (f32, bf16, f16)")
-	f.StringVar(&o.backend, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
+	f.StringVar(&o.backend, "backend", "", backendUsage)
 	f.DurationVar(&o.minTime, "min-time", 2*time.Second, "minimum timed duration per point")
 	f.IntVar(&o.minIters, "min-iters", 3, "minimum timed calls per point")
 	f.IntVar(&o.textLen, "text-length", 7, "tokens in the benchmark prompts (causal towers run the matching length bucket)")
@@ -140,7 +140,7 @@ Progress goes to standard error, the table to standard output.`,
 	f.BoolVar(&o.resident, "resident-input", false, "time image encoding with the input already on the device (the model alone, no host-to-device copy)")
 	f.DurationVar(&o.budget, "point-budget", 0, "skip a model's larger batches once a first call takes longer than this (0 = never)")
 	f.BoolVar(&o.quick, "quick", false, "a quick survey: batches 1,8, --min-time 1ms, --min-iters 3, --point-budget 60s (explicit flags win)")
-	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file ('-' for stdout)")
+	f.StringVar(&o.jsonOut, "json", "", jsonUsage)
 	return c
 }
 

@@ -70,7 +70,7 @@ top-1 agreement, and speed.`,
 	f := c.Flags()
 	f.StringVar(&o.name, "model", "ViT-B/32", "registry name or checkpoint path")
 	f.StringVar(&o.precisions, "precisions", "bf16,f16", "precisions compared with f32")
-	f.StringVar(&o.backendCfg, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
+	f.StringVar(&o.backendCfg, "backend", "", backendUsage)
 	f.BoolVar(&o.random, "random-weights", false, "use deterministic random weights (the comparison then measures arithmetic, not trained features)")
 	f.BoolVar(&o.offline, "offline", false, "never touch the network; without cached weights, fall back to random weights")
 	f.StringVar(&o.images, "images", "", "folder of photos (default: the sample photos, shared/data/clip_test_images or $CLIPKIT_IMAGES)")
@@ -78,7 +78,7 @@ top-1 agreement, and speed.`,
 	f.StringVar(&o.cifar, "cifar", "", "CIFAR-10/100 archive or folder for the CIFAR set (default: 32×32 thumbnails of the photos)")
 	f.IntVar(&o.cifarCount, "cifar-count", 20, "CIFAR test images used")
 	f.StringVar(&o.templates, "templates", "photo", "prompt templates: photo (1) or cifar (18)")
-	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file ('-' for stdout)")
+	f.StringVar(&o.jsonOut, "json", "", jsonUsage)
 	return c
 }
 
@@ -147,10 +147,10 @@ groups them up to MaxBatch (each of --max-batches) or MaxWait; throughput and la
 	f.IntVar(&o.clients, "clients", 64, "concurrent clients, one request at a time each")
 	f.DurationVar(&o.maxWait, "max-wait", 5*time.Millisecond, "batcher MaxWait")
 	f.StringVar(&o.precision, "precision", "f32", "f32, bf16 or f16")
-	f.StringVar(&o.backendCfg, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
+	f.StringVar(&o.backendCfg, "backend", "", backendUsage)
 	f.DurationVar(&o.minTime, "min-time", 2*time.Second, "minimum measuring time per point")
 	f.IntVar(&o.minBatches, "min-batches", 3, "minimum full batches per point")
-	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file ('-' for stdout)")
+	f.StringVar(&o.jsonOut, "json", "", jsonUsage)
 	return c
 }
 
@@ -200,10 +200,10 @@ full 77-token context: the embeddings must agree, and the table shows the speed-
 	f.StringVar(&o.name, "model", "ViT-B/32", "registry name (random weights)")
 	f.StringVar(&o.batches, "batches", "1,8,32", "batch sizes")
 	f.StringVar(&o.precision, "precision", "f32", "f32, bf16 or f16")
-	f.StringVar(&o.backendCfg, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
+	f.StringVar(&o.backendCfg, "backend", "", backendUsage)
 	f.DurationVar(&o.minTime, "min-time", 2*time.Second, "minimum measuring time per point")
 	f.IntVar(&o.minIters, "min-iters", 3, "minimum timed calls per point")
-	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file ('-' for stdout)")
+	f.StringVar(&o.jsonOut, "json", "", jsonUsage)
 	return c
 }
 
@@ -254,13 +254,13 @@ templates and classifying new images, with the plain model (zero Options), then 
 	f := c.Flags()
 	f.StringVar(&o.name, "model", "ViT-B/32", "registry name or checkpoint path")
 	f.StringVar(&o.precisions, "precisions", "f32", "precisions of the optimized model (Options.Optimized()) runs")
-	f.StringVar(&o.backendCfg, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
+	f.StringVar(&o.backendCfg, "backend", "", backendUsage)
 	f.BoolVar(&o.random, "random-weights", false, "use deterministic random weights")
 	f.BoolVar(&o.offline, "offline", false, "never touch the network; without cached weights, fall back to random weights")
 	f.IntVar(&o.requests, "requests", 4, "requests (each builds the classifier and classifies new images)")
 	f.IntVar(&o.perRequest, "images-per-request", 2, "images classified per request")
 	f.StringVar(&o.templates, "templates", "cifar", "prompt templates: cifar (18) or photo (1)")
-	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file ('-' for stdout)")
+	f.StringVar(&o.jsonOut, "json", "", jsonUsage)
 	return c
 }
 

@@ -51,7 +51,7 @@ The phases go to standard error, and as JSON to --json.`,
 	f := c.Flags()
 	f.StringVar(&o.weights, "weights", "ViT-B/32", "checkpoint file, model directory, or registry name")
 	f.StringVar(&o.prompt, "prompt", "a photo of a cat", "the text to embed")
-	f.StringVar(&o.jsonOut, "json", "", "write the report as JSON to this file ('-' for stdout)")
+	f.StringVar(&o.jsonOut, "json", "", jsonUsage)
 	o.model = addModelFlags(f)
 	return c
 }

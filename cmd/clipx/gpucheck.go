@@ -59,7 +59,7 @@ to --file, the reference that 'clipx parity compare' checks other backends again
 	f.StringVar(&o.file, "file", "testdata/gpu/cpu_reference.json", "reference embeddings file")
 	f.StringVar(&o.models, "models", "ViT-B/32,RN50", "models (random weights, fixed seed)")
 	f.StringVar(&o.precisions, "precisions", "f32", "precisions to compute (compare only; the reference is f32)")
-	f.StringVar(&o.backend, "backend", "", "GoMLX backend (default $GOMLX_BACKEND, else the fastest installed: xla:cuda, xla:cpu, go)")
+	f.StringVar(&o.backend, "backend", "", backendUsage)
 	return c
 }
 
