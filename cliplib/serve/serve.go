@@ -514,23 +514,31 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		PID: os.Getpid(), Galleries: n})
 }
 
-func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
-	enc := s.m.Encoder()
-	src := s.m.Source
-	writeJSON(w, Info{
-		Model:              s.cfg.ModelName,
-		Label:              s.m.Label(),
-		Backend:            s.cfg.Backend,
+// InfoOf describes a loaded model as GET /v1/info does (PID and UptimeS left zero, Backend the
+// encoder's backend name): what a notebook shows about the model, whether it runs in a server or
+// in the notebook's own process.
+func InfoOf(m *cliplib.Model) Info {
+	enc := m.Encoder()
+	src := m.Source
+	return Info{
+		Model:              m.Name,
+		Label:              m.Label(),
+		Backend:            enc.Backend().Name(),
 		BackendDescription: backend.DescribeChoice(enc.Backend(), enc.BackendChoice()),
-		Precision:          s.cfg.Precision,
-		EmbedDim:           s.m.EmbedDim(),
-		LogitScale:         s.m.LogitScale(),
+		Precision:          m.Precision(),
+		EmbedDim:           m.EmbedDim(),
+		LogitScale:         m.LogitScale(),
 		Params:             enc.NumParams(),
-		Config:             s.m.Config,
+		Config:             m.Config,
 		Weights:            WeightSource{Path: src.Path, Format: src.Format, Layout: src.Layout, Random: src.Random, Reason: src.Reason},
-		PID:                os.Getpid(),
-		UptimeS:            time.Since(s.started).Seconds(),
-	})
+	}
+}
+
+func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
+	in := InfoOf(s.m)
+	in.Model, in.Backend, in.Precision = s.cfg.ModelName, s.cfg.Backend, s.cfg.Precision
+	in.PID, in.UptimeS = os.Getpid(), time.Since(s.started).Seconds()
+	writeJSON(w, in)
 }
 
 func (s *Server) handleShutdown(w http.ResponseWriter, r *http.Request) {

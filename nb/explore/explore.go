@@ -29,6 +29,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib"
 	"github.com/clipkit/clipkit/cliplib/backend"
 	"github.com/clipkit/clipkit/cliplib/model"
+	api "github.com/clipkit/clipkit/cliplib/serve"
 	"github.com/clipkit/clipkit/cliplib/tokenizer"
 	"github.com/clipkit/clipkit/nb/notebook"
 	"github.com/clipkit/clipkit/nb/serve"
@@ -84,9 +85,10 @@ type Session struct {
 	// Smoke is true in smoke mode.
 	Smoke bool
 
-	srv   *serve.Client // Open: the model server
-	info  *serve.Info   // Open: the server's model
-	local *cliplib.Model
+	srv   *serve.Client  // Open: the model server
+	local *cliplib.Model // OpenLocal: the model in this process
+	// info describes the model: the server's GET /v1/info, or api.InfoOf of the local model.
+	info *serve.Info
 	// randomReason is why the server runs random weights when Open fell back to them.
 	randomReason string
 }
@@ -153,7 +155,8 @@ func OpenLocalModel(name string) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading model %q (set %s to another name, see `clipx models`): %w", name, EnvModel, err)
 	}
-	return &Session{local: m, Backend: backend.DescribeChoice(m.Encoder().Backend(), m.Encoder().BackendChoice()), Smoke: notebook.Smoke()}, nil
+	info := api.InfoOf(m)
+	return &Session{local: m, info: &info, Backend: info.BackendDescription, Smoke: notebook.Smoke()}, nil
 }
 
 // ErrNotLocal is returned by Local for a session served by the model server.
@@ -201,56 +204,26 @@ func (s *Session) Save() error {
 }
 
 // Name is the model's registry name or checkpoint path.
-func (s *Session) Name() string {
-	if s.local != nil {
-		return s.local.Name
-	}
-	return s.info.Model
-}
+func (s *Session) Name() string { return s.info.Model }
 
 // Label is the name, plus " [RANDOM WEIGHTS]" when the weights are random.
-func (s *Session) Label() string {
-	if s.local != nil {
-		return s.local.Label()
-	}
-	return s.info.Label
-}
+func (s *Session) Label() string { return s.info.Label }
 
 // Config returns the model's architecture.
-func (s *Session) Config() *model.Config {
-	if s.local != nil {
-		return s.local.Config
-	}
-	return s.info.Config
-}
+func (s *Session) Config() *model.Config { return s.info.Config }
 
 // EmbedDim returns E, the size of every embedding.
 func (s *Session) EmbedDim() int { return s.Config().EmbedDim }
 
 // LogitScale returns exp(logit_scale): logits = LogitScale · cosine similarity; the learned
 // temperature is its inverse.
-func (s *Session) LogitScale() float32 {
-	if s.local != nil {
-		return s.local.LogitScale()
-	}
-	return s.info.LogitScale
-}
+func (s *Session) LogitScale() float32 { return s.info.LogitScale }
 
 // Precision returns the compute precision ("f32", "bf16" or "f16").
-func (s *Session) Precision() string {
-	if s.local != nil {
-		return s.local.Precision()
-	}
-	return s.info.Precision
-}
+func (s *Session) Precision() string { return s.info.Precision }
 
 // NumParams returns the number of weights the encoder holds (counted on the loaded model).
-func (s *Session) NumParams() int64 {
-	if s.local != nil {
-		return s.local.Encoder().NumParams()
-	}
-	return s.info.Params
-}
+func (s *Session) NumParams() int64 { return s.info.Params }
 
 // Tokenizer returns the tokenizer of the model (CLIP's BPE, the same for every registry model;
 // built in this process for a served session from the embedded vocabulary, tens of
@@ -264,9 +237,6 @@ func (s *Session) Tokenizer() (*tokenizer.Tokenizer, error) {
 
 // source is where the weights came from.
 func (s *Session) source() cliplib.Source {
-	if s.local != nil {
-		return s.local.Source
-	}
 	w := s.info.Weights
 	src := cliplib.Source{Path: w.Path, Format: w.Format, Layout: w.Layout, Random: w.Random, Reason: w.Reason}
 	if s.randomReason != "" {
