@@ -45,20 +45,12 @@ func plain(t *testing.T, arch string) *Model {
 	return m
 }
 
-// writeImages writes n distinct small PNG images (gradients of different colours and angles).
-func writeImages(t *testing.T, dir string, n int) []string { return writeImagesFrom(t, dir, 0, n) }
-
-// writeImagesFrom writes images number first ... first+n-1 of the writeImages sequence.
-func writeImagesFrom(t *testing.T, dir string, first, n int) []string {
-	return testutil.WriteImages(t, dir, first, n)
-}
-
 var prompts = []string{"a photo of a cat.", "a photo of a dog.", "a diagram", "a photo of a cat.",
 	"a very long caption of a photo of a small striped cat sitting on a red mat in the afternoon sun"}
 
 func TestResultsEqualThePlainModel(t *testing.T) {
 	dir := t.TempDir()
-	files := writeImages(t, t.TempDir(), 5)
+	files := testutil.WriteImages(t, t.TempDir(), 0, 5)
 	ref := plain(t, "tiny-vit")
 	wantT, err := ref.EncodeTexts(prompts)
 	if err != nil {
@@ -111,7 +103,7 @@ func TestResultsEqualThePlainModel(t *testing.T) {
 
 func TestCachesPersistAcrossModelsAndCountHits(t *testing.T) {
 	dir := t.TempDir()
-	files := writeImages(t, t.TempDir(), 3)
+	files := testutil.WriteImages(t, t.TempDir(), 0, 3)
 	first := load(t, "tiny-vit", tinyOptions(dir))
 	want, err := first.EncodeTexts(prompts)
 	if err != nil {
@@ -224,7 +216,7 @@ func TestRepeatedZeroShotClassListIsServedByTheCache(t *testing.T) {
 	if d := maxAbsDiff(z1.Weights, ref.Weights); d != 0 {
 		t.Errorf("optimized classifier differs from the plain one by %g", d)
 	}
-	files := writeImages(t, t.TempDir(), 2)
+	files := testutil.WriteImages(t, t.TempDir(), 0, 2)
 	preds, err := m.ClassifyFiles(z1, 2, files...)
 	if err != nil || len(preds) != 2 || len(preds[0]) != 2 {
 		t.Fatalf("ClassifyFiles: %v, %v", preds, err)
@@ -373,7 +365,7 @@ func TestUnwritableCacheDirRunsUncachedWithAWarning(t *testing.T) {
 			opt := tinyOptions(tc.dir)
 			opt.Warn = func(s string) { mu.Lock(); warnings = append(warnings, s); mu.Unlock() }
 			m := load(t, "tiny-vit", opt)
-			if _, err := m.EncodeImageFiles(writeImages(t, t.TempDir(), 2)...); err != nil {
+			if _, err := m.EncodeImageFiles(testutil.WriteImages(t, t.TempDir(), 0, 2)...); err != nil {
 				t.Fatal(err)
 			}
 			if err := m.Close(); err != nil {
@@ -391,7 +383,7 @@ func TestUnwritableCacheDirRunsUncachedWithAWarning(t *testing.T) {
 // TestPixelKeyedImageCache: EncodeImagesCached serves decoded images seen before (by pixels) from
 // the image cache, with the embeddings EncodeImages computes, and without a cache is EncodeImages.
 func TestPixelKeyedImageCache(t *testing.T) {
-	files := writeImages(t, t.TempDir(), 3)
+	files := testutil.WriteImages(t, t.TempDir(), 0, 3)
 	imgs, err := DecodeImageFiles(files...)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/clipkit/clipkit/cliplib/search"
+
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 )
 
 // TestConcurrentSavesNeverPairAManifestWithAnotherIndex proves that index and manifest are
@@ -23,11 +25,11 @@ import (
 // writer could end up beside the other's index file with a matching hash).
 func TestConcurrentSavesNeverPairAManifestWithAnotherIndex(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	a, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
+	a, err := IndexImages(m, testutil.WriteImages(t, t.TempDir(), 0, 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := IndexImages(m, writeImages(t, t.TempDir(), 5), IndexOptions{Kind: KindHNSW})
+	b, err := IndexImages(m, testutil.WriteImages(t, t.TempDir(), 0, 5), IndexOptions{Kind: KindHNSW})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +78,7 @@ func (f failingIndex) Save(path string) error {
 // writers are removed by the next save.
 func TestSaveKeepsThePreviousIndexAndCleansStaleTempFiles(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	ix, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
+	ix, err := IndexImages(m, testutil.WriteImages(t, t.TempDir(), 0, 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func TestSaveKeepsThePreviousIndexAndCleansStaleTempFiles(t *testing.T) {
 // files: each is an error naming the file, and a FIFO in the index's place does not hang.
 func TestLoadIndexRefusesBadFilesBeforeReadingThem(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	ix, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
+	ix, err := IndexImages(m, testutil.WriteImages(t, t.TempDir(), 0, 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,7 @@ func TestLoadIndexRefusesBadFilesBeforeReadingThem(t *testing.T) {
 // (the search file at path, its manifest at ManifestPath(path)) readable.
 func TestLoadIndexReadsTheOlderTwoFileLayout(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	ix, err := IndexImages(m, writeImages(t, t.TempDir(), 3), IndexOptions{})
+	ix, err := IndexImages(m, testutil.WriteImages(t, t.TempDir(), 0, 3), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

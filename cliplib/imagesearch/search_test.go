@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 )
 
 func TestImageIndexFindsEachImageAndRoundTrips(t *testing.T) {
@@ -12,9 +14,9 @@ func TestImageIndexFindsEachImageAndRoundTrips(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
 			dir := t.TempDir()
-			files := writeImages(t, dir, 7)
+			files := testutil.WriteImages(t, dir, 0, 7)
 			os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
-			nested := writeImagesFrom(t, filepath.Join(dir, "sub"), 7, 1)
+			nested := testutil.WriteImages(t, filepath.Join(dir, "sub"), 7, 1)
 			os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an image"), 0o644)
 			var progress []int
 			ix, err := IndexFolder(m, dir, IndexOptions{Kind: kind, Chunk: 3, Progress: func(done, total int) {
@@ -72,7 +74,7 @@ func TestImageIndexFindsEachImageAndRoundTrips(t *testing.T) {
 func TestImageIndexRefusesAnotherModelAndForeignFiles(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
 	dir := t.TempDir()
-	writeImages(t, dir, 3)
+	testutil.WriteImages(t, dir, 0, 3)
 	ix, err := IndexFolder(m, dir, IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +97,7 @@ func TestImageIndexRefusesAnotherModelAndForeignFiles(t *testing.T) {
 	if err := ix.Save(a); err != nil {
 		t.Fatal(err)
 	}
-	ix2, err := IndexImages(m, writeImages(t, t.TempDir(), 2), IndexOptions{})
+	ix2, err := IndexImages(m, testutil.WriteImages(t, t.TempDir(), 0, 2), IndexOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestImageIndexRefusesAnotherModelAndForeignFiles(t *testing.T) {
 func TestIndexingBadInput(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
 	dir := t.TempDir()
-	files := writeImages(t, dir, 3)
+	files := testutil.WriteImages(t, dir, 0, 3)
 	bad := filepath.Join(dir, "broken.png")
 	os.WriteFile(bad, []byte("\x89PNG but not really"), 0o644)
 	if _, err := IndexFolder(m, dir, IndexOptions{}); err == nil || !strings.Contains(err.Error(), "broken.png") {

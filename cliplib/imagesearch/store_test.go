@@ -6,11 +6,13 @@ import (
 	"testing"
 
 	"github.com/clipkit/clipkit/cliplib/search"
+
+	"github.com/clipkit/clipkit/cliplib/internal/testutil"
 )
 
 func TestSearchStoreFindsImagesFiltersAndRefusesAnotherModel(t *testing.T) {
 	m := load(t, "tiny-vit", tinyOptions(t.TempDir()))
-	files := writeImages(t, t.TempDir(), 4)
+	files := testutil.WriteImages(t, t.TempDir(), 0, 4)
 	embs, err := m.EncodeImageFiles(files...)
 	if err != nil {
 		t.Fatal(err)
