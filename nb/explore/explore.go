@@ -111,10 +111,10 @@ func Open() (*Session, error) {
 // OpenModel is Open for a given model name or checkpoint path.
 func OpenModel(name string) (*Session, error) {
 	prec := os.Getenv(EnvPrecision)
-	if _, err := serve.NotebookOptions(name, prec); err != nil {
+	c, reason, err := serve.AttachNotebook(name, prec)
+	if se := (*serve.SettingError)(nil); errors.As(err, &se) {
 		return nil, fmt.Errorf("explore.Open: %w", err) // a setting to fix, not a reason to load in process
 	}
-	c, reason, err := serve.AttachNotebook(name, prec)
 	if err != nil {
 		s, lerr := OpenLocalModel(name)
 		if lerr != nil {

@@ -27,19 +27,26 @@ const (
 // server start each; after it, the trained weights are tried again.
 const FallbackRetry = 10 * time.Minute
 
+// SettingError is the error of NotebookOptions (and so of AttachNotebook) for a bad environment
+// setting: something for the user to fix, not a server that failed to start.
+type SettingError struct{ msg string }
+
+// Error implements error.
+func (e *SettingError) Error() string { return e.msg }
+
 // attachServer is Attach; tests replace it.
 var attachServer = Attach
 
 // NotebookOptions are the Options every notebook cell and widget attaches with, for model and
 // precision ("" is f32): backend $GOMLX_BACKEND (else the fastest installed), idle exit after
 // $CLIPKIT_SERVE_IDLE (default 30m), random weights in smoke mode (tiny test models have none
-// trained).
+// trained). A bad setting is a *SettingError.
 func NotebookOptions(model, precision string) (Options, error) {
 	opt := Options{Model: model, Backend: os.Getenv("GOMLX_BACKEND"), Precision: precision, RandomWeights: notebook.Smoke()}
 	if v := os.Getenv(EnvServeIdle); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return Options{}, fmt.Errorf("%s=%q: want a positive Go duration such as 30m or 90s", EnvServeIdle, v)
+			return Options{}, &SettingError{fmt.Sprintf("%s=%q: want a positive Go duration such as 30m or 90s", EnvServeIdle, v)}
 		}
 		opt.Idle = d
 	}
