@@ -10,7 +10,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"sort"
+	"sync"
 	"unsafe"
 
 	"github.com/clipkit/clipkit/internal/atomicfile"
@@ -204,24 +206,59 @@ func ReadSafetensorsFile(path string) (StateDict, map[string]string, error) {
 
 // ReadSafetensorsFrom reads a safetensors file of the given size from r; name labels errors.
 // The whole header is validated before any tensor is allocated, and each tensor is read with
-// its own ReadAt calls, so peak memory is the converted tensors plus a bounded scratch buffer.
+// its own ReadAt calls, so peak memory is the converted tensors plus a bounded scratch buffer per
+// reader. The tensors are read by as many goroutines as GOMAXPROCS (r must allow concurrent
+// ReadAt calls, as io.ReaderAt promises): copying a file from the page cache and faulting in the
+// fresh destination pages is CPU work, which two cores halve for a 600 MB checkpoint.
 func ReadSafetensorsFrom(r io.ReaderAt, size int64, name string) (StateDict, map[string]string, error) {
 	h, err := ReadSafetensorsHeader(r, size, name)
 	if err != nil {
 		return nil, nil, err
 	}
+	tensors := make([]*Tensor, len(h.Entries))
+	errs := make([]error, len(h.Entries))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(h.Entries)) {
+		wg.Go(func() {
+			var scratch []byte
+			for i := range next {
+				e := h.Entries[i]
+				numel := int((e.End - e.Begin) / int64(e.DType.Size()))
+				t := newTensorFor(e.DType, e.Shape, numel)
+				var err error
+				if scratch, err = readElements(r, h.DataStart+e.Begin, t, 0, numel, scratch); err != nil {
+					errs[i] = fmt.Errorf("safetensors %s: tensor %q: reading %d bytes at offset %d: %w", name, e.Name, e.End-e.Begin, h.DataStart+e.Begin, err)
+					continue
+				}
+				tensors[i] = t
+			}
+		})
+	}
+	for i := range h.Entries {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := firstError(errs); err != nil {
+		return nil, nil, err
+	}
 	sd := make(StateDict, len(h.Entries))
-	var scratch []byte
-	for _, e := range h.Entries {
-		numel := int((e.End - e.Begin) / int64(e.DType.Size()))
-		t := newTensorFor(e.DType, e.Shape, numel)
-		scratch, err = readElements(r, h.DataStart+e.Begin, t, 0, numel, scratch)
-		if err != nil {
-			return nil, nil, fmt.Errorf("safetensors %s: tensor %q: reading %d bytes at offset %d: %w", name, e.Name, e.End-e.Begin, h.DataStart+e.Begin, err)
-		}
-		sd[e.Name] = t
+	for i, e := range h.Entries {
+		sd[e.Name] = tensors[i]
 	}
 	return sd, h.Metadata, nil
+}
+
+// firstError returns the first non-nil error of errs, in file order (the error a sequential
+// reader would have met first).
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // chunkBytes is the size of the scratch buffer used to convert non-float32 data.
