@@ -3,8 +3,10 @@ package checkpoint
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // MaxTensorName is the longest tensor name accepted, in bytes (real names are under 100). A
@@ -37,14 +39,38 @@ func (sd StateDict) CheckFinite() error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		mask := strings.HasSuffix(n, "attn_mask")
-		for i, x := range sd[n].Data {
-			// Exponent bits all ones: ±Inf (mantissa 0) or NaN. One test per value on the bits
-			// (this runs over every weight at load).
-			if b := math.Float32bits(x); b&0x7f800000 == 0x7f800000 && (!mask || b&0x007fffff != 0) {
-				return fmt.Errorf("tensor %s %v holds the non-finite value %v at flat index %d", shortName(n), sd[n].Shape, x, i)
+	// One pass over every weight at load: the tensors are checked on every core, and the error
+	// of the first bad tensor in name order is returned, as a sequential check would.
+	errs := make([]error, len(names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(names)) {
+		wg.Go(func() {
+			for k := range next {
+				errs[k] = checkFiniteTensor(names[k], sd[names[k]])
 			}
+		})
+	}
+	for k := range names {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFiniteTensor is CheckFinite for one tensor.
+func checkFiniteTensor(n string, t *Tensor) error {
+	mask := strings.HasSuffix(n, "attn_mask")
+	for i, x := range t.Data {
+		// Exponent bits all ones: ±Inf (mantissa 0) or NaN. One test per value on the bits.
+		if b := math.Float32bits(x); b&0x7f800000 == 0x7f800000 && (!mask || b&0x007fffff != 0) {
+			return fmt.Errorf("tensor %s %v holds the non-finite value %v at flat index %d", shortName(n), t.Shape, x, i)
 		}
 	}
 	return nil

@@ -43,6 +43,9 @@ func TestCheckFiniteNamesTheTensor(t *testing.T) {
 			"b.weight": {Shape: []int{2}, DType: F32, Data: []float32{1, float32(math.NaN())}}}, `"b.weight" [2] holds the non-finite value NaN at flat index 1`},
 		{"mask -inf is fine", StateDict{"transformer.attn_mask": {Shape: []int{1}, DType: F32, Data: []float32{float32(math.Inf(-1))}}}, ""},
 		{"mask NaN", StateDict{"attn_mask": {Shape: []int{1}, DType: F32, Data: []float32{float32(math.NaN())}}}, `"attn_mask" [1] holds the non-finite value NaN`},
+		{"two bad: the first by name", StateDict{"z": {Shape: []int{1}, DType: F32, Data: []float32{float32(math.NaN())}},
+			"m": {Shape: []int{3}, DType: F32, Data: []float32{0, 0, 0}},
+			"b": {Shape: []int{2}, DType: F32, Data: []float32{0, float32(math.Inf(1))}}}, `"b" [2] holds the non-finite value +Inf at flat index 1`},
 		{"inf", StateDict{"c": {Shape: []int{1}, DType: F16, Data: []float32{float32(math.Inf(-1))}}}, `"c" [1] holds the non-finite value -Inf`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
