@@ -382,8 +382,10 @@ func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 		if len(parts) > 1 {
 			// Materialised once (fusionBarrier): fused into the tap loop, the concatenation
 			// became a choice among zeros, image and zeros inside every one of the kh·kw taps;
-			// read from a buffer, each tap is a plain shifted load. MobileCLIP-S0's image tower
-			// measured 1.03–1.05× faster with it at batch 1, 8 and 32 (ab_workers.py, AMD EPYC).
+			// read from a buffer, each tap is a plain shifted load. BenchmarkDepthwiseShapes'
+			// 7×7 kernels ran 20–25% faster with it, its 3×3 ones within the noise, and
+			// MobileCLIP-S0's image tower 1.03–1.05× at batch 1, 8 and 32 (ab_workers.py, AMD
+			// EPYC). Keeping the 3×3 ones fused measured no better (0.97–0.99 of this).
 			flat = fusionBarrier(Concatenate(parts, 1), k)
 		}
 		flats[t.phase] = phaseFlat{flat: flat, front: -lo}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	clipbackend "github.com/clipkit/clipkit/cliplib/backend"
@@ -161,6 +162,50 @@ func BenchmarkDepthwise7x7(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkDepthwiseShapes times the depthwise convolutions the MCi image towers run, at batch 8,
+// with the algorithm of the backend CLIPKIT_TEST_BACKEND names (the shifted-tap sums on XLA):
+// the RepMixers' 3×3 and the ConvFFNs' 7×7 on the feature maps of MCi0's first three stages at
+// 256×256 input (64 channels at 64×64, 128 at 32×32, 256 at 16×16). tools/bench/torch_depthwise.py
+// times PyTorch's torch.nn.Conv2d on the same shapes. Run with:
+//
+//	CLIPKIT_TEST_BACKEND=xla:cpu go test -run=^$ -bench=DepthwiseShapes -benchtime 20x ./cliplib/model/mobileclip/
+func BenchmarkDepthwiseShapes(b *testing.B) {
+	backend, err := clipbackend.New(testutil.BackendConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer backend.Finalize()
+	algo := nn.ConvNative // as the encoder sets it on XLA backends
+	if strings.Contains(strings.ToLower(backend.Name()), "simplego") {
+		algo = nn.ConvMatMul
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	const batch = 8
+	for _, sh := range []struct{ c, hw, k int }{{64, 64, 3}, {64, 64, 7}, {128, 32, 3}, {128, 32, 7}, {256, 16, 3}, {256, 16, 7}} {
+		spec := convSpec{stride: 1, pad: [2]int{sh.k / 2, sh.k / 2}, groups: sh.c, kernel: [2]int{sh.k, sh.k}, in: sh.c, out: sh.c, algo: algo}
+		w := testutil.RandTensor(rng, sh.c, 1, sh.k, sh.k)
+		x := testutil.RandTensor(rng, sh.c, batch, sh.hw, sh.hw)
+		b.Run(fmt.Sprintf("c%d_%dx%d_k%d_batch%d", sh.c, sh.hw, sh.hw, sh.k, batch), func(b *testing.B) {
+			exec, err := NewExec(backend, func(x, w *Node) *Node { return conv2d(x, w, nil, spec) })
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer exec.Finalize()
+			if _, err := exec.Exec(x, w); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out, err := exec.Exec(x, w)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out[0].FinalizeAll()
+			}
+		})
 	}
 }
 
