@@ -380,13 +380,14 @@ func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 		}
 		flat := parts[0]
 		if len(parts) > 1 {
-			// Materialised once (fusionBarrier): fused into the tap loop, the concatenation
-			// became a choice among zeros, image and zeros inside every one of the kh·kw taps;
-			// read from a buffer, each tap is a plain shifted load. BenchmarkDepthwiseShapes'
-			// 7×7 kernels ran 20–25% faster with it, its 3×3 ones within the noise, and
-			// MobileCLIP-S0's image tower 1.03–1.05× at batch 1, 8 and 32 (ab_workers.py, AMD
-			// EPYC). Keeping the 3×3 ones fused measured no better (0.97–0.99 of this).
-			flat = fusionBarrier(Concatenate(parts, 1), k)
+			// Fused into the tap loop, the concatenation is a choice among zeros, image and
+			// zeros inside every one of the kh·kw taps; read from a buffer, each tap is a
+			// plain shifted load. XLA writes the concatenation to its own buffer when a
+			// multiplication by run-time ones (keepApart) consumes it; the multiplication then
+			// costs one multiply per tap where it is fused. (fusionBarrier's division did the
+			// same for 7×7 kernels, but XLA fused it into the 3×3 tap loops: nine divisions
+			// per output.) docs/performance.md has the measurements.
+			flat = keepApart(Concatenate(parts, 1), k)
 		}
 		flats[t.phase] = phaseFlat{flat: flat, front: -lo}
 	}
@@ -434,6 +435,21 @@ func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 // materialised once. GoMLX exposes no optimisation-barrier op. A kernel holding a NaN or ±Inf in
 // a channel's first tap makes that channel NaN, as the convolution itself would (NaN) or may (Inf).
 func fusionBarrier(y, k *Node) *Node {
+	return Div(y, runtimeOnes(y, k))
+}
+
+// keepApart returns y [C, ...] unchanged (y·1 is exact), multiplied by run-time ones derived from
+// the kernel k [C, ...] like fusionBarrier's. XLA's CPU backend then computes y (a concatenation,
+// in depthwisePhaseTaps) in a kernel of its own instead of fusing it into the consumers of the
+// product, and fuses the cheap multiplication into them. NaN or ±Inf in a channel's first tap
+// makes that channel NaN, as with fusionBarrier.
+func keepApart(y, k *Node) *Node {
+	return Mul(y, runtimeOnes(y, k))
+}
+
+// runtimeOnes returns ones of shape [C, 1, …, 1] (the rank of y) computed as 1 + 0·k[c, 0, …] from
+// the kernel k [C, ...], which XLA cannot fold to a constant.
+func runtimeOnes(y, k *Node) *Node {
 	c := k.Shape().Dimensions[0]
 	first := Slice(Reshape(k, c, -1), AxisRange(), AxisElem(0)) // [C, 1]
 	one := AddScalar(MulScalar(first, 0), 1)
@@ -442,7 +458,7 @@ func fusionBarrier(y, k *Node) *Node {
 		dims[i] = 1
 	}
 	dims[0] = c
-	return Div(y, Reshape(one, dims...))
+	return Reshape(one, dims...)
 }
 
 // conv applies the Conv2d whose "weight" (and "bias" when s.bias) are read from ctx.

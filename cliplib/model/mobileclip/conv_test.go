@@ -209,11 +209,11 @@ func BenchmarkDepthwiseShapes(b *testing.B) {
 	}
 }
 
-// TestFusionBarrierIsExact checks that the fusion barrier returns its input bit for bit (it
-// divides by ones computed at run time), including negative zeros, the largest value and the
-// smallest normal one. (Subnormals are left out: XLA's CPU runtime flushes them to zero in every
-// operation.)
-func TestFusionBarrierIsExact(t *testing.T) {
+// TestFusionBarriersAreExact checks that fusionBarrier (a division by ones computed at run time)
+// and keepApart (a multiplication by them) return their input bit for bit, including negative
+// zeros, the largest value and the smallest normal one. (Subnormals are left out: XLA's CPU
+// runtime flushes them to zero in every operation.)
+func TestFusionBarriersAreExact(t *testing.T) {
 	backend, err := clipbackend.New(testutil.BackendConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -225,19 +225,23 @@ func TestFusionBarrierIsExact(t *testing.T) {
 	vals[0], vals[1], vals[2] = float32(math.Copysign(0, -1)), math.MaxFloat32, -0x1p-126
 	y = tensors.FromFlatDataAndDimensions(vals, 4, 2, 3, 5)
 	k := testutil.RandTensor(rng, 4, 3, 3)
-	exec, err := NewExec(backend, func(y, k *Node) *Node { return fusionBarrier(y, k) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exec.Finalize()
-	out, err := exec.Exec(y, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := tensors.MustCopyFlatData[float32](out[0])
-	for i, v := range vals {
-		if math.Float32bits(got[i]) != math.Float32bits(v) {
-			t.Fatalf("fusionBarrier changed element %d: %g -> %g", i, v, got[i])
-		}
+	for name, barrier := range map[string]func(y, k *Node) *Node{"fusionBarrier": fusionBarrier, "keepApart": keepApart} {
+		t.Run(name, func(t *testing.T) {
+			exec, err := NewExec(backend, barrier)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer exec.Finalize()
+			out, err := exec.Exec(y, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := tensors.MustCopyFlatData[float32](out[0])
+			for i, v := range vals {
+				if math.Float32bits(got[i]) != math.Float32bits(v) {
+					t.Fatalf("%s changed element %d: %g -> %g", name, i, v, got[i])
+				}
+			}
+		})
 	}
 }
