@@ -3,10 +3,10 @@ package checkpoint
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/clipkit/clipkit/internal/parallel"
 )
 
 // MaxTensorName is the longest tensor name accepted, in bytes (real names are under 100). A
@@ -42,20 +42,7 @@ func (sd StateDict) CheckFinite() error {
 	// One pass over every weight at load: the tensors are checked on every core, and the error
 	// of the first bad tensor in name order is returned, as a sequential check would.
 	errs := make([]error, len(names))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(names)) {
-		wg.Go(func() {
-			for k := range next {
-				errs[k] = checkFiniteTensor(names[k], sd[names[k]])
-			}
-		})
-	}
-	for k := range names {
-		next <- k
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(len(names), func(k int) { errs[k] = checkFiniteTensor(names[k], sd[names[k]]) })
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -10,12 +10,12 @@ import (
 	"io"
 	"math"
 	"os"
-	"runtime"
 	"sort"
 	"sync"
 	"unsafe"
 
 	"github.com/clipkit/clipkit/internal/atomicfile"
+	"github.com/clipkit/clipkit/internal/parallel"
 )
 
 // MaxSafetensorsHeader is the largest safetensors JSON header accepted, in bytes (100 MiB, the
@@ -217,29 +217,24 @@ func ReadSafetensorsFrom(r io.ReaderAt, size int64, name string) (StateDict, map
 	}
 	tensors := make([]*Tensor, len(h.Entries))
 	errs := make([]error, len(h.Entries))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(h.Entries)) {
-		wg.Go(func() {
-			var scratch []byte
-			for i := range next {
-				e := h.Entries[i]
-				numel := int((e.End - e.Begin) / int64(e.DType.Size()))
-				t := newTensorFor(e.DType, e.Shape, numel)
-				var err error
-				if scratch, err = readElements(r, h.DataStart+e.Begin, t, 0, numel, scratch); err != nil {
-					errs[i] = fmt.Errorf("safetensors %s: tensor %q: reading %d bytes at offset %d: %w", name, e.Name, e.End-e.Begin, h.DataStart+e.Begin, err)
-					continue
-				}
-				tensors[i] = t
-			}
-		})
-	}
-	for i := range h.Entries {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	var scratch sync.Pool // conversion buffers, at most one per reader at a time
+	parallel.For(len(h.Entries), func(i int) {
+		e := h.Entries[i]
+		numel := int((e.End - e.Begin) / int64(e.DType.Size()))
+		t := newTensorFor(e.DType, e.Shape, numel)
+		buf, _ := scratch.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		var err error
+		*buf, err = readElements(r, h.DataStart+e.Begin, t, 0, numel, *buf)
+		scratch.Put(buf)
+		if err != nil {
+			errs[i] = fmt.Errorf("safetensors %s: tensor %q: reading %d bytes at offset %d: %w", name, e.Name, e.End-e.Begin, h.DataStart+e.Begin, err)
+			return
+		}
+		tensors[i] = t
+	})
 	if err := firstError(errs); err != nil {
 		return nil, nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"github.com/clipkit/clipkit/cliplib/checkpoint"
 	"github.com/clipkit/clipkit/cliplib/model"
 	"github.com/clipkit/clipkit/cliplib/model/nn"
+	"github.com/clipkit/clipkit/internal/parallel"
 )
 
 // Precision is the floating-point type weights and activations are computed in.
@@ -218,23 +218,10 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 	sort.Slice(e.params, func(i, j int) bool { return e.params[i].name < e.params[j].name })
 	// Convert (and lay out) the tensors on every core, then place them in name order.
 	values := make([]*tensors.Tensor, len(e.params))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				p := e.params[i]
-				values[i] = toTensor(weights[p.name], opt.Precision.DType(), p.perm)
-			}
-		}()
-	}
-	for i := range e.params {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(len(e.params), func(i int) {
+		p := e.params[i]
+		values[i] = toTensor(weights[p.name], opt.Precision.DType(), p.perm)
+	})
 	for i, p := range e.params {
 		scope, leaf := splitName(p.name)
 		e.ctx.InAbsPath(scope).VariableWithValue(leaf, values[i])
