@@ -384,7 +384,8 @@ func depthwisePhaseTaps(x, k *Node, s convSpec, oh, ow int) *Node {
 			// zeros inside every one of the kh·kw taps; read from a buffer, each tap is a
 			// plain shifted load. XLA writes the concatenation to its own buffer when a
 			// multiplication by run-time ones (keepApart) consumes it; the multiplication then
-			// costs one multiply per tap where it is fused. (fusionBarrier's division did the
+			// costs a multiply per tap (3×3, where XLA fuses it) or one more pass over the image
+			// (7×7, where it gets a kernel of its own). (fusionBarrier's division did the
 			// same for 7×7 kernels, but XLA fused it into the 3×3 tap loops: nine divisions
 			// per output.) docs/performance.md has the measurements.
 			flat = keepApart(Concatenate(parts, 1), k)
@@ -441,7 +442,7 @@ func fusionBarrier(y, k *Node) *Node {
 // keepApart returns y [C, ...] unchanged (y·1 is exact), multiplied by run-time ones derived from
 // the kernel k [C, ...] like fusionBarrier's. XLA's CPU backend then computes y (a concatenation,
 // in depthwisePhaseTaps) in a kernel of its own instead of fusing it into the consumers of the
-// product, and fuses the cheap multiplication into them. NaN or ±Inf in a channel's first tap
+// product; the cheap multiplication it may fuse into them or compute apart. NaN or ±Inf in a channel's first tap
 // makes that channel NaN, as with fusionBarrier.
 func keepApart(y, k *Node) *Node {
 	return Mul(y, runtimeOnes(y, k))
