@@ -43,12 +43,7 @@ func (sd StateDict) CheckFinite() error {
 	// of the first bad tensor in name order is returned, as a sequential check would.
 	errs := make([]error, len(names))
 	parallel.For(len(names), func(k int) { errs[k] = checkFiniteTensor(names[k], sd[names[k]]) })
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return firstError(errs)
 }
 
 // checkFiniteTensor is CheckFinite for one tensor.

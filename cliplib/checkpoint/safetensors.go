@@ -245,8 +245,8 @@ func ReadSafetensorsFrom(r io.ReaderAt, size int64, name string) (StateDict, map
 	return sd, h.Metadata, nil
 }
 
-// firstError returns the first non-nil error of errs, in file order (the error a sequential
-// reader would have met first).
+// firstError returns the first non-nil error of errs, in their order (file or name order: the
+// error a sequential pass would have met first), or nil.
 func firstError(errs []error) error {
 	for _, err := range errs {
 		if err != nil {
