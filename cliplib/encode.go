@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"image"
 	"image/draw"
-	"runtime"
-	"sync"
 
 	"github.com/clipkit/clipkit/cliplib/preprocess"
+	"github.com/clipkit/clipkit/internal/parallel"
 )
 
 // EncodeTexts tokenizes and encodes texts, returning one L2-normalised embedding [E] per text, in
@@ -229,29 +228,16 @@ func (m *Model) EncodeImageFilesContext(ctx context.Context, paths ...string) ([
 	per := 3 * m.Preprocess.Size * m.Preprocess.Size
 	pixels := make([]float32, len(todo)*per)
 	errs := make([]error, len(todo))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), len(todo)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range next {
-				img, _, err := preprocess.DecodeFile(paths[todo[j]]) // its errors name the file
-				if err != nil {
-					errs[j] = err
-					continue
-				}
-				if err := preprocess.ApplyInto(pixels[j*per:(j+1)*per], img, m.Preprocess); err != nil {
-					errs[j] = fmt.Errorf("%s: %w", paths[todo[j]], err)
-				}
-			}
-		}()
-	}
-	for j := range todo {
-		next <- j
-	}
-	close(next)
-	wg.Wait()
+	parallel.For(len(todo), func(j int) {
+		img, _, err := preprocess.DecodeFile(paths[todo[j]]) // its errors name the file
+		if err != nil {
+			errs[j] = err
+			return
+		}
+		if err := preprocess.ApplyInto(pixels[j*per:(j+1)*per], img, m.Preprocess); err != nil {
+			errs[j] = fmt.Errorf("%s: %w", paths[todo[j]], err)
+		}
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
