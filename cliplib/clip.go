@@ -121,8 +121,10 @@ type LoadTimes struct {
 	// Read covers finding, downloading if needed, and reading the checkpoint (or drawing random
 	// weights), with its configuration.
 	Read time.Duration
-	// Place covers validating the weights against the architecture and placing them on the
-	// backend (including backend start-up and any layout change), and opening the caches.
+	// Place covers validating the weights against the architecture, starting the backend, and
+	// opening the caches. Each tower's weights are converted to their precision and layout, and
+	// placed on the backend, on that tower's first use, not here (encoder.New; the encoder's
+	// WeightConversionTime says how long that has taken).
 	Place time.Duration
 }
 

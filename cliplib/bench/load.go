@@ -18,11 +18,15 @@ type LoadReport struct {
 	GoVersion string `json:"go_version"`
 	// Phases, in milliseconds, in the order they happen.
 	ReadMs     float64 `json:"read_ms"`      // checkpoint read and configuration
-	PlaceMs    float64 `json:"place_ms"`     // validation, backend start, weights placed (and laid out)
-	CompileMs  float64 `json:"compile_ms"`   // text graph compilation for one prompt
+	PlaceMs    float64 `json:"place_ms"`     // validation, backend start (the weights are placed per tower, on first use)
+	CompileMs  float64 `json:"compile_ms"`   // the text tower's weights placed (ConvertMs), its graph compiled for one prompt
 	FirstRunMs float64 `json:"first_run_ms"` // the first text embedding (tokenise, run, copy back)
 	// ToFirstEmbeddingMs is the sum of the four phases above.
 	ToFirstEmbeddingMs float64 `json:"to_first_embedding_ms"`
+	// ConvertMs is the part of CompileMs spent converting the text tower's weights to their
+	// precision and layout and placing them (the image tower's wait for its first image, or for
+	// the identity hash).
+	ConvertMs float64 `json:"convert_ms"`
 	// IdentityMs is the weight identity hash, paid only when a cache or index first needs it.
 	IdentityMs float64 `json:"identity_ms"`
 	// SecondRunMs is one more embedding of a new prompt of the same length bucket (no compilation).
@@ -53,6 +57,7 @@ func TimeLoad(nameOrPath string, opt cliplib.Options, prompt string) (*LoadRepor
 	}
 	rep.FirstRunMs = ms(time.Since(t))
 	rep.ToFirstEmbeddingMs = rep.ReadMs + rep.PlaceMs + rep.CompileMs + rep.FirstRunMs
+	rep.ConvertMs = ms(m.Encoder().WeightConversionTime())
 	t = time.Now()
 	_ = m.Identity()
 	rep.IdentityMs = ms(time.Since(t))
@@ -72,7 +77,8 @@ func (r *LoadReport) String() string {
 		name string
 		v    float64
 	}{
-		{"read checkpoint", r.ReadMs}, {"place weights", r.PlaceMs}, {"compile text graph", r.CompileMs},
+		{"read checkpoint", r.ReadMs}, {"check, start backend", r.PlaceMs},
+		{"compile text graph", r.CompileMs}, {"  of which text weights", r.ConvertMs},
 		{"first embedding", r.FirstRunMs}, {"= to first embedding", r.ToFirstEmbeddingMs},
 		{"identity hash (lazy)", r.IdentityMs}, {"next embedding", r.SecondRunMs},
 	} {

@@ -87,7 +87,8 @@ func TestTimeLoadSplitsEveryPhase(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, v := range map[string]float64{"read": rep.ReadMs, "place": rep.PlaceMs, "compile": rep.CompileMs,
-		"first run": rep.FirstRunMs, "identity": rep.IdentityMs, "second run": rep.SecondRunMs} {
+		"first run": rep.FirstRunMs, "weight conversion": rep.ConvertMs, "identity": rep.IdentityMs,
+		"second run": rep.SecondRunMs} {
 		if v <= 0 {
 			t.Errorf("%s took %g ms, want a positive time", name, v)
 		}

@@ -1,8 +1,8 @@
 // Package encoder runs CLIP-family towers on a GoMLX backend: it validates a state dict against an
-// architecture, places the weights in a GoMLX context, compiles one graph per batch bucket (GoMLX
-// caches one compiled graph per input shape), pads the tail batch, converts precisions, and, for
-// causal text towers, cuts token sequences to a length bucket after the batch's last end-of-text
-// token (exact: no position attends to a later one).
+// architecture, places each tower's weights in a GoMLX context when that tower first runs, compiles
+// one graph per batch bucket (GoMLX caches one compiled graph per input shape), pads the tail
+// batch, converts precisions, and, for causal text towers, cuts token sequences to a length bucket
+// after the batch's last end-of-text token (exact: no position attends to a later one).
 //
 // Outputs are L2-normalised float32 embeddings [N][E], in input order.
 package encoder
@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -126,11 +127,31 @@ type Encoder struct {
 	mu        sync.Mutex
 	// imageInputs are reusable input tensors per batch bucket (guarded by mu).
 	imageInputs map[int]*tensors.Tensor
+	// text and image are the towers' weights, each converted and declared in the context when its
+	// tower first runs (or WriteWeights reads them); see towerWeights.
+	text, image *towerWeights
+	// declare is the context (not in reuse mode) the converted weights are declared in.
+	declare *context.Context
+	dtype   dtypes.DType
+}
+
+// towerWeights is one tower's share of the weights. New checks them and declares none: the
+// tower's first run converts them to the encoder's precision and layout (on every core) and
+// declares them (Encoder.place). A prompt thus waits for the text tower's weights only, and a
+// model used for text alone never converts its image tower's.
+type towerWeights struct {
+	params  []int                // indexes into Encoder.params
+	sources []*checkpoint.Tensor // sources[i] is the checkpoint's Encoder.params[params[i]]; nil once placed
+	took    time.Duration        // how long the conversion took, once placed
+	placed  bool
 }
 
 // New validates weights against cfg (every expected tensor present with its shape, no unexpected
-// tensor), places them in a context on the backend, and prepares the executors. weights use the
-// internal (OpenAI / open_clip) naming; see package checkpoint for conversions.
+// tensor) and prepares the executors on the backend. Each tower's weights are converted to the
+// precision and layout they are held in, and placed in a context on the backend, when that tower
+// first runs (or WriteWeights reads them): New keeps references to weights' tensors until then, so
+// they must not change after New. weights use the internal (OpenAI / open_clip) naming; see
+// package checkpoint for conversions.
 func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -216,16 +237,18 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		e.params = append(e.params, param{name: name, shape: slices.Clone(t.Shape), perm: perm})
 	}
 	sort.Slice(e.params, func(i, j int) bool { return e.params[i].name < e.params[j].name })
-	// Convert (and lay out) the tensors on every core, then place them in name order.
-	values := make([]*tensors.Tensor, len(e.params))
-	parallel.For(len(e.params), func(i int) {
-		p := e.params[i]
-		values[i] = toTensor(weights[p.name], opt.Precision.DType(), p.perm)
-	})
+	// Split the weights by tower, to be converted (and laid out) when their tower first runs.
+	textShapes := tt.Shapes(cfg)
+	e.text, e.image = &towerWeights{}, &towerWeights{}
 	for i, p := range e.params {
-		scope, leaf := splitName(p.name)
-		e.ctx.InAbsPath(scope).VariableWithValue(leaf, values[i])
+		tw := e.image
+		if _, ok := textShapes[p.name]; ok {
+			tw = e.text
+		}
+		tw.params = append(tw.params, i)
+		tw.sources = append(tw.sources, weights[p.name])
 	}
+	e.declare, e.dtype = e.ctx, opt.Precision.DType()
 	if !isSimpleGo(e.backend) {
 		// XLA has fast native convolutions (cuDNN on GPUs); simplego's are slow (see nn.Conv2dNHWC).
 		e.ctx.SetParam(nn.ParamConvAlgorithm, nn.ConvNative)
@@ -500,6 +523,30 @@ type param struct {
 	perm  []int
 }
 
+// place converts tw's weights to the encoder's precision and layout, on every core, and declares
+// them in the context, once; the caller holds e.mu.
+func (e *Encoder) place(tw *towerWeights) (err error) {
+	if tw.placed {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("encoder (%s): placing the weights: %v", e.cfg.Name, r)
+		}
+	}()
+	t0 := time.Now()
+	values := make([]*tensors.Tensor, len(tw.params))
+	parallel.For(len(tw.params), func(i int) {
+		values[i] = toTensor(tw.sources[i], e.dtype, e.params[tw.params[i]].perm)
+	})
+	for i, pi := range tw.params {
+		scope, leaf := splitName(e.params[pi].name)
+		e.declare.InAbsPath(scope).VariableWithValue(leaf, values[i])
+	}
+	tw.took, tw.sources, tw.placed = time.Since(t0), nil, true
+	return nil
+}
+
 // WriteWeights writes every weight the encoder holds, logit_scale included, to w in a canonical
 // form that does not depend on the backend or on the layout the weights are held in: for each
 // parameter in name order, its name and checkpoint shape (as fmt's "%s%v") followed by its values
@@ -511,6 +558,9 @@ func (e *Encoder) WriteWeights(w io.Writer) error {
 	defer e.mu.Unlock()
 	if e.ctx == nil {
 		return fmt.Errorf("encoder (%s) is closed", e.cfg.Name)
+	}
+	if err := e.placeAll(); err != nil {
+		return err
 	}
 	all := append([]param{{name: "logit_scale", shape: e.rawLogitScale.Shape}}, e.params...)
 	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
@@ -600,6 +650,26 @@ func (e *Encoder) Backend() backends.Backend { return e.backend }
 // (requested, from $GOMLX_BACKEND, or automatic).
 func (e *Encoder) BackendChoice() backend.Choice { return e.choice }
 
+// WeightConversionTime returns how long converting the weights to the encoder's precision and
+// layout, and placing them, has taken so far: a tower's weights are converted on its first run
+// (see New), both towers' by WriteWeights.
+func (e *Encoder) WeightConversionTime() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.text == nil {
+		return 0
+	}
+	return e.text.took + e.image.took
+}
+
+// placeAll declares both towers' weights in the context (see place); the caller holds e.mu.
+func (e *Encoder) placeAll() error {
+	if err := e.place(e.text); err != nil {
+		return err
+	}
+	return e.place(e.image)
+}
+
 // Close releases the compiled graphs and, if the encoder created it, the backend.
 func (e *Encoder) Close() {
 	e.mu.Lock()
@@ -619,6 +689,11 @@ func (e *Encoder) Close() {
 	for _, t := range e.imageInputs {
 		t.FinalizeAll()
 	}
+	for _, tw := range []*towerWeights{e.text, e.image} {
+		if tw != nil {
+			tw.sources = nil // the checkpoint's tensors of a tower that never ran
+		}
+	}
 	e.imageInputs = nil
 	if e.ownBackend && e.backend != nil {
 		e.backend.Finalize()
@@ -637,7 +712,7 @@ func bucketFor(buckets []int, n int) int {
 }
 
 // run executes exec on one input tensor, turning panics into errors, and returns [n][E] rows.
-func (e *Encoder) run(exec *context.Exec, input *tensors.Tensor, n int) (rows [][]float32, err error) {
+func (e *Encoder) run(exec *context.Exec, tw *towerWeights, input *tensors.Tensor, n int) (rows [][]float32, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			rows, err = nil, fmt.Errorf("encoder (%s): %v", e.cfg.Name, r)
@@ -645,6 +720,9 @@ func (e *Encoder) run(exec *context.Exec, input *tensors.Tensor, n int) (rows []
 	}()
 	if exec == nil {
 		return nil, fmt.Errorf("encoder (%s) is closed", e.cfg.Name)
+	}
+	if err := e.place(tw); err != nil {
+		return nil, err
 	}
 	outs, err := exec.Exec(input)
 	if err != nil {
@@ -687,7 +765,7 @@ func (e *Encoder) EncodeImages(pixels []float32, n int) ([][]float32, error) {
 		}); err != nil {
 			return nil, err
 		}
-		rows, err := e.run(e.imageExec, in, count)
+		rows, err := e.run(e.imageExec, e.image, in, count)
 		if err != nil {
 			return nil, err
 		}
@@ -711,7 +789,7 @@ func (e *Encoder) RerunImages(n int) ([][]float32, error) {
 	if !ok || n > b {
 		return nil, fmt.Errorf("encoder (%s): no input of %d images to rerun (EncodeImages first)", e.cfg.Name, n)
 	}
-	return e.run(e.imageExec, in, n)
+	return e.run(e.imageExec, e.image, in, n)
 }
 
 // imageInput returns the reusable input tensor [b, 3, R, R] of a batch bucket. Reusing it (calls
@@ -770,6 +848,9 @@ func (e *Encoder) PreCompileText(batch, length int) (err error) {
 	if e.textExec == nil {
 		return fmt.Errorf("encoder (%s) is closed", e.cfg.Name)
 	}
+	if err := e.place(e.text); err != nil { // GoMLX's PreCompile hands the weights to the graph too
+		return err
+	}
 	if batch < 1 || length < 1 {
 		return fmt.Errorf("encoder (%s): cannot compile for batch %d, length %d", e.cfg.Name, batch, length)
 	}
@@ -810,7 +891,7 @@ func (e *Encoder) EncodeTokens(ids [][]int32) ([][]float32, error) {
 			copy(buf[i*length:(i+1)*length], row[:length])
 		}
 		// Padding rows are all zeros: their (meaningless) outputs are dropped.
-		rows, err := e.run(e.textExec, tensors.FromFlatDataAndDimensions(buf, b, length), len(chunk))
+		rows, err := e.run(e.textExec, e.text, tensors.FromFlatDataAndDimensions(buf, b, length), len(chunk))
 		if err != nil {
 			return nil, err
 		}

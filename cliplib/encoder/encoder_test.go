@@ -3,9 +3,11 @@ package encoder
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/clipkit/clipkit/cliplib/internal/testutil"
@@ -362,5 +364,124 @@ func TestPermuteMatchesIndexing(t *testing.T) {
 		if back := permute(got, odims, inverse(tc.perm)); !slices.Equal(back, src) {
 			t.Errorf("dims %v perm %v: the inverse permutation does not restore the source", tc.dims, tc.perm)
 		}
+	}
+}
+
+// TestEachTowerIsPlacedOnItsFirstRun checks that New converts no weight, that a prompt converts
+// and places the text tower's weights alone, and that embeddings and WriteWeights are exactly those
+// of an encoder that placed every weight first, also when the first calls of both towers and
+// WriteWeights come at once (run with -race on an XLA backend, it checks that they do not race).
+func TestEachTowerIsPlacedOnItsFirstRun(t *testing.T) {
+	cfg, err := model.Lookup("tiny-vit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := RandomWeights(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Vision.ImageSize
+	pixels := make([]float32, 3*r*r)
+	for i := range pixels {
+		pixels[i] = float32(math.Cos(float64(i) * 0.11))
+	}
+	ids := [][]int32{tokens(5, 9, 2)}
+	opt := Options{Backend: testutil.BackendConfig(), BatchBuckets: []int{1}}
+	newEncoder := func() *Encoder {
+		e, err := New(cfg, sd, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		return e
+	}
+	countVars := func(e *Encoder) (n int) {
+		for range e.ctx.IterVariables() {
+			n++
+		}
+		return n
+	}
+
+	// Reference: every weight placed (by WriteWeights) before anything runs.
+	ref := newEncoder()
+	var refWeights bytes.Buffer
+	if err := ref.WriteWeights(&refWeights); err != nil {
+		t.Fatal(err)
+	}
+	refTxt, err := ref.EncodeTokens(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refImg, err := ref.EncodeImages(pixels, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A prompt first: the text tower's weights alone are placed.
+	e := newEncoder()
+	if d, n := e.WeightConversionTime(), countVars(e); d != 0 || n != 0 {
+		t.Fatalf("after New: conversion time %v and %d variables, want 0 and 0", d, n)
+	}
+	txt, err := e.EncodeTokens(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, want := countVars(e), len(e.text.params); n != want || e.image.placed || e.WeightConversionTime() <= 0 {
+		t.Errorf("after a prompt: %d variables (image placed: %v), want the text tower's %d alone", n, e.image.placed, want)
+	}
+	img, err := e.EncodeImages(pixels, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countVars(e); n != len(e.params) {
+		t.Errorf("after an image: %d variables, want %d", n, len(e.params))
+	}
+	if !slices.Equal(txt[0], refTxt[0]) || !slices.Equal(img[0], refImg[0]) {
+		t.Errorf("embeddings of towers placed on first run differ from those of an encoder placed at once")
+	}
+
+	// The first calls of both towers and WriteWeights at once.
+	e = newEncoder()
+	var errs [3]error
+	var written bytes.Buffer
+	var wg sync.WaitGroup
+	wg.Go(func() { img, errs[0] = e.EncodeImages(pixels, 1) })
+	wg.Go(func() { txt, errs[1] = e.EncodeTokens(ids) })
+	wg.Go(func() { errs[2] = e.WriteWeights(&written) })
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if !slices.Equal(txt[0], refTxt[0]) || !slices.Equal(img[0], refImg[0]) || !bytes.Equal(written.Bytes(), refWeights.Bytes()) {
+		t.Errorf("concurrent first calls differ from those of an encoder placed at once")
+	}
+}
+
+// TestCloseBeforeFirstRun closes an encoder whose weights were never placed: later calls report
+// the encoder closed.
+func TestCloseBeforeFirstRun(t *testing.T) {
+	cfg, err := model.Lookup("tiny-vit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := RandomWeights(cfg, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(cfg, sd, Options{Backend: testutil.BackendConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+	if _, err := e.EncodeTokens([][]int32{tokens(5, 9, 2)}); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("EncodeTokens after Close: %v, want an error saying the encoder is closed", err)
+	}
+	if err := e.WriteWeights(io.Discard); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("WriteWeights after Close: %v, want an error saying the encoder is closed", err)
+	}
+	if err := e.PreCompileText(1, 8); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("PreCompileText after Close: %v, want an error saying the encoder is closed", err)
 	}
 }
