@@ -11,7 +11,13 @@
 #
 #   $DEST/pjrt_c_api_cpu_plugin.so        (DEST default: ~/.local/lib/go-xla)
 #
-# which is the first directory go-xla searches for the "cpu" plugin. Then:
+# which is the first directory go-xla searches for the "cpu" plugin. Beside it, it builds
+#
+#   $DEST/libclipkit_pjrt_cache.so        (from cliplib/backend/pjrtcache/pjrt_cache.c, with cc)
+#
+# the persistent compilation cache package backend wraps the plugin with (compiled programs kept
+# in $CLIPKIT_XLA_CACHE, default ~/.cache/clipkit/xla; CLIPKIT_XLA_CACHE=off turns it off). It is
+# rebuilt when its source changes; without a C compiler the plugin still works, uncached. Then:
 #
 #   GOMLX_BACKEND=xla:cpu go run ./cmd/clipx ...      (or backend.New("xla:cpu"))
 #
@@ -50,7 +56,32 @@ while [ $# -gt 0 ]; do
   shift
 done
 TARGET="$DEST/$PLUGIN_NAME"
+CACHE_LIB="$DEST/libclipkit_pjrt_cache.so"
+CACHE_SRC="$REPO/cliplib/backend/pjrtcache/pjrt_cache.c"
 log() { echo "install-xla-cpu: $*" >&2; }
+
+# cache_lib_ok: the cache library is built from the current source (its sha256 is kept beside it).
+cache_lib_ok() { [ -f "$CACHE_LIB" ] && [ "$(cat "$CACHE_LIB.src-sha256" 2>/dev/null)" = "$(sha256 "$CACHE_SRC")" ]; }
+
+# build_cache_lib compiles the compilation cache library against go-xla's copy of XLA's
+# pjrt_c_api.h (the module go.mod requires), atomically. A failure leaves the plugin uncached.
+build_cache_lib() {
+  cache_lib_ok && return 0
+  local cc="${CC:-cc}" inc tmp
+  command -v "$cc" >/dev/null 2>&1 || { log "no C compiler ($cc): the compilation cache is not built"; return 0; }
+  inc="$(cd "$REPO" && go list -m -f '{{.Dir}}' github.com/gomlx/go-xla 2>/dev/null)/pkg/pjrt"
+  [ -f "$inc/pjrt_c_api.h" ] || { log "go-xla's pjrt_c_api.h not found (go mod download first): the compilation cache is not built"; return 0; }
+  tmp="$(mktemp "$DEST/.libclipkit_pjrt_cache.XXXXXX")"
+  if "$cc" -O2 -Wall -shared -fPIC -I "$inc" -o "$tmp" "$CACHE_SRC" -ldl -lpthread; then
+    chmod 0755 "$tmp"
+    mv -f "$tmp" "$CACHE_LIB"
+    sha256 "$CACHE_SRC" > "$CACHE_LIB.src-sha256"
+    log "built $CACHE_LIB (the XLA compilation cache)"
+  else
+    rm -f "$tmp"
+    log "building $CACHE_LIB failed: the compilation cache is off"
+  fi
+}
 
 if [ "$MODE" = print ]; then echo "$TARGET"; exit 0; fi
 
@@ -65,6 +96,11 @@ installed_ok() { [ -f "$TARGET" ] && [ "$(sha256 "$TARGET")" = "$SO_SHA256" ]; }
 
 if installed_ok; then
   log "$TARGET is installed ($WHEEL_NAME $WHEEL_VERSION, sha256 verified)"
+  if [ "$MODE" = check ]; then
+    cache_lib_ok || log "$CACHE_LIB is missing or older than its source (the plugin runs uncached); run scripts/install-xla-cpu.sh"
+    exit 0
+  fi
+  build_cache_lib
   exit 0
 fi
 if [ "$MODE" = check ]; then
@@ -114,3 +150,4 @@ fi
 chmod 0755 "$TMP"
 mv -f "$TMP" "$TARGET"
 log "installed $TARGET ($WHEEL_NAME $WHEEL_VERSION); use GOMLX_BACKEND=xla:cpu"
+build_cache_lib

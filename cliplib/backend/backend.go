@@ -110,8 +110,17 @@ func candidates(plugins map[string]string, gpu, xlaCompiled bool) []Choice {
 // xla.go when XLA is compiled in. It never downloads anything.
 var findPlugins = func() map[string]string { return nil }
 
-// installedPlugins is findPlugins, run once per process (it opens every plugin it finds).
-var installedPlugins = sync.OnceValue(func() map[string]string { return findPlugins() })
+// installedPlugins is findPlugins, run once per process (it opens every plugin it finds), after
+// the compilation cache has had its chance to wrap the CPU plugin (the path then stays the
+// plugin's file, not go-xla's "_preloaded_").
+var installedPlugins = sync.OnceValue(func() map[string]string {
+	enableCompileCache()
+	plugins := findPlugins()
+	if c := compileCacheState; c.Enabled && plugins != nil {
+		plugins["cpu"] = c.Plugin
+	}
+	return plugins
+})
 
 // gpuVisible reports whether an NVIDIA GPU device node is present.
 var gpuVisible = func() bool {
@@ -161,6 +170,9 @@ func create(config string) (b backends.Backend, err error) {
 	}
 	if name != "go" {
 		configureXLA()
+		if plugin, _, _ := strings.Cut(strings.TrimPrefix(config, name), ","); plugin == "" || plugin == ":" || plugin == ":cpu" {
+			enableCompileCache() // before go-xla loads the plain CPU plugin
+		}
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -192,7 +204,12 @@ func Available() []string {
 
 // Describe returns a one-line description of b: its configuration name and device.
 func Describe(b backends.Backend) string {
-	return fmt.Sprintf("%s (%s, %d device(s))", b.Name(), b.Description(), b.NumDevices())
+	desc := b.Description()
+	if c := compileCacheState; c.Enabled {
+		// go-xla names a plugin registered from its API table "_preloaded_": name the file instead.
+		desc = strings.Replace(desc, "(_preloaded_)", "("+c.Plugin+", compile cache "+c.Dir+")", 1)
+	}
+	return fmt.Sprintf("%s (%s, %d device(s))", b.Name(), desc, b.NumDevices())
 }
 
 // configureXLA is set by xla.go when the XLA backend is compiled in.
