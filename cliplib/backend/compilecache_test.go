@@ -71,12 +71,27 @@ func TestCompileCacheHelperProcess(t *testing.T) {
 	fmt.Printf("\nCACHE-RUN %s\n", js)
 }
 
-// cacheHelper runs the helper process on graphs with the cache in dir and extra environment.
+// cacheHelper runs the helper process on graphs with the cache in dir and extra environment, and
+// fails the test unless the cache was on.
 func cacheHelper(t *testing.T, dir, graphs string, env ...string) cacheRun {
+	t.Helper()
+	run := cacheHelperAnyState(t, dir, graphs, env...)
+	if !run.Status.Enabled {
+		t.Fatalf("compilation cache off in the helper process: %s", run.Status.Reason)
+	}
+	return run
+}
+
+// cacheHelperAnyState is cacheHelper without the check that the cache was on.
+func cacheHelperAnyState(t *testing.T, dir, graphs string, env ...string) cacheRun {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCompileCacheHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), compileCacheHelperEnv+"="+graphs, CompileCacheEnv+"="+dir, EnvVar+"=", "XLA_FLAGS=")
-	cmd.Env = append(cmd.Env, env...)
+	for _, e := range env {
+		if e != "" {
+			cmd.Env = append(cmd.Env, e)
+		}
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("helper process: %v\n%s", err, out)
@@ -89,9 +104,6 @@ func cacheHelper(t *testing.T, dir, graphs string, env ...string) cacheRun {
 	var run cacheRun
 	if err := json.Unmarshal(js, &run); err != nil {
 		t.Fatalf("helper process result: %v\n%s", err, out)
-	}
-	if !run.Status.Enabled {
-		t.Fatalf("compilation cache off in the helper process: %s", run.Status.Reason)
 	}
 	return run
 }
@@ -208,6 +220,19 @@ func TestCompileCacheServesLaterProcesses(t *testing.T) {
 	}
 	if last := cacheHelper(t, small, "b", bound); last.Status.Hits != 1 {
 		t.Errorf("the most recent entry was evicted: %+v", last.Status)
+	}
+
+	// A cache that cannot be set up (a directory that cannot be created, a bad bound) leaves the
+	// plain plugin, which computes the same, and says why.
+	for _, tc := range []struct{ dir, env, reason string }{
+		{"/proc/no-such-dir/xla", "", "cache directory"},
+		{dir, CompileCacheMaxEnv + "=lots", CompileCacheMaxEnv},
+	} {
+		off := cacheHelperAnyState(t, tc.dir, "a", tc.env)
+		if off.Status.Enabled || !strings.Contains(off.Status.Reason, tc.reason) {
+			t.Errorf("%s %s: cache state %+v, want it off with a reason naming %q", tc.dir, tc.env, off.Status, tc.reason)
+		}
+		sameOutputs(t, "uncached", off, first)
 	}
 }
 
