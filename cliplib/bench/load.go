@@ -31,6 +31,17 @@ type LoadReport struct {
 	IdentityMs float64 `json:"identity_ms"`
 	// SecondRunMs is one more embedding of a new prompt of the same length bucket (no compilation).
 	SecondRunMs float64 `json:"second_run_ms"`
+	// CompileCache is the XLA compilation cache's state after the first embedding: its directory
+	// and counters, or why it is off (backend.CompileCacheStatus).
+	CompileCache string `json:"compile_cache"`
+}
+
+// describeCompileCache is one line about the compilation cache's state.
+func describeCompileCache(c backend.CompileCache) string {
+	if !c.Enabled {
+		return "off (" + c.Reason + ")"
+	}
+	return fmt.Sprintf("%s: %d hit(s), %d miss(es), %d stored, %d error(s)", c.Dir, c.Hits, c.Misses, c.Stores, c.Errors)
 }
 
 // TimeLoad loads nameOrPath with opt and times each phase up to the first embedding of prompt.
@@ -58,6 +69,7 @@ func TimeLoad(nameOrPath string, opt cliplib.Options, prompt string) (*LoadRepor
 	rep.FirstRunMs = ms(time.Since(t))
 	rep.ToFirstEmbeddingMs = rep.ReadMs + rep.PlaceMs + rep.CompileMs + rep.FirstRunMs
 	rep.ConvertMs = ms(m.Encoder().WeightConversionTime())
+	rep.CompileCache = describeCompileCache(backend.CompileCacheStatus())
 	t = time.Now()
 	_ = m.Identity()
 	rep.IdentityMs = ms(time.Since(t))
@@ -84,5 +96,6 @@ func (r *LoadReport) String() string {
 	} {
 		fmt.Fprintf(&b, "%-22s %9.1f ms\n", row.name, row.v)
 	}
+	fmt.Fprintf(&b, "compile cache: %s\n", r.CompileCache)
 	return b.String()
 }

@@ -97,6 +97,9 @@ func TestTimeLoadSplitsEveryPhase(t *testing.T) {
 	if d := rep.ToFirstEmbeddingMs - sum; d > 1e-6 || d < -1e-6 {
 		t.Errorf("total %g ms is not the sum of the phases %g ms", rep.ToFirstEmbeddingMs, sum)
 	}
+	if rep.CompileCache == "" || !strings.Contains(rep.String(), "compile cache: ") {
+		t.Errorf("the report says nothing about the compilation cache:\n%s", rep)
+	}
 	if !strings.Contains(rep.String(), "to first embedding") {
 		t.Errorf("report:\n%s", rep)
 	}
