@@ -116,7 +116,7 @@ var findPlugins = func() map[string]string { return nil }
 var installedPlugins = sync.OnceValue(func() map[string]string {
 	enableCompileCache()
 	plugins := findPlugins()
-	if c := compileCacheState; c.Enabled && plugins != nil {
+	if c := compileCacheState(); c.Enabled && plugins != nil {
 		plugins["cpu"] = c.Plugin
 	}
 	return plugins
@@ -205,7 +205,7 @@ func Available() []string {
 // Describe returns a one-line description of b: its configuration name and device.
 func Describe(b backends.Backend) string {
 	desc := b.Description()
-	if c := compileCacheState; c.Enabled {
+	if c := compileCacheState(); c.Enabled {
 		// go-xla names a plugin registered from its API table "_preloaded_": name the file instead.
 		desc = strings.Replace(desc, "(_preloaded_)", "("+c.Plugin+", compile cache "+c.Dir+")", 1)
 	}

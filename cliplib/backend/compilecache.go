@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/clipkit/clipkit/internal/download"
 )
@@ -76,25 +77,32 @@ func CompileCacheDir() string {
 }
 
 var (
-	compileCacheOnce  sync.Once
-	compileCacheState CompileCache
+	compileCacheOnce sync.Once
+	// compileCacheSet is the cache's state once enableCompileCache has run (nil before).
+	compileCacheSet atomic.Pointer[CompileCache]
 )
+
+// compileCacheState returns the cache's state; the zero value before enableCompileCache has run.
+func compileCacheState() CompileCache {
+	if c := compileCacheSet.Load(); c != nil {
+		return *c
+	}
+	return CompileCache{}
+}
 
 // enableCompileCache makes the cache wrapper this process's "cpu" plugin, once, before anything
 // loads the plain plugin (see installCompileCache); later calls do nothing.
 func enableCompileCache() {
 	compileCacheOnce.Do(func() {
-		dir := CompileCacheDir()
-		if dir == "" {
-			compileCacheState = CompileCache{Reason: "turned off by $" + CompileCacheEnv}
-			return
+		state := CompileCache{Reason: "turned off by $" + CompileCacheEnv}
+		if dir := CompileCacheDir(); dir != "" {
+			if maxBytes, err := compileCacheMaxBytes(); err != nil {
+				state = CompileCache{Dir: dir, Reason: err.Error()}
+			} else {
+				state = installCompileCache(dir, maxBytes)
+			}
 		}
-		maxBytes, err := compileCacheMaxBytes()
-		if err != nil {
-			compileCacheState = CompileCache{Dir: dir, Reason: err.Error()}
-			return
-		}
-		compileCacheState = installCompileCache(dir, maxBytes)
+		compileCacheSet.Store(&state)
 	})
 }
 
@@ -102,7 +110,7 @@ func enableCompileCache() {
 // set up when the first XLA backend is created (or the automatic choice looks for plugins); before
 // that it reports itself off, with that reason.
 func CompileCacheStatus() CompileCache {
-	s := compileCacheState
+	s := compileCacheState()
 	if !s.Enabled && s.Reason == "" {
 		s.Reason = "no XLA CPU backend created yet"
 	}

@@ -121,7 +121,7 @@ type Encoder struct {
 	logitScale float32
 	// rawLogitScale is the checkpoint's logit_scale tensor (its log), kept for WriteWeights.
 	rawLogitScale *checkpoint.Tensor
-	// params lists the weights placed in ctx, in name order.
+	// params lists the weights, in name order (placed in ctx per tower, on its first run).
 	params    []param
 	numParams int64
 	mu        sync.Mutex
@@ -132,7 +132,8 @@ type Encoder struct {
 	text, image *towerWeights
 	// declare is the context (not in reuse mode) the converted weights are declared in.
 	declare *context.Context
-	dtype   dtypes.DType
+	// dtype is what the weights are converted to (the precision's).
+	dtype dtypes.DType
 }
 
 // towerWeights is one tower's share of the weights. New checks them and declares none: the
