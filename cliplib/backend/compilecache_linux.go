@@ -58,7 +58,7 @@ func installCompileCacheLinux(dir string, maxBytes int64) CompileCache {
 		state.Reason = fmt.Sprintf("%s is not built (scripts/install-xla-cpu.sh builds it)", lib)
 		return state
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil { // entries are machine code: this user's alone
 		state.Reason = fmt.Sprintf("cache directory: %v", err)
 		return state
 	}

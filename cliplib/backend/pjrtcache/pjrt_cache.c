@@ -24,7 +24,8 @@
 // see whole entries or none); a lookup touches its entry, and after each store the least recently
 // used entries are removed until the directory holds at most max_bytes of them. Anything that
 // fails (an unreadable or corrupt entry, a full disk, a plugin that cannot serialise) falls back
-// to compiling, and is counted.
+// to compiling, and is counted. Entries are machine code the process will run, so the directory
+// is trusted like the plugin's: it is created 0700 and entries are written 0600.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
@@ -208,9 +209,8 @@ static void evict(void) {
 static int store(const char *path, const buffer *key, const char *exe, size_t n) {
   char tmp[sizeof cache_dir + 340];
   snprintf(tmp, sizeof tmp, "%s.XXXXXX", path); // unique per writer: threads and processes may race
-  int fd = mkostemp(tmp, O_CLOEXEC);
+  int fd = mkostemp(tmp, O_CLOEXEC); // mode 0600: entries are machine code this user will run
   if (fd < 0) return -1;
-  fchmod(fd, 0644);
   uint64_t klen = key->n, elen = n, sum = fnv1a(exe, n);
   int err = write_all(fd, MAGIC, sizeof MAGIC - 1) || write_all(fd, &klen, sizeof klen) ||
             write_all(fd, key->p, key->n) || write_all(fd, &elen, sizeof elen) || write_all(fd, exe, n) ||
@@ -319,7 +319,7 @@ const PJRT_Api *ClipkitPjrtCacheApi(const char *plugin_path, const char *dir, lo
     snprintf(err, err_size, "cache directory path too long");
     return NULL;
   }
-  if (mkdir(dir, 0755) != 0 && access(dir, W_OK) != 0) {
+  if (mkdir(dir, 0700) != 0 && access(dir, W_OK) != 0) {
     snprintf(err, err_size, "cannot create or write the cache directory %s", dir);
     return NULL;
   }
