@@ -158,12 +158,20 @@ func sameOutputs(t *testing.T, what string, got, want cacheRun) {
 // wrong program; and that the directory stays within its bound.
 func TestCompileCacheServesLaterProcesses(t *testing.T) {
 	requireCompileCache(t)
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "xla") // created by the cache
 
 	first := cacheHelper(t, dir, "a")
 	checkCounts(t, "first process", first.Status, 0, 1, 1)
 	if n := len(entries(t, dir)); n != 1 {
 		t.Fatalf("%d cache entries after one compilation, want 1", n)
+	}
+	// Entries are machine code the process runs: the directory and the entries are this user's.
+	for name, want := range map[string]os.FileMode{dir: 0o700, entries(t, dir)[0]: 0o600} {
+		if fi, err := os.Stat(name); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), want)
+		}
 	}
 	second := cacheHelper(t, dir, "a")
 	checkCounts(t, "second process", second.Status, 1, 0, 0)
