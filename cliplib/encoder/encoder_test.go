@@ -372,29 +372,7 @@ func TestPermuteMatchesIndexing(t *testing.T) {
 // of an encoder that placed every weight first, also when the first calls of both towers and
 // WriteWeights come at once (run with -race on an XLA backend, it checks that they do not race).
 func TestEachTowerIsPlacedOnItsFirstRun(t *testing.T) {
-	cfg, err := model.Lookup("tiny-vit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, err := RandomWeights(cfg, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := cfg.Vision.ImageSize
-	pixels := make([]float32, 3*r*r)
-	for i := range pixels {
-		pixels[i] = float32(math.Cos(float64(i) * 0.11))
-	}
-	ids := [][]int32{tokens(5, 9, 2)}
-	opt := Options{Backend: testutil.BackendConfig(), BatchBuckets: []int{1}}
-	newEncoder := func() *Encoder {
-		e, err := New(cfg, sd, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.Close)
-		return e
-	}
+	opt := Options{BatchBuckets: []int{1}}
 	countVars := func(e *Encoder) (n int) {
 		for range e.ctx.IterVariables() {
 			n++
@@ -402,8 +380,15 @@ func TestEachTowerIsPlacedOnItsFirstRun(t *testing.T) {
 		return n
 	}
 
-	// Reference: every weight placed (by WriteWeights) before anything runs.
-	ref := newEncoder()
+	// Reference: every weight placed (by WriteWeights) before anything runs. tinyEncoder draws
+	// the same random weights every time.
+	ref := tinyEncoder(t, opt)
+	r := ref.Config().Vision.ImageSize
+	pixels := make([]float32, 3*r*r)
+	for i := range pixels {
+		pixels[i] = float32(math.Cos(float64(i) * 0.11))
+	}
+	ids := [][]int32{tokens(5, 9, 2)}
 	var refWeights bytes.Buffer
 	if err := ref.WriteWeights(&refWeights); err != nil {
 		t.Fatal(err)
@@ -418,7 +403,7 @@ func TestEachTowerIsPlacedOnItsFirstRun(t *testing.T) {
 	}
 
 	// A prompt first: the text tower's weights alone are placed.
-	e := newEncoder()
+	e := tinyEncoder(t, opt)
 	if d, n := e.WeightConversionTime(), countVars(e); d != 0 || n != 0 {
 		t.Fatalf("after New: conversion time %v and %d variables, want 0 and 0", d, n)
 	}
@@ -441,7 +426,7 @@ func TestEachTowerIsPlacedOnItsFirstRun(t *testing.T) {
 	}
 
 	// The first calls of both towers and WriteWeights at once.
-	e = newEncoder()
+	e = tinyEncoder(t, opt)
 	var errs [3]error
 	var written bytes.Buffer
 	var wg sync.WaitGroup
@@ -462,18 +447,7 @@ func TestEachTowerIsPlacedOnItsFirstRun(t *testing.T) {
 // TestCloseBeforeFirstRun closes an encoder whose weights were never placed: later calls report
 // the encoder closed.
 func TestCloseBeforeFirstRun(t *testing.T) {
-	cfg, err := model.Lookup("tiny-vit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, err := RandomWeights(cfg, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(cfg, sd, Options{Backend: testutil.BackendConfig()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := tinyEncoder(t, Options{})
 	e.Close()
 	if _, err := e.EncodeTokens([][]int32{tokens(5, 9, 2)}); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("EncodeTokens after Close: %v, want an error saying the encoder is closed", err)
