@@ -58,7 +58,9 @@ func installCompileCacheLinux(dir string, maxBytes int64) CompileCache {
 		state.Reason = fmt.Sprintf("%s is not built (scripts/install-xla-cpu.sh builds it)", lib)
 		return state
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil { // entries are machine code: this user's alone
+	// The directory is created here only (the library checks that it can write there). Entries
+	// are machine code the process runs: the directory is this user's alone.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		state.Reason = fmt.Sprintf("cache directory: %v", err)
 		return state
 	}

@@ -25,7 +25,7 @@
 // used entries are removed until the directory holds at most max_bytes of them. Anything that
 // fails (an unreadable or corrupt entry, a full disk, a plugin that cannot serialise) falls back
 // to compiling, and is counted. Entries are machine code the process will run, so the directory
-// is trusted like the plugin's: it is created 0700 and entries are written 0600.
+// is trusted like the plugin's: package backend creates it 0700, and entries are written 0600.
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
@@ -309,7 +309,7 @@ static void file_line(buffer *b, const char *file, const char *prefix) {
 }
 
 // ClipkitPjrtCacheApi loads the real plugin at plugin_path and returns its API table with
-// PJRT_Client_Compile cached in dir (created if needed), holding at most max_cache_bytes of
+// PJRT_Client_Compile cached in dir (an existing directory), holding at most max_cache_bytes of
 // entries. It returns NULL, with a message in err, when that cannot be done. It may be called
 // once per process; later calls return the first table.
 const PJRT_Api *ClipkitPjrtCacheApi(const char *plugin_path, const char *dir, long long max_cache_bytes, char *err,
@@ -319,8 +319,8 @@ const PJRT_Api *ClipkitPjrtCacheApi(const char *plugin_path, const char *dir, lo
     snprintf(err, err_size, "cache directory path too long");
     return NULL;
   }
-  if (mkdir(dir, 0700) != 0 && access(dir, W_OK) != 0) {
-    snprintf(err, err_size, "cannot create or write the cache directory %s", dir);
+  if (access(dir, W_OK) != 0) {
+    snprintf(err, err_size, "cannot write the cache directory %s", dir);
     return NULL;
   }
   void *h = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL);
