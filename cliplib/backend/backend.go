@@ -170,8 +170,9 @@ func create(config string) (b backends.Backend, err error) {
 	}
 	if name != "go" {
 		configureXLA()
-		if plugin, _, _ := strings.Cut(strings.TrimPrefix(config, name), ","); plugin == "" || plugin == ":" || plugin == ":cpu" {
-			enableCompileCache() // before go-xla loads the plain CPU plugin
+		// "xla", "xla:cpu" or "xla:cpu,options": before go-xla loads the plain CPU plugin.
+		if plugin, _, _ := strings.Cut(strings.TrimPrefix(config[len(name):], ":"), ","); plugin == "" || plugin == "cpu" {
+			enableCompileCache()
 		}
 	}
 	defer func() {
