@@ -168,10 +168,12 @@ func create(config string) (b backends.Backend, err error) {
 		return nil, fmt.Errorf("backend %q is not available%s; compiled-in backends: %s",
 			config, hint, strings.Join(Available(), ", "))
 	}
+	plugin := ""
 	if name != "go" {
 		configureXLA()
 		// "xla", "xla:cpu" or "xla:cpu,options": before go-xla loads the plain CPU plugin.
-		if plugin, _, _ := strings.Cut(strings.TrimPrefix(config[len(name):], ":"), ","); plugin == "" || plugin == "cpu" {
+		plugin, _, _ = strings.Cut(strings.TrimPrefix(config[len(name):], ":"), ",")
+		if plugin == "" || plugin == "cpu" {
 			enableCompileCache()
 		}
 	}
@@ -180,7 +182,11 @@ func create(config string) (b backends.Backend, err error) {
 			b, err = nil, fmt.Errorf("creating backend %q: %v", config, r)
 		}
 	}()
-	b, err = backends.NewWithConfig(config)
+	if name != "go" && (plugin == "" || plugin == "cpu") && openXLACPU != nil {
+		b, err = openXLACPU(strings.TrimPrefix(strings.TrimPrefix(config, name), ":"))
+	} else {
+		b, err = backends.NewWithConfig(config)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("creating backend %q: %w%s", config, err, xlaHint(name))
 	}
@@ -215,6 +221,20 @@ func Describe(b backends.Backend) string {
 
 // configureXLA is set by xla.go when the XLA backend is compiled in.
 var configureXLA = func() {}
+
+// openXLACPU creates the XLA backend from its configuration after "xla:" ("cpu", "cpu,options",
+// or "" for GoMLX's first installed plugin), with one CPU device (see CPUDevices) when the plugin
+// is the CPU one; set by xla.go.
+var openXLACPU func(config string) (backends.Backend, error)
+
+// CPUDevices is the number of devices an xla:cpu backend has. XLA's CPU plugin creates four by
+// default, and its pool of threads for the work inside one operation has at least one thread per
+// device, so on a machine with fewer than four cores the default ran four such threads on two
+// cores: A/B'd call by call on a 2-core machine, one device (one thread per core, as XLA has on
+// larger machines) made RN50's image tower at batch 1 1.16× faster and MobileCLIP-S0's 1.08×
+// (docs/performance.md has every point). The towers run on one device; $NPROC, XLA's own
+// setting, still sets the size of the pool.
+const CPUDevices = 1
 
 // DescribeChoice is the one line programs print about the backend: Describe(b) and why it was
 // chosen, e.g. `xla (xla:cpu - PJRT "cpu" plugin ..., 4 device(s)); auto: XLA CPU plugin ... found`.

@@ -3,6 +3,8 @@ package backend
 import (
 	"math"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -94,5 +96,60 @@ func TestXLACPUMatchesSimpleGo(t *testing.T) {
 		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5 || math.IsNaN(float64(got[i])) {
 			t.Errorf("value %d: xla:cpu %g, simplego %g (|diff| %.2g > 1e-5)", i, got[i], want[i], d)
 		}
+	}
+}
+
+// xlaPoolThreads counts this process's threads of XLA's CPU intra-op pool ("tf_XLAEigen"), or
+// returns -1 where /proc is not there to count them.
+func xlaPoolThreads(t *testing.T) int {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, task := range tasks {
+		comm, err := os.ReadFile(filepath.Join("/proc/self/task", task.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(comm)) == "tf_XLAEigen" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestXLACPUHasOneDevicePerProcessAndOneThreadPerCore checks that every way of naming the CPU
+// plugin gives a backend with CPUDevices device, whose intra-op pool has one thread per core
+// (XLA's default of four devices gave four threads on a 2-core machine), and that $NPROC, XLA's
+// own setting, still sizes the pool.
+func TestXLACPUHasOneDevicePerProcessAndOneThreadPerCore(t *testing.T) {
+	newXLACPU(t).Finalize()
+	t.Setenv("PJRT_NPROC", "")
+	for _, tc := range []struct {
+		config, nproc string
+		threads       int
+	}{
+		{"xla:cpu", "", runtime.NumCPU()},
+		{"xla", "", runtime.NumCPU()},
+		{"xla:cpu,shared_buffers", "", runtime.NumCPU()},
+		{"xla:cpu", "3", 3},
+	} {
+		t.Run(tc.config+"/NPROC="+tc.nproc, func(t *testing.T) {
+			t.Setenv("NPROC", tc.nproc)
+			before := xlaPoolThreads(t)
+			b, err := New(tc.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Finalize()
+			if b.NumDevices() != CPUDevices {
+				t.Errorf("%s: %d devices, want %d", tc.config, b.NumDevices(), CPUDevices)
+			}
+			if before < 0 {
+				return // no /proc: the pool cannot be counted here
+			}
+			if got := xlaPoolThreads(t) - before; got != tc.threads {
+				t.Errorf("%s with NPROC=%q: %d new intra-op threads, want %d", tc.config, tc.nproc, got, tc.threads)
+			}
+		})
 	}
 }
