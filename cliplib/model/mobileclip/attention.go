@@ -96,7 +96,13 @@ func (a attentionBlock) build(ctx *context.Context, x *Node, _ bool) *Node {
 	// qkvW is [3C, C] or [C, 3C] (nn.ParamLinearLayout); inAxis runs over the C inputs.
 	qkvW, inAxis := nn.LinearWeight(ctx.In("token_mixer").In("qkv"), x, "weight", 3*c, c)
 	var qkv *Node
-	if a.norm == BatchNorm {
+	if a.norm == BatchNorm && scaleOutputs(ctx) {
+		// The BN applied to the tokens (see scaleOutputs); XLA fuses it into the transposition
+		// that makes them.
+		scale, shift := bnAffine(ctx.In("norm"), g, c)
+		normed := Add(Mul(tokens, ExpandLeftToRank(castTo(scale, x), 3)), ExpandLeftToRank(castTo(shift, x), 3))
+		qkv = DotGeneral(normed, []int{2}, nil, qkvW, []int{inAxis}, nil)
+	} else if a.norm == BatchNorm {
 		// qkv(x·s + t) = (W·diag(s))·x + W·t: the BN is folded into the projection.
 		scale, shift := bnAffine(ctx.In("norm"), g, c)
 		scale, shift = castTo(scale, x), castTo(shift, x)
@@ -114,13 +120,19 @@ func (a attentionBlock) build(ctx *context.Context, x *Node, _ bool) *Node {
 	v := Reshape(Slice(qkv, AxisRange(), AxisRange(), AxisElem(2)), batch, h*w, heads, a.headDim)
 	att := nn.ScaledDotProductAttention(q, k, v, nil) // [B, T, H, D]
 	att = Reshape(att, batch, h*w, c)
-	// proj with γ₁ folded in, computed channels-first: [C, B·H·W].
+	// proj, then γ₁ (folded into proj's weights where scaleOutputs says not to scale the
+	// activations), computed channels-first: [C, B·H·W].
 	gamma1 := layerScale(ctx.In("layer_scale_1"), x, c)
 	pw, pIn := nn.LinearWeight(ctx.In("token_mixer").In("proj"), x, "weight", c, c)
 	pb := castTo(nn.Weight(ctx.In("token_mixer").In("proj"), g, "bias", c), x)
-	pw, pb = Mul(pw, alongAxis(gamma1, 1-pIn)), Mul(pb, gamma1)
-	y := DotGeneral(pw, []int{pIn}, nil, att, []int{2}, nil) // [C, B, T]
-	x = Add(x, channelBias(Reshape(y, c, batch, h, w), pb))
+	if scaleOutputs(ctx) {
+		y := DotGeneral(pw, []int{pIn}, nil, att, []int{2}, nil) // [C, B, T]
+		x = Add(x, channelScale(channelBias(Reshape(y, c, batch, h, w), pb), gamma1))
+	} else {
+		pw, pb = Mul(pw, alongAxis(gamma1, 1-pIn)), Mul(pb, gamma1)
+		y := DotGeneral(pw, []int{pIn}, nil, att, []int{2}, nil) // [C, B, T]
+		x = Add(x, channelBias(Reshape(y, c, batch, h, w), pb))
+	}
 	gamma2 := layerScale(ctx.In("layer_scale_2"), x, c)
 	return Add(x, a.mlp.build(ctx.In("mlp"), x, gamma2))
 }

@@ -116,6 +116,16 @@ func channelBias(x, b *Node) *Node {
 	return Add(x, Reshape(castTo(b, x), dims...))
 }
 
+// channelScale multiplies x [C, ...] by s [C] along its first axis.
+func channelScale(x, s *Node) *Node {
+	dims := make([]int, x.Rank())
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[0] = x.Shape().Dimensions[0]
+	return Mul(x, Reshape(castTo(s, x), dims...))
+}
+
 // conv2d applies a PyTorch Conv2d with kernel w [out, in/groups, kh, kw] (OIHW) and optional bias
 // b [out] to x [in, B, H, W], returning [out, B, H', W']. Supported groupings: dense (groups = 1)
 // and depthwise with a channel multiplier (groups = in, out = m·in, output channel o reading

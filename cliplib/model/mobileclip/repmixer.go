@@ -89,7 +89,7 @@ func (r repMixer) build(ctx *context.Context, x *Node, unfolded bool) *Node {
 // convMLP is FastViT's ConvMlp (Apple's ConvFFN): a depthwise conv (no bias, padding kernel/2)
 // and BN ("conv.conv", "conv.bn"), then a 1×1 conv to hidden channels ("fc1", with bias), GELU,
 // and a 1×1 conv back ("fc2", with bias). outScale, if not nil ([C]), multiplies the output
-// (the layer scale that follows the MLP in every block, applied to fc2's weights).
+// (the layer scale that follows the MLP in every block; see pointwise).
 type convMLP struct {
 	dim, hidden int
 	kernel      [2]int
@@ -106,8 +106,8 @@ func (m convMLP) shapes(sh nn.Shapes, prefix string) {
 	addConvShapes(sh, prefix+".fc2", convSpec{kernel: [2]int{1, 1}, in: m.hidden, out: m.dim, bias: true})
 }
 
-// build applies the MLP to x [C, B, H, W]. The BN is folded into the depthwise taps and outScale
-// into fc2 inside the graph (cheap weight arithmetic instead of passes over the activations).
+// build applies the MLP to x [C, B, H, W]. The BN is folded into the depthwise kernel inside the
+// graph (C·kh·kw values); outScale is applied as pointwise says.
 func (m convMLP) build(ctx *context.Context, x, outScale *Node) *Node {
 	g := x.Graph()
 	s := m.dwSpec()
@@ -128,6 +128,9 @@ func pointwise(ctx *context.Context, x *Node, in, out int, outScale *Node) *Node
 	g := x.Graph()
 	w := castTo(Reshape(nn.Weight(ctx, g, "weight", out, in, 1, 1), out, in), x)
 	b := castTo(nn.Weight(ctx, g, "bias", out), x)
+	if outScale != nil && scaleOutputs(ctx) {
+		return channelScale(channelBias(DotGeneral(w, []int{1}, nil, x, []int{0}, nil), b), outScale)
+	}
 	if outScale != nil {
 		w = Mul(w, Reshape(castTo(outScale, x), out, 1))
 		b = Mul(b, castTo(outScale, x))
@@ -160,4 +163,17 @@ func (b repMixerBlock) build(ctx *context.Context, x *Node, unfolded bool) *Node
 	x = b.mixer.build(ctx.In("token_mixer"), x, unfolded)
 	gamma := layerScale(ctx.In("layer_scale"), x, b.mixer.dim)
 	return Add(x, b.mlp.build(ctx.In("mlp"), x, gamma))
+}
+
+// scaleOutputs reports whether the per-channel factors around a product (a block's layer scale
+// after fc2 or the attention's proj, the BatchNorm before the attention's qkv) are applied to the
+// activations instead of being folded into the weights. On XLA backends (nn.ParamConvAlgorithm =
+// nn.ConvNative) the multiplication fuses into the loop that already adds the bias and the
+// residual, while a fold rewrites the weights on every call (MobileCLIP-S0's image tower: 24 MB of
+// them), and XLA scheduled those copies early and held them: its buffer of intermediates at
+// batch 1 was 36 MiB with the fold and is 13 MiB without, under the 32 MiB from which glibc maps
+// every block afresh on each call (docs/performance.md). simplego runs each elementwise op as a
+// pass of its own, so there the weights are scaled.
+func scaleOutputs(ctx *context.Context) bool {
+	return context.GetParamOr(ctx, nn.ParamConvAlgorithm, nn.ConvMatMul) == nn.ConvNative
 }
