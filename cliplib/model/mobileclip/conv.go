@@ -107,23 +107,19 @@ func castTo(w, like *Node) *Node {
 }
 
 // channelBias adds a per-channel vector b [C] to x [C, ...].
-func channelBias(x, b *Node) *Node {
-	dims := make([]int, x.Rank())
-	for i := range dims {
-		dims[i] = 1
-	}
-	dims[0] = x.Shape().Dimensions[0]
-	return Add(x, Reshape(castTo(b, x), dims...))
-}
+func channelBias(x, b *Node) *Node { return Add(x, perChannel(b, x)) }
 
 // channelScale multiplies x [C, ...] by s [C] along its first axis.
-func channelScale(x, s *Node) *Node {
+func channelScale(x, s *Node) *Node { return Mul(x, perChannel(s, x)) }
+
+// perChannel reshapes v [C] to [C, 1, …, 1] (the rank of x [C, ...]), in x's dtype.
+func perChannel(v, x *Node) *Node {
 	dims := make([]int, x.Rank())
 	for i := range dims {
 		dims[i] = 1
 	}
 	dims[0] = x.Shape().Dimensions[0]
-	return Mul(x, Reshape(castTo(s, x), dims...))
+	return Reshape(castTo(v, x), dims...)
 }
 
 // conv2d applies a PyTorch Conv2d with kernel w [out, in/groups, kh, kw] (OIHW) and optional bias
