@@ -237,7 +237,7 @@ var openXLACPU func(config string) (backends.Backend, error)
 const CPUDevices = 1
 
 // DescribeChoice is the one line programs print about the backend: Describe(b) and why it was
-// chosen, e.g. `xla (xla:cpu - PJRT "cpu" plugin ..., 4 device(s)); auto: XLA CPU plugin ... found`.
+// chosen, e.g. `xla (xla:cpu - PJRT "cpu" plugin ..., 1 device(s)); auto: XLA CPU plugin ... found`.
 func DescribeChoice(b backends.Backend, c Choice) string {
 	if c.Reason == "" {
 		return Describe(b)

@@ -117,11 +117,11 @@ func xlaPoolThreads(t *testing.T) int {
 	return n
 }
 
-// TestXLACPUHasOneDevicePerProcessAndOneThreadPerCore checks that every way of naming the CPU
+// TestXLACPUHasOneDeviceAndOneThreadPerCore checks that every way of naming the CPU
 // plugin gives a backend with CPUDevices device, whose intra-op pool has one thread per core
 // (XLA's default of four devices gave four threads on a 2-core machine), and that $NPROC, XLA's
 // own setting, still sizes the pool.
-func TestXLACPUHasOneDevicePerProcessAndOneThreadPerCore(t *testing.T) {
+func TestXLACPUHasOneDeviceAndOneThreadPerCore(t *testing.T) {
 	newXLACPU(t).Finalize()
 	t.Setenv("PJRT_NPROC", "")
 	for _, tc := range []struct {
