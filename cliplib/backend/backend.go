@@ -168,25 +168,13 @@ func create(config string) (b backends.Backend, err error) {
 		return nil, fmt.Errorf("backend %q is not available%s; compiled-in backends: %s",
 			config, hint, strings.Join(Available(), ", "))
 	}
-	plugin := ""
-	if name != "go" {
-		configureXLA()
-		// "xla", "xla:cpu" or "xla:cpu,options": before go-xla loads the plain CPU plugin.
-		plugin, _, _ = strings.Cut(strings.TrimPrefix(config[len(name):], ":"), ",")
-		if plugin == "" || plugin == "cpu" {
-			enableCompileCache()
-		}
-	}
 	defer func() {
 		if r := recover(); r != nil {
 			b, err = nil, fmt.Errorf("creating backend %q: %v", config, r)
 		}
 	}()
-	if name != "go" && (plugin == "" || plugin == "cpu") && openXLACPU != nil {
-		b, err = openXLACPU(strings.TrimPrefix(strings.TrimPrefix(config, name), ":"))
-	} else {
-		b, err = backends.NewWithConfig(config)
-	}
+	// XLA configurations go through newXLA (xla.go), registered in GoMLX's place.
+	b, err = backends.NewWithConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("creating backend %q: %w%s", config, err, xlaHint(name))
 	}
@@ -218,14 +206,6 @@ func Describe(b backends.Backend) string {
 	}
 	return fmt.Sprintf("%s (%s, %d device(s))", b.Name(), desc, b.NumDevices())
 }
-
-// configureXLA is set by xla.go when the XLA backend is compiled in.
-var configureXLA = func() {}
-
-// openXLACPU creates the XLA backend from its configuration after "xla:" ("cpu", "cpu,options",
-// or "" for GoMLX's first installed plugin), with one CPU device (see CPUDevices) when the plugin
-// is the CPU one; set by xla.go.
-var openXLACPU func(config string) (backends.Backend, error)
 
 // CPUDevices is the number of devices an xla:cpu backend has. XLA's CPU plugin creates four by
 // default, and its pool of threads for the work inside one operation has at least one thread per

@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -118,7 +119,7 @@ func xlaPoolThreads(t *testing.T) int {
 }
 
 // TestXLACPUHasOneDeviceAndOneThreadPerCore checks that every way of naming the CPU
-// plugin gives a backend with CPUDevices device, whose intra-op pool has one thread per core
+// plugin, through New or through GoMLX's own constructor, gives a backend with CPUDevices device, whose intra-op pool has one thread per core
 // (XLA's default of four devices gave four threads on a 2-core machine), and that $NPROC, XLA's
 // own setting, still sizes the pool.
 func TestXLACPUHasOneDeviceAndOneThreadPerCore(t *testing.T) {
@@ -127,16 +128,22 @@ func TestXLACPUHasOneDeviceAndOneThreadPerCore(t *testing.T) {
 	for _, tc := range []struct {
 		config, nproc string
 		threads       int
+		viaGoMLX      bool // made by GoMLX's backends.NewWithConfig, not by New
 	}{
-		{"xla:cpu", "", runtime.NumCPU()},
-		{"xla", "", runtime.NumCPU()},
-		{"xla:cpu,shared_buffers", "", runtime.NumCPU()},
-		{"xla:cpu", "3", 3},
+		{"xla:cpu", "", runtime.NumCPU(), false},
+		{"xla", "", runtime.NumCPU(), false},
+		{"xla:cpu,shared_buffers", "", runtime.NumCPU(), false},
+		{"xla:cpu", "3", 3, false},
+		{"xla:cpu", "", runtime.NumCPU(), true},
 	} {
-		t.Run(tc.config+"/NPROC="+tc.nproc, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/NPROC=%s/viaGoMLX=%v", tc.config, tc.nproc, tc.viaGoMLX), func(t *testing.T) {
 			t.Setenv("NPROC", tc.nproc)
 			before := xlaPoolThreads(t)
-			b, err := New(tc.config)
+			create := New
+			if tc.viaGoMLX {
+				create = backends.NewWithConfig
+			}
+			b, err := create(tc.config)
 			if err != nil {
 				t.Fatal(err)
 			}
