@@ -132,8 +132,6 @@ type Encoder struct {
 	text, image *towerWeights
 	// declare is the context (not in reuse mode) the converted weights are declared in.
 	declare *context.Context
-	// dtype is what the weights are converted to (the precision's).
-	dtype dtypes.DType
 }
 
 // towerWeights is one tower's share of the weights. New checks them and declares none: the
@@ -249,7 +247,7 @@ func New(cfg *model.Config, weights checkpoint.StateDict, opt Options) (*Encoder
 		tw.params = append(tw.params, i)
 		tw.sources = append(tw.sources, weights[p.name])
 	}
-	e.declare, e.dtype = e.ctx, opt.Precision.DType()
+	e.declare = e.ctx
 	if !isSimpleGo(e.backend) {
 		// XLA has fast native convolutions (cuDNN on GPUs); simplego's are slow (see nn.Conv2dNHWC).
 		e.ctx.SetParam(nn.ParamConvAlgorithm, nn.ConvNative)
@@ -536,9 +534,9 @@ func (e *Encoder) place(tw *towerWeights) (err error) {
 		}
 	}()
 	t0 := time.Now()
-	values := make([]*tensors.Tensor, len(tw.params))
+	values, dtype := make([]*tensors.Tensor, len(tw.params)), e.opt.Precision.DType()
 	parallel.For(len(tw.params), func(i int) {
-		values[i] = toTensor(tw.sources[i], e.dtype, e.params[tw.params[i]].perm)
+		values[i] = toTensor(tw.sources[i], dtype, e.params[tw.params[i]].perm)
 	})
 	for i, pi := range tw.params {
 		scope, leaf := splitName(e.params[pi].name)
