@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,17 +38,7 @@ func TestCompileCacheHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Finalize()
-	x := make([][]float32, 4)
-	for i := range x {
-		x[i] = []float32{float32(i), 1, -2, 0.5, float32(i) / 3, 2, 1, -1}
-	}
-	w := make([][]float32, 8)
-	for i := range w {
-		w[i] = make([]float32, 6)
-		for j := range w[i] {
-			w[i][j] = float32(math.Cos(float64(i-2*j))) / 3
-		}
-	}
+	x, w := xlaCPUInputs()
 	var run cacheRun
 	for _, name := range strings.Split(graphs, ",") {
 		fn := xlaCPUGraph

@@ -50,6 +50,25 @@ func xlaCPUGraph(x, w *Node) *Node {
 	return Add(y, ReduceAndKeep(y, ReduceMean, -1))
 }
 
+// xlaCPUInputs returns fixed inputs for xlaCPUGraph: x [4, 8] and w [8, 6].
+func xlaCPUInputs() (x, w [][]float32) {
+	x = make([][]float32, 4)
+	for i := range x {
+		x[i] = make([]float32, 8)
+		for j := range x[i] {
+			x[i][j] = float32(math.Sin(float64(3*i+j))) * 2
+		}
+	}
+	w = make([][]float32, 8)
+	for i := range w {
+		w[i] = make([]float32, 6)
+		for j := range w[i] {
+			w[i][j] = float32(math.Cos(float64(i-2*j))) / 3
+		}
+	}
+	return x, w
+}
+
 func TestXLACPUMatchesSimpleGo(t *testing.T) {
 	xb := newXLACPU(t)
 	defer xb.Finalize()
@@ -62,20 +81,7 @@ func TestXLACPUMatchesSimpleGo(t *testing.T) {
 	}
 	defer gb.Finalize()
 
-	x := make([][]float32, 4)
-	for i := range x {
-		x[i] = make([]float32, 8)
-		for j := range x[i] {
-			x[i][j] = float32(math.Sin(float64(3*i+j))) * 2
-		}
-	}
-	w := make([][]float32, 8)
-	for i := range w {
-		w[i] = make([]float32, 6)
-		for j := range w[i] {
-			w[i][j] = float32(math.Cos(float64(i-2*j))) / 3
-		}
-	}
+	x, w := xlaCPUInputs()
 	run := func(name string, e *Exec) []float32 {
 		t.Helper()
 		out, err := e.Exec(x, w)
