@@ -1,7 +1,8 @@
 // Package parallel runs the iterations of an independent loop on every core: the safetensors
 // reader, the finiteness check and the encoder's weight conversion spread per-tensor work this
-// way, and cliplib's EncodeFiles its per-image decoding. (The standard library has no parallel for; golang.org/x/sync's errgroup would add
-// a dependency for these few lines and still need the index feeding written out.)
+// way, and cliplib's image-file encoding its per-image decoding. (The standard library has no
+// parallel for; golang.org/x/sync's errgroup would add a dependency for these few lines and still
+// need the index feeding written out.)
 package parallel
 
 import (
